@@ -1,0 +1,85 @@
+# Builds ./train and the test binaries with nvcc (CUDA 13, cuDNN 9, cuBLAS) for sm_90 plus PTX.
+# Overrides: CUDA_HOME, EXTRA_INCLUDES (e.g. -I.deps/include), EXTRA_LIBS, ARCH.
+# Targets: all (default), test, run, clean.
+
+CUDA_HOME ?= /usr/local/cuda
+NVCC      ?= $(CUDA_HOME)/bin/nvcc
+CXX       ?= g++
+ARCH      ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+BUILD     := build
+
+# Where the libraries live: the CUDA install first, then the Debian/Ubuntu multiarch folders.
+SEARCH_INCLUDES := $(CUDA_HOME)/include /usr/include/x86_64-linux-gnu /usr/include
+SEARCH_LIBS     := $(CUDA_HOME)/lib64 /usr/lib/x86_64-linux-gnu /usr/lib
+find_header = $(firstword $(foreach d,$(SEARCH_INCLUDES) $(patsubst -I%,%,$(EXTRA_INCLUDES)),$(wildcard $(d)/$(1))))
+CUDNN_H   := $(call find_header,cudnn.h)
+NCCL_H    := $(call find_header,nccl.h)
+STB_H     := $(call find_header,stb/stb_image.h)
+DOCTEST_H := $(call find_header,doctest/doctest.h)
+MPICXX    := $(shell command -v mpicxx 2>/dev/null)
+LIB_DIRS  := $(foreach d,$(SEARCH_LIBS),$(if $(wildcard $(d)/libcudnn.so*),$(d)))
+
+INCLUDES := -I. -I$(CUDA_HOME)/include $(if $(CUDNN_H),-I$(dir $(CUDNN_H))) $(EXTRA_INCLUDES)
+COMMON   := -std=c++17 -O2 -MMD -MP
+CXXFLAGS := $(COMMON) -Wall -Wextra -fopenmp $(INCLUDES)
+NVCCFLAGS := $(COMMON) $(ARCH) -Xcompiler -Wall,-Wextra,-fopenmp $(INCLUDES)
+LDFLAGS  := -L$(CUDA_HOME)/lib64 $(foreach d,$(LIB_DIRS),-L$(d) -Xlinker -rpath=$(d)) \
+            -Xlinker -rpath=$(CUDA_HOME)/lib64
+LDLIBS   := -lcudnn -lcublas -lcudart -lgomp $(EXTRA_LIBS)
+GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+LIB_SOURCES := $(wildcard engine/*.cu engine/*.cpp models/*.cpp data/*.cu data/*.cpp)
+LIB_OBJECTS := $(patsubst %,$(BUILD)/%.o,$(LIB_SOURCES))
+TEST_SOURCES := $(filter-out tests/test_main.cpp,$(wildcard tests/test_*.cu tests/test_*.cpp))
+TEST_BINARIES := $(patsubst tests/%,$(BUILD)/tests/%,$(basename $(TEST_SOURCES)))
+
+.PHONY: all test run clean deps report
+all: report train $(TEST_BINARIES)
+
+report:
+	@echo "CUDA:    $(if $(wildcard $(NVCC)),found $(NVCC),NOT FOUND at $(NVCC) (set CUDA_HOME))"
+	@echo "cuDNN:   $(if $(CUDNN_H),found $(CUDNN_H),NOT FOUND (install cuDNN 9))"
+	@echo "NCCL:    $(if $(NCCL_H),found $(NCCL_H),not found)"
+	@echo "MPI:     $(if $(MPICXX),found $(MPICXX),not found (scripts/install-deps.sh installs it))"
+	@echo "stb:     $(if $(STB_H),found $(STB_H),not found (scripts/install-deps.sh installs libstb-dev))"
+	@echo "doctest: $(if $(DOCTEST_H),found $(DOCTEST_H),not found (scripts/install-deps.sh installs doctest-dev))"
+
+$(BUILD)/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(BUILD)/%.cpp.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/train.cu.o: NVCCFLAGS += -DGIT_COMMIT=\"$(GIT_COMMIT)\"
+
+$(BUILD)/libengine.a: $(LIB_OBJECTS)
+	@rm -f $@
+	ar rcs $@ $^
+
+train: $(BUILD)/train.cu.o $(BUILD)/libengine.a
+	$(NVCC) $(ARCH) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.cu.o $(BUILD)/tests/test_main.cpp.o $(BUILD)/libengine.a
+	$(NVCC) $(ARCH) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.cpp.o $(BUILD)/tests/test_main.cpp.o $(BUILD)/libengine.a
+	$(NVCC) $(ARCH) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+deps:
+	@bash scripts/install-deps.sh
+
+# The test binaries find ./train next to the Makefile.
+test: deps
+	@$(MAKE) --no-print-directory all
+	@bash scripts/run-tests.sh $(TEST_BINARIES)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	bash scripts/run-default.sh
+
+clean:
+	rm -rf $(BUILD) train
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

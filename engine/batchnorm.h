@@ -1,0 +1,33 @@
+// Batch normalisation over (N, H, W) per channel, NCHW: training mode with batch statistics and
+// running averages (PyTorch's conventions: biased variance to normalise, unbiased for the
+// running estimate), and evaluation mode with the running averages.
+#pragma once
+
+#include "engine/context.h"
+#include "engine/host_device.h"
+
+struct BatchNormShape {
+  int n, c, hw;  // batch, channels, pixels per channel plane
+  HOST_DEVICE long per_channel() const { return static_cast<long>(n) * hw; }
+};
+
+struct BatchNormParams {
+  float momentum = 0.1f;  // weight of the new batch in the running averages
+  float eps = 1e-5f;
+};
+
+// y = gamma * (x - mean) / sqrt(var + eps) + beta with batch statistics; saves mean and
+// 1/sqrt(var + eps) per channel for the backward pass and updates the running averages.
+void batchnorm_forward_train(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params,
+                             float* y, const float* x, const float* gamma, const float* beta,
+                             float* saved_mean, float* saved_inv_std, float* running_mean,
+                             float* running_var);
+
+void batchnorm_forward_eval(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params,
+                            float* y, const float* x, const float* gamma, const float* beta,
+                            const float* running_mean, const float* running_var);
+
+// Overwrites dx, dgamma and dbeta.
+void batchnorm_backward(Context& ctx, const BatchNormShape& shape, float* dx, float* dgamma, float* dbeta,
+                        const float* dy, const float* x, const float* gamma, const float* saved_mean,
+                        const float* saved_inv_std);

@@ -1,0 +1,81 @@
+// Context: creates and tears down the per-rank stream, library handles and memory.
+#include "engine/context.h"
+
+#include <cstring>
+
+#include "engine/check.h"
+#include "engine/conv.h"
+
+Context::Context(const ContextOptions& options)
+    : device(options.device),
+      gpu(options.gpu),
+      deterministic(options.deterministic),
+      allocator(std::make_shared<CachingAllocator>(options.device)),
+      conv_algorithms(std::make_unique<ConvAlgorithmCache>()),
+      rng(options.seed) {
+  if (device != Device::CUDA) return;
+  if (!cuda_available()) fail_input("--device cuda was asked for, but no CUDA GPU is available");
+  CUDA_CHECK(cudaSetDevice(gpu));
+  CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  CUDNN_CHECK(cudnnCreate(&cudnn));
+  CUDNN_CHECK(cudnnSetStream(cudnn, stream));
+  CUBLAS_CHECK(cublasCreate(&cublas));
+  CUBLAS_CHECK(cublasSetStream(cublas, stream));
+  // Plain fp32: TF32 tensor cores stay off unless a later precision flag asks for them.
+  CUBLAS_CHECK(cublasSetMathMode(cublas, CUBLAS_DEFAULT_MATH));
+}
+
+Context::~Context() {
+  if (device == Device::CUDA) cudaStreamSynchronize(stream);
+  if (workspace_ != nullptr) allocator->release(workspace_, workspace_bytes_);
+  if (cublas != nullptr) cublasDestroy(cublas);
+  if (cudnn != nullptr) cudnnDestroy(cudnn);
+  if (stream != nullptr) cudaStreamDestroy(stream);
+}
+
+void* Context::workspace(size_t bytes) {
+  if (bytes > workspace_bytes_) {
+    if (workspace_ != nullptr) allocator->release(workspace_, workspace_bytes_);
+    workspace_ = allocator->allocate(bytes);
+    workspace_bytes_ = bytes;
+  }
+  return workspace_;
+}
+
+void Context::upload(void* dst, const void* host_src, size_t bytes) {
+  if (bytes == 0) return;
+  if (is_cuda())
+    CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream));
+  else
+    std::memcpy(dst, host_src, bytes);
+}
+
+void Context::download(void* host_dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  if (is_cuda()) {
+    CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream));
+    CUDA_CHECK(cudaStreamSynchronize(stream));
+  } else {
+    std::memcpy(host_dst, src, bytes);
+  }
+}
+
+void Context::copy(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  if (is_cuda())
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream));
+  else
+    std::memmove(dst, src, bytes);
+}
+
+void Context::fill_zero(void* dst, size_t bytes) {
+  if (bytes == 0) return;
+  if (is_cuda())
+    CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, stream));
+  else
+    std::memset(dst, 0, bytes);
+}
+
+void Context::synchronize() {
+  if (is_cuda()) CUDA_CHECK(cudaStreamSynchronize(stream));
+}

@@ -1,0 +1,58 @@
+// Everything a rank needs to run work: its device, stream, cuDNN/cuBLAS handles, allocator,
+// workspace and RNG. Passed explicitly to every op; there are no hidden globals.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include "engine/allocator.h"
+#include "engine/rng.h"
+
+struct ConvAlgorithmCache;  // engine/conv.h: the cuDNN algorithms chosen per shape
+
+struct ContextOptions {
+  Device device = Device::CPU;
+  int gpu = 0;                 // CUDA device index
+  uint64_t seed = 0;           // seeds this context's host RNG
+  bool deterministic = false;  // pin deterministic cuDNN algorithms
+};
+
+class Context {
+ public:
+  explicit Context(const ContextOptions& options);
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  bool is_cuda() const { return device == Device::CUDA; }
+
+  // Scratch memory for cuDNN; grows to the largest request and is then reused every step.
+  void* workspace(size_t bytes);
+  size_t workspace_bytes() const { return workspace_bytes_; }
+
+  // Host <-> context memory. Downloads wait for the stream; uploads and copies are stream-ordered.
+  void upload(void* dst, const void* host_src, size_t bytes);
+  void download(void* host_dst, const void* src, size_t bytes);
+  void copy(void* dst, const void* src, size_t bytes);
+  void fill_zero(void* dst, size_t bytes);
+  void synchronize();
+
+  const Device device;
+  const int gpu;
+  const bool deterministic;
+  cudaStream_t stream = nullptr;
+  cudnnHandle_t cudnn = nullptr;
+  cublasHandle_t cublas = nullptr;
+  std::shared_ptr<CachingAllocator> allocator;
+  std::unique_ptr<ConvAlgorithmCache> conv_algorithms;
+  Rng rng;
+
+ private:
+  void* workspace_ = nullptr;
+  size_t workspace_bytes_ = 0;
+};

@@ -1,0 +1,51 @@
+// 2-D convolution (no bias, NCHW, square stride and padding): cuDNN on the GPU, im2col + GEMM on
+// the CPU. The cuDNN descriptors and algorithms are chosen once per shape and cached.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <tuple>
+
+#include <cudnn.h>
+
+#include "engine/context.h"
+
+struct ConvShape {
+  int n, c, h, w;  // input batch, channels, height, width
+  int k, r, s;     // k filters of c x r x s
+  int stride, pad;
+
+  int out_h() const { return (h + 2 * pad - r) / stride + 1; }
+  int out_w() const { return (w + 2 * pad - s) / stride + 1; }
+  size_t weight_count() const { return static_cast<size_t>(k) * c * r * s; }
+  auto key() const { return std::make_tuple(n, c, h, w, k, r, s, stride, pad); }
+  bool operator<(const ConvShape& other) const { return key() < other.key(); }
+};
+
+// What cuDNN needs for one shape: descriptors and the algorithm picked for each direction.
+struct ConvPlan {
+  cudnnTensorDescriptor_t x_desc = nullptr, y_desc = nullptr;
+  cudnnFilterDescriptor_t w_desc = nullptr;
+  cudnnConvolutionDescriptor_t conv_desc = nullptr;
+  cudnnConvolutionFwdAlgo_t forward_algo{};
+  cudnnConvolutionBwdDataAlgo_t backward_data_algo{};
+  cudnnConvolutionBwdFilterAlgo_t backward_filter_algo{};
+  size_t forward_workspace = 0, backward_data_workspace = 0, backward_filter_workspace = 0;
+};
+
+struct ConvAlgorithmCache {
+  ConvAlgorithmCache() = default;
+  ~ConvAlgorithmCache();
+  ConvAlgorithmCache(const ConvAlgorithmCache&) = delete;
+  ConvAlgorithmCache& operator=(const ConvAlgorithmCache&) = delete;
+  std::map<ConvShape, ConvPlan> plans;
+};
+
+// y[n, k, out_h, out_w] = conv(x[n, c, h, w], w[k, c, r, s]).
+void conv2d_forward(Context& ctx, const ConvShape& shape, float* y, const float* x, const float* w);
+// dx = gradient with respect to x (overwritten).
+void conv2d_backward_data(Context& ctx, const ConvShape& shape, float* dx, const float* dy,
+                          const float* w);
+// dw = gradient with respect to w (overwritten).
+void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, const float* dy,
+                            const float* x);

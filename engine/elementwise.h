@@ -1,0 +1,12 @@
+// Element-wise ops: ReLU and the residual add.
+#pragma once
+
+#include <cstddef>
+
+#include "engine/context.h"
+
+void relu_forward(Context& ctx, float* y, const float* x, size_t n);
+// dx = dy where the output was positive, else 0 (ReLU's gradient at 0 is taken as 0).
+void relu_backward(Context& ctx, float* dx, const float* dy, const float* y, size_t n);
+// y = a + b (also the backward of a fan-out: two gradients meeting at one tensor).
+void add_forward(Context& ctx, float* y, const float* a, const float* b, size_t n);

@@ -1,0 +1,104 @@
+// Flag parsing and help text.
+#include "engine/flags.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "engine/check.h"
+
+void Flags::add(const std::string& name, const std::string& default_value, const std::string& help) {
+  flags_.push_back(Flag{name, default_value, default_value, help, false, false});
+}
+
+void Flags::add_switch(const std::string& name, const std::string& help) {
+  flags_.push_back(Flag{name, "false", "false", help, true, false});
+}
+
+Flags::Flag* Flags::lookup(const std::string& name) {
+  for (Flag& f : flags_)
+    if (f.name == name) return &f;
+  return nullptr;
+}
+
+const Flags::Flag& Flags::find(const std::string& name) const {
+  for (const Flag& f : flags_)
+    if (f.name == name) return f;
+  fail_internal(__FILE__, __LINE__, "flag --%s was never declared", name.c_str());
+}
+
+void Flags::parse(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(help().c_str(), stdout);
+      std::exit(0);
+    }
+    if (arg.rfind("--", 0) != 0) fail_input("unexpected argument '%s' (flags start with --; see --help)", argv[i]);
+    std::string name = arg.substr(2), value;
+    const size_t equals = name.find('=');
+    const bool inline_value = equals != std::string::npos;
+    if (inline_value) {
+      value = name.substr(equals + 1);
+      name = name.substr(0, equals);
+    }
+    Flag* flag = lookup(name);
+    if (flag == nullptr) fail_input("unknown flag --%s (see --help)", name.c_str());
+    if (flag->is_switch) {
+      if (inline_value && value != "true" && value != "false")
+        fail_input("--%s takes no value or true/false, got '%s'", name.c_str(), value.c_str());
+      flag->value = inline_value ? value : "true";
+    } else {
+      if (!inline_value) {
+        if (i + 1 >= argc) fail_input("--%s needs a value", name.c_str());
+        value = argv[++i];
+      }
+      flag->value = value;
+    }
+    flag->given = true;
+  }
+}
+
+const std::string& Flags::str(const std::string& name) const { return find(name).value; }
+
+long Flags::integer(const std::string& name) const {
+  const std::string& text = str(name);
+  char* end = nullptr;
+  errno = 0;
+  const long value = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0)
+    fail_input("--%s must be an integer, got '%s'", name.c_str(), text.c_str());
+  return value;
+}
+
+double Flags::number(const std::string& name) const {
+  const std::string& text = str(name);
+  char* end = nullptr;
+  errno = 0;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || errno != 0)
+    fail_input("--%s must be a number, got '%s'", name.c_str(), text.c_str());
+  return value;
+}
+
+bool Flags::on(const std::string& name) const { return str(name) == "true"; }
+
+bool Flags::given(const std::string& name) const { return find(name).given; }
+
+std::string Flags::help() const {
+  std::string text = "usage: " + program_ + " [flags]\n" + summary_ + "\n\nflags:\n";
+  for (const Flag& f : flags_) {
+    std::string left = "  --" + f.name + (f.is_switch ? "" : " VALUE");
+    left = left.size() < 28 ? left + std::string(28 - left.size(), ' ') : left + "\n" + std::string(28, ' ');
+    const std::string shown = f.default_value.empty() ? "\"\"" : f.default_value;
+    text += left + f.help + (f.is_switch ? "" : " (default: " + shown + ")") + "\n";
+  }
+  return text;
+}
+
+std::vector<std::pair<std::string, std::string>> Flags::values() const {
+  std::vector<std::pair<std::string, std::string>> result;
+  for (const Flag& f : flags_) result.emplace_back(f.name, f.value);
+  return result;
+}

@@ -1,0 +1,34 @@
+// Small helpers shared by the CUDA kernels: grid sizing and a deterministic block reduction.
+#pragma once
+
+#include <cstddef>
+
+#include <cuda_runtime.h>
+
+constexpr int kThreads = 256;
+
+inline unsigned grid_size(size_t n, int threads = kThreads, unsigned max_blocks = 65535u * 16) {
+  const size_t blocks = (n + threads - 1) / threads;
+  return static_cast<unsigned>(blocks == 0 ? 1 : (blocks < max_blocks ? blocks : max_blocks));
+}
+
+#ifdef __CUDACC__
+// Sum of one value per thread over the block, in a fixed order (warp shuffles, then one warp
+// over the warp sums), so that results are identical from run to run. Every thread gets the sum.
+// `scratch` holds 32 values; blockDim.x must be a multiple of 32.
+template <typename T>
+__device__ T block_sum(T value, T* scratch) {
+  for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_down_sync(0xffffffffu, value, offset);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  __syncthreads();  // scratch may still be read by a previous call
+  if (lane == 0) scratch[warp] = value;
+  __syncthreads();
+  const int warps = blockDim.x / 32;
+  value = lane < warps ? scratch[lane] : T(0);
+  if (warp == 0)
+    for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_down_sync(0xffffffffu, value, offset);
+  if (threadIdx.x == 0) scratch[0] = value;
+  __syncthreads();
+  return scratch[0];
+}
+#endif

@@ -1,0 +1,136 @@
+// Layers: shape bookkeeping and buffers around the ops in engine/*.cu.
+#include "engine/layers.h"
+
+#include "engine/check.h"
+#include "engine/elementwise.h"
+#include "engine/pool.h"
+
+Conv2d::Conv2d(ParamStore& store, const std::string& name, int in_channels, int out_channels, int kernel,
+               int stride, int pad)
+    : weight_(store.add_param(name + ".weight", {out_channels, in_channels, kernel, kernel}, Init::UniformFanIn,
+                              in_channels * kernel * kernel)),
+      in_channels_(in_channels),
+      out_channels_(out_channels),
+      kernel_(kernel),
+      stride_(stride),
+      pad_(pad) {}
+
+ConvShape Conv2d::shape_for(const Tensor& x) const {
+  CHECK(x.shape().rank == 4 && x.dim(1) == in_channels_, "%s: input %s, expected [n, %d, h, w]",
+        weight_->name.c_str(), x.shape().str().c_str(), in_channels_);
+  return ConvShape{x.dim(0), in_channels_, x.dim(2), x.dim(3), out_channels_, kernel_, kernel_, stride_, pad_};
+}
+
+const Tensor& Conv2d::forward(Context& ctx, const Tensor& x) {
+  const ConvShape s = shape_for(x);
+  x_ = x;
+  y_.ensure(ctx, {s.n, s.k, s.out_h(), s.out_w()});
+  conv2d_forward(ctx, s, y_.data(), x.data(), weight_->value.data());
+  return y_;
+}
+
+const Tensor& Conv2d::backward(Context& ctx, const Tensor& dy, bool need_input_grad) {
+  const ConvShape s = shape_for(x_);
+  conv2d_backward_filter(ctx, s, weight_->grad.data(), dy.data(), x_.data());
+  if (!need_input_grad) {
+    dx_ = Tensor();
+    return dx_;
+  }
+  dx_.ensure(ctx, x_.shape());
+  conv2d_backward_data(ctx, s, dx_.data(), dy.data(), weight_->value.data());
+  return dx_;
+}
+
+BatchNorm2d::BatchNorm2d(ParamStore& store, const std::string& name, int channels)
+    : weight_(store.add_param(name + ".weight", {channels}, Init::Ones)),
+      bias_(store.add_param(name + ".bias", {channels}, Init::Zeros)),
+      running_mean_(store.add_buffer(name + ".running_mean", {channels}, Init::Zeros)),
+      running_var_(store.add_buffer(name + ".running_var", {channels}, Init::Ones)),
+      channels_(channels) {}
+
+BatchNormShape BatchNorm2d::shape_for(const Tensor& x) const {
+  CHECK(x.shape().rank == 4 && x.dim(1) == channels_, "%s: input %s, expected [n, %d, h, w]",
+        weight_->name.c_str(), x.shape().str().c_str(), channels_);
+  return BatchNormShape{x.dim(0), channels_, x.dim(2) * x.dim(3)};
+}
+
+const Tensor& BatchNorm2d::forward(Context& ctx, const Tensor& x, bool training) {
+  const BatchNormShape s = shape_for(x);
+  x_ = x;
+  y_.ensure(ctx, x.shape());
+  if (!training) {
+    batchnorm_forward_eval(ctx, s, params_, y_.data(), x.data(), weight_->value.data(), bias_->value.data(),
+                           running_mean_->value.data(), running_var_->value.data());
+    return y_;
+  }
+  saved_mean_.ensure(ctx, {channels_});
+  saved_inv_std_.ensure(ctx, {channels_});
+  batchnorm_forward_train(ctx, s, params_, y_.data(), x.data(), weight_->value.data(), bias_->value.data(),
+                          saved_mean_.data(), saved_inv_std_.data(), running_mean_->value.data(),
+                          running_var_->value.data());
+  return y_;
+}
+
+const Tensor& BatchNorm2d::backward(Context& ctx, const Tensor& dy) {
+  dx_.ensure(ctx, x_.shape());
+  batchnorm_backward(ctx, shape_for(x_), dx_.data(), weight_->grad.data(), bias_->grad.data(), dy.data(),
+                     x_.data(), weight_->value.data(), saved_mean_.data(), saved_inv_std_.data());
+  return dx_;
+}
+
+const Tensor& ReLU::forward(Context& ctx, const Tensor& x) {
+  y_.ensure(ctx, x.shape());
+  relu_forward(ctx, y_.data(), x.data(), x.numel());
+  return y_;
+}
+
+const Tensor& ReLU::backward(Context& ctx, const Tensor& dy) {
+  dx_.ensure(ctx, y_.shape());
+  relu_backward(ctx, dx_.data(), dy.data(), y_.data(), dy.numel());
+  return dx_;
+}
+
+const Tensor& GlobalAvgPool::forward(Context& ctx, const Tensor& x) {
+  CHECK(x.shape().rank == 4, "global average pool of a %s tensor", x.shape().str().c_str());
+  input_shape_ = x.shape();
+  y_.ensure(ctx, {x.dim(0), x.dim(1)});
+  global_avg_pool_forward(ctx, y_.data(), x.data(), x.dim(0) * x.dim(1), x.dim(2) * x.dim(3));
+  return y_;
+}
+
+const Tensor& GlobalAvgPool::backward(Context& ctx, const Tensor& dy) {
+  dx_.ensure(ctx, input_shape_);
+  global_avg_pool_backward(ctx, dx_.data(), dy.data(), input_shape_[0] * input_shape_[1],
+                           input_shape_[2] * input_shape_[3]);
+  return dx_;
+}
+
+Linear::Linear(ParamStore& store, const std::string& name, int in_features, int out_features)
+    : weight_(store.add_param(name + ".weight", {out_features, in_features}, Init::UniformFanIn, in_features)),
+      bias_(store.add_param(name + ".bias", {out_features}, Init::UniformFanIn, in_features)),
+      in_features_(in_features),
+      out_features_(out_features) {}
+
+const Tensor& Linear::forward(Context& ctx, const Tensor& x) {
+  CHECK(x.shape().rank == 2 && x.dim(1) == in_features_, "%s: input %s, expected [n, %d]", weight_->name.c_str(),
+        x.shape().str().c_str(), in_features_);
+  x_ = x;
+  y_.ensure(ctx, {x.dim(0), out_features_});
+  linear_forward(ctx, LinearShape{x.dim(0), in_features_, out_features_}, y_.data(), x.data(),
+                 weight_->value.data(), bias_->value.data());
+  return y_;
+}
+
+const Tensor& Linear::backward(Context& ctx, const Tensor& dy) {
+  dx_.ensure(ctx, x_.shape());
+  linear_backward(ctx, LinearShape{x_.dim(0), in_features_, out_features_}, dx_.data(), weight_->grad.data(),
+                  bias_->grad.data(), dy.data(), x_.data(), weight_->value.data());
+  return dx_;
+}
+
+const Tensor& sum_into(Context& ctx, Tensor& out, const Tensor& a, const Tensor& b) {
+  CHECK(a.shape() == b.shape(), "sum of %s and %s", a.shape().str().c_str(), b.shape().str().c_str());
+  out.ensure(ctx, a.shape());
+  add_forward(ctx, out.data(), a.data(), b.data(), a.numel());
+  return out;
+}

@@ -1,0 +1,75 @@
+// Layers with explicit forward and backward: each keeps what its backward needs (its input, its
+// output, batch statistics) and owns its output and input-gradient buffers, allocated on the
+// first step and reused after. A layer's forward returns a reference to its own output.
+#pragma once
+
+#include <string>
+
+#include "engine/batchnorm.h"
+#include "engine/conv.h"
+#include "engine/linear.h"
+#include "engine/params.h"
+
+class Conv2d {
+ public:
+  Conv2d(ParamStore& store, const std::string& name, int in_channels, int out_channels, int kernel, int stride,
+         int pad);
+  const Tensor& forward(Context& ctx, const Tensor& x);
+  // Writes the weight gradient; returns the input gradient unless need_input_grad is false
+  // (the stem, whose input is the image), in which case the returned tensor is empty.
+  const Tensor& backward(Context& ctx, const Tensor& dy, bool need_input_grad = true);
+
+ private:
+  ConvShape shape_for(const Tensor& x) const;
+  Param* weight_;
+  int in_channels_, out_channels_, kernel_, stride_, pad_;
+  Tensor x_, y_, dx_;
+};
+
+class BatchNorm2d {
+ public:
+  BatchNorm2d(ParamStore& store, const std::string& name, int channels);
+  const Tensor& forward(Context& ctx, const Tensor& x, bool training);
+  const Tensor& backward(Context& ctx, const Tensor& dy);
+
+ private:
+  BatchNormShape shape_for(const Tensor& x) const;
+  Param *weight_, *bias_, *running_mean_, *running_var_;
+  int channels_;
+  BatchNormParams params_;
+  Tensor x_, y_, dx_, saved_mean_, saved_inv_std_;
+};
+
+class ReLU {
+ public:
+  const Tensor& forward(Context& ctx, const Tensor& x);
+  const Tensor& backward(Context& ctx, const Tensor& dy);
+
+ private:
+  Tensor y_, dx_;
+};
+
+class GlobalAvgPool {
+ public:
+  const Tensor& forward(Context& ctx, const Tensor& x);  // [n, c, h, w] -> [n, c]
+  const Tensor& backward(Context& ctx, const Tensor& dy);
+
+ private:
+  Shape input_shape_;
+  Tensor y_, dx_;
+};
+
+class Linear {
+ public:
+  Linear(ParamStore& store, const std::string& name, int in_features, int out_features);
+  const Tensor& forward(Context& ctx, const Tensor& x);
+  const Tensor& backward(Context& ctx, const Tensor& dy);
+
+ private:
+  Param *weight_, *bias_;
+  int in_features_, out_features_;
+  Tensor x_, y_, dx_;
+};
+
+// Two gradients meeting where a tensor fanned out (a residual connection): dx = a + b.
+const Tensor& sum_into(Context& ctx, Tensor& out, const Tensor& a, const Tensor& b);

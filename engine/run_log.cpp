@@ -1,0 +1,88 @@
+// JSON lines and the run directory.
+#include "engine/run_log.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "engine/check.h"
+
+void JsonObject::key(const std::string& name) {
+  if (!body_.empty()) body_ += ", ";
+  body_ += "\"" + json_escape(name) + "\": ";
+}
+
+JsonObject& JsonObject::add(const std::string& name, double value) {
+  key(name);
+  if (!std::isfinite(value)) {
+    body_ += "null";  // JSON has no NaN or infinity
+    return *this;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "%.9g", value);
+  body_ += text;
+  return *this;
+}
+
+JsonObject& JsonObject::add(const std::string& name, long value) {
+  key(name);
+  body_ += std::to_string(value);
+  return *this;
+}
+
+JsonObject& JsonObject::add(const std::string& name, const std::string& value) {
+  key(name);
+  body_ += "\"" + json_escape(value) + "\"";
+  return *this;
+}
+
+std::string json_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+          out += escaped;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+RunLog::RunLog(const std::string& directory) : directory_(directory) {
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  if (error) fail_input("cannot create run directory %s: %s", directory.c_str(), error.message().c_str());
+  const std::string path = directory + "/metrics.jsonl";
+  metrics_ = std::fopen(path.c_str(), "w");
+  if (metrics_ == nullptr) fail_input("cannot write %s: %s", path.c_str(), std::strerror(errno));
+}
+
+RunLog::~RunLog() {
+  if (metrics_ != nullptr) std::fclose(metrics_);
+}
+
+void RunLog::write_config(const JsonObject& config) {
+  const std::string path = directory_ + "/config.json", temporary = path + ".tmp";
+  std::FILE* file = std::fopen(temporary.c_str(), "w");
+  if (file == nullptr) fail_input("cannot write %s: %s", temporary.c_str(), std::strerror(errno));
+  const std::string text = config.str() + "\n";
+  const bool written = std::fwrite(text.data(), 1, text.size(), file) == text.size();
+  if (std::fclose(file) != 0 || !written) fail_input("cannot write %s: %s", temporary.c_str(), std::strerror(errno));
+  if (std::rename(temporary.c_str(), path.c_str()) != 0)
+    fail_input("cannot rename %s to %s: %s", temporary.c_str(), path.c_str(), std::strerror(errno));
+}
+
+void RunLog::append_metrics(const JsonObject& record) {
+  std::fprintf(metrics_, "%s\n", record.str().c_str());
+  std::fflush(metrics_);  // a reader (or a crash) sees every finished line
+}

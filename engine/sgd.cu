@@ -1,0 +1,42 @@
+// The fused SGD update: one shared element rule, a CPU loop and a grid-stride kernel.
+#include "engine/sgd.h"
+
+#include "engine/check.h"
+#include "engine/launch.h"
+#include "engine/nvtx.h"
+
+namespace {
+
+__host__ __device__ inline void sgd_element(const SgdConfig& c, float* x, float g, float* m) {
+  float d = g + c.weight_decay * *x;
+  if (c.momentum != 0.0f) {
+    *m = c.momentum * *m + d;
+    d = c.nesterov ? d + c.momentum * *m : *m;
+  }
+  *x -= c.lr * d;
+}
+
+__global__ void sgd_update_kernel(SgdConfig config, float* params, const float* grad, float* momentum_buffer,
+                                  size_t n) {
+  float unused = 0.0f;
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x)
+    sgd_element(config, &params[i], grad[i], momentum_buffer != nullptr ? &momentum_buffer[i] : &unused);
+}
+
+}  // namespace
+
+void sgd_update(Context& ctx, const SgdConfig& config, float* params, const float* grad, float* momentum_buffer,
+                size_t n) {
+  NVTX_RANGE("sgd_update");
+  CHECK(config.momentum == 0.0f || momentum_buffer != nullptr, "momentum %g needs a momentum buffer",
+        config.momentum);
+  if (!ctx.is_cuda()) {
+    float unused = 0.0f;
+    for (size_t i = 0; i < n; ++i)
+      sgd_element(config, &params[i], grad[i], momentum_buffer != nullptr ? &momentum_buffer[i] : &unused);
+    return;
+  }
+  sgd_update_kernel<<<grid_size(n), kThreads, 0, ctx.stream>>>(config, params, grad, momentum_buffer, n);
+  CUDA_CHECK_LAUNCH();
+}

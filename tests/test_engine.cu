@@ -1,0 +1,418 @@
+// Engine ops: every backward against central differences on the CPU, every CUDA op against its
+// CPU reference (on a GPU), and the SGD update against its formula.
+#include <cstring>
+
+#include "engine/batchnorm.h"
+#include "engine/conv.h"
+#include "engine/cross_entropy.h"
+#include "engine/elementwise.h"
+#include "engine/linear.h"
+#include "engine/pool.h"
+#include "engine/sgd.h"
+#include "tests/helpers.h"
+
+namespace {
+
+using Vectors = std::vector<std::vector<float>>;
+
+// An op under test, run on host data: returns {y, d/d(input 0), d/d(input 1), ..., extras...}
+// where the gradients are those of sum(dy * y).
+using OpRun = std::function<Vectors(Context&, const Vectors& inputs, const std::vector<float>& dy)>;
+
+Context& cpu_context() {
+  static Context ctx(ContextOptions{Device::CPU});
+  return ctx;
+}
+
+void check_gradients(const OpRun& run, Vectors inputs, size_t output_size, const std::vector<int>& checked,
+                     float eps, double tolerance) {
+  Context& ctx = cpu_context();
+  const std::vector<float> dy = random_vector(output_size, 99);
+  const Vectors analytic = run(ctx, inputs, dy);
+  for (int i : checked) {
+    const auto loss = [&] { return weighted_sum(run(ctx, inputs, dy)[0], dy); };
+    const std::vector<float> numeric = numerical_gradient(inputs[i], loss, eps);
+    INFO("input " << i);
+    CHECK(relative_error(analytic[1 + i], numeric) < tolerance);
+  }
+}
+
+void check_cuda_matches_cpu(const OpRun& run, const Vectors& inputs, size_t output_size, double tolerance = 1e-4) {
+  Context gpu(ContextOptions{Device::CUDA});
+  const std::vector<float> dy = random_vector(output_size, 99);
+  const Vectors expected = run(cpu_context(), inputs, dy), actual = run(gpu, inputs, dy);
+  REQUIRE(actual.size() == expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    INFO("output " << i);
+    CHECK(relative_error(actual[i], expected[i]) < tolerance);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+std::vector<ConvShape> conv_cases() {
+  return {
+      ConvShape{2, 3, 7, 5, 4, 3, 3, 2, 1},  // stride 2, padding, non-square input
+      ConvShape{1, 2, 6, 9, 3, 1, 1, 2, 0},  // 1x1 projection, stride 2
+      ConvShape{2, 2, 5, 4, 2, 3, 3, 1, 1},  // same-size 3x3
+      ConvShape{3, 4, 8, 8, 5, 3, 3, 1, 0},  // no padding
+  };
+}
+
+OpRun conv_run(const ConvShape& s) {
+  return [s](Context& ctx, const Vectors& in, const std::vector<float>& dy) {
+    const Tensor x = tensor_from(ctx, {s.n, s.c, s.h, s.w}, in[0]);
+    const Tensor w = tensor_from(ctx, {s.k, s.c, s.r, s.s}, in[1]);
+    const Tensor g = tensor_from(ctx, {s.n, s.k, s.out_h(), s.out_w()}, dy);
+    Tensor y = Tensor::empty(ctx, g.shape()), dx = Tensor::empty(ctx, x.shape()), dw = Tensor::empty(ctx, w.shape());
+    conv2d_forward(ctx, s, y.data(), x.data(), w.data());
+    conv2d_backward_data(ctx, s, dx.data(), g.data(), w.data());
+    conv2d_backward_filter(ctx, s, dw.data(), g.data(), x.data());
+    return Vectors{y.to_host(ctx), dx.to_host(ctx), dw.to_host(ctx)};
+  };
+}
+
+size_t conv_output_size(const ConvShape& s) { return static_cast<size_t>(s.n) * s.k * s.out_h() * s.out_w(); }
+
+TEST_CASE("conv2d: backward data and filter match central differences") {
+  for (const ConvShape& s : conv_cases()) {
+    INFO("shape n" << s.n << " c" << s.c << " " << s.h << "x" << s.w << " k" << s.k << " stride " << s.stride);
+    const Vectors inputs = {random_vector(static_cast<size_t>(s.n) * s.c * s.h * s.w, 1),
+                            random_vector(s.weight_count(), 2)};
+    // Convolution is linear in each input, so a large step has no truncation error.
+    check_gradients(conv_run(s), inputs, conv_output_size(s), {0, 1}, 0.05f, 1e-3);
+  }
+}
+
+TEST_CASE("conv2d: forward matches a direct loop") {
+  const ConvShape s{1, 2, 5, 4, 3, 3, 3, 2, 1};
+  const std::vector<float> x = random_vector(2 * 5 * 4, 3), w = random_vector(s.weight_count(), 4);
+  const Vectors out = conv_run(s)(cpu_context(), {x, w}, random_vector(conv_output_size(s), 5));
+  for (int k = 0; k < s.k; ++k)
+    for (int oy = 0; oy < s.out_h(); ++oy)
+      for (int ox = 0; ox < s.out_w(); ++ox) {
+        double sum = 0.0;
+        for (int c = 0; c < s.c; ++c)
+          for (int r = 0; r < 3; ++r)
+            for (int q = 0; q < 3; ++q) {
+              const int iy = oy * 2 - 1 + r, ix = ox * 2 - 1 + q;
+              if (iy >= 0 && iy < s.h && ix >= 0 && ix < s.w)
+                sum += static_cast<double>(x[(c * s.h + iy) * s.w + ix]) * w[((k * s.c + c) * 3 + r) * 3 + q];
+            }
+        CHECK(out[0][(k * s.out_h() + oy) * s.out_w() + ox] == doctest::Approx(sum).epsilon(1e-5));
+      }
+}
+
+TEST_CASE("conv2d: CUDA matches the CPU reference" * REQUIRES_GPU) {
+  std::vector<ConvShape> shapes = conv_cases();
+  shapes.push_back(ConvShape{8, 64, 32, 32, 64, 3, 3, 1, 1});  // a real ResNet18 layer
+  shapes.push_back(ConvShape{8, 128, 16, 16, 256, 3, 3, 2, 1});
+  for (const ConvShape& s : shapes) {
+    const Vectors inputs = {random_vector(static_cast<size_t>(s.n) * s.c * s.h * s.w, 1),
+                            random_vector(s.weight_count(), 2)};
+    check_cuda_matches_cpu(conv_run(s), inputs, conv_output_size(s));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+OpRun batchnorm_run(const BatchNormShape& s, bool training) {
+  return [s, training](Context& ctx, const Vectors& in, const std::vector<float>& dy) {
+    const Shape shape{s.n, s.c, s.hw};
+    const Tensor x = tensor_from(ctx, shape, in[0]), gamma = tensor_from(ctx, {s.c}, in[1]),
+                 beta = tensor_from(ctx, {s.c}, in[2]);
+    Tensor running_mean = tensor_from(ctx, {s.c}, random_vector(s.c, 11, -0.5f, 0.5f));
+    Tensor running_var = tensor_from(ctx, {s.c}, random_vector(s.c, 12, 0.5f, 2.0f));
+    Tensor y = Tensor::empty(ctx, shape), dx = Tensor::empty(ctx, shape);
+    Tensor dgamma = Tensor::empty(ctx, {s.c}), dbeta = Tensor::empty(ctx, {s.c});
+    Tensor mean = Tensor::empty(ctx, {s.c}), inv_std = Tensor::empty(ctx, {s.c});
+    const BatchNormParams p;
+    if (!training) {
+      batchnorm_forward_eval(ctx, s, p, y.data(), x.data(), gamma.data(), beta.data(), running_mean.data(),
+                             running_var.data());
+      return Vectors{y.to_host(ctx)};
+    }
+    const Tensor g = tensor_from(ctx, shape, dy);
+    batchnorm_forward_train(ctx, s, p, y.data(), x.data(), gamma.data(), beta.data(), mean.data(), inv_std.data(),
+                            running_mean.data(), running_var.data());
+    batchnorm_backward(ctx, s, dx.data(), dgamma.data(), dbeta.data(), g.data(), x.data(), gamma.data(),
+                       mean.data(), inv_std.data());
+    return Vectors{y.to_host(ctx), dx.to_host(ctx), dgamma.to_host(ctx), dbeta.to_host(ctx),
+                   running_mean.to_host(ctx), running_var.to_host(ctx)};
+  };
+}
+
+Vectors batchnorm_inputs(const BatchNormShape& s) {
+  return {random_vector(static_cast<size_t>(s.n) * s.c * s.hw, 21, -2.0f, 3.0f), random_vector(s.c, 22, 0.5f, 1.5f),
+          random_vector(s.c, 23)};
+}
+
+TEST_CASE("batchnorm: training backward matches central differences") {
+  for (const BatchNormShape& s : {BatchNormShape{4, 3, 6}, BatchNormShape{2, 2, 15}, BatchNormShape{5, 1, 1}}) {
+    check_gradients(batchnorm_run(s, true), batchnorm_inputs(s), static_cast<size_t>(s.n) * s.c * s.hw, {0, 1, 2},
+                    1e-2f, 2e-3);
+  }
+}
+
+TEST_CASE("batchnorm: batch statistics, running averages and evaluation mode") {
+  const BatchNormShape s{3, 2, 4};
+  const Vectors in = batchnorm_inputs(s);
+  const Vectors out = batchnorm_run(s, true)(cpu_context(), in, std::vector<float>(24, 0.0f));
+  const std::vector<float> old_mean = random_vector(s.c, 11, -0.5f, 0.5f), old_var = random_vector(s.c, 12, 0.5f, 2.0f);
+  for (int c = 0; c < s.c; ++c) {
+    double sum = 0.0, squares = 0.0;
+    for (int n = 0; n < s.n; ++n)
+      for (int i = 0; i < s.hw; ++i) sum += in[0][(n * s.c + c) * s.hw + i];
+    const double mean = sum / 12;
+    for (int n = 0; n < s.n; ++n)
+      for (int i = 0; i < s.hw; ++i) squares += std::pow(in[0][(n * s.c + c) * s.hw + i] - mean, 2);
+    // Normalised with the biased variance; the running estimate takes the unbiased one.
+    const double y0 = in[1][c] * (in[0][c * s.hw] - mean) / std::sqrt(squares / 12 + 1e-5) + in[2][c];
+    CHECK(out[0][c * s.hw] == doctest::Approx(y0).epsilon(1e-5));
+    CHECK(out[4][c] == doctest::Approx(0.9 * old_mean[c] + 0.1 * mean).epsilon(1e-6));
+    CHECK(out[5][c] == doctest::Approx(0.9 * old_var[c] + 0.1 * squares / 11).epsilon(1e-6));
+  }
+  const Vectors eval = batchnorm_run(s, false)(cpu_context(), in, {});
+  const double expected = in[1][1] * (in[0][s.hw] - old_mean[1]) / std::sqrt(old_var[1] + 1e-5) + in[2][1];
+  CHECK(eval[0][s.hw] == doctest::Approx(expected).epsilon(1e-5));
+}
+
+TEST_CASE("batchnorm: CUDA matches the CPU reference" * REQUIRES_GPU) {
+  for (const BatchNormShape& s : {BatchNormShape{4, 3, 6}, BatchNormShape{128, 64, 1024}, BatchNormShape{128, 512, 16}}) {
+    const size_t size = static_cast<size_t>(s.n) * s.c * s.hw;
+    check_cuda_matches_cpu(batchnorm_run(s, true), batchnorm_inputs(s), size);
+    check_cuda_matches_cpu(batchnorm_run(s, false), batchnorm_inputs(s), size);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+OpRun relu_run(size_t n) {
+  return [n](Context& ctx, const Vectors& in, const std::vector<float>& dy) {
+    const Tensor x = tensor_from(ctx, {static_cast<int>(n)}, in[0]), g = tensor_from(ctx, x.shape(), dy);
+    Tensor y = Tensor::empty(ctx, x.shape()), dx = Tensor::empty(ctx, x.shape());
+    relu_forward(ctx, y.data(), x.data(), n);
+    relu_backward(ctx, dx.data(), g.data(), y.data(), n);
+    return Vectors{y.to_host(ctx), dx.to_host(ctx)};
+  };
+}
+
+// Inputs kept at least 0.1 away from the kink, where the derivative is defined.
+std::vector<float> away_from_zero(size_t n, uint64_t seed) {
+  std::vector<float> x = random_vector(n, seed);
+  for (float& v : x) v = v < 0 ? v - 0.1f : v + 0.1f;
+  return x;
+}
+
+TEST_CASE("relu: backward matches central differences") {
+  check_gradients(relu_run(50), {away_from_zero(50, 31)}, 50, {0}, 1e-2f, 1e-3);
+}
+
+TEST_CASE("add: sums element-wise on CPU and CUDA" * REQUIRES_GPU) {
+  const size_t n = 1000003;
+  const OpRun run = [n](Context& ctx, const Vectors& in, const std::vector<float>&) {
+    const Tensor a = tensor_from(ctx, {static_cast<int>(n)}, in[0]), b = tensor_from(ctx, a.shape(), in[1]);
+    Tensor y = Tensor::empty(ctx, a.shape());
+    add_forward(ctx, y.data(), a.data(), b.data(), n);
+    return Vectors{y.to_host(ctx)};
+  };
+  check_cuda_matches_cpu(run, {random_vector(n, 1), random_vector(n, 2)}, n, 0.0);
+  check_cuda_matches_cpu(relu_run(n), {random_vector(n, 3)}, n, 0.0);
+}
+
+TEST_CASE("add: sums element-wise") {
+  const std::vector<float> a = {1.0f, -2.0f, 3.5f}, b = {0.5f, 2.0f, -1.0f};
+  std::vector<float> y(3);
+  add_forward(cpu_context(), y.data(), a.data(), b.data(), 3);
+  CHECK(y == std::vector<float>{1.5f, 0.0f, 2.5f});
+}
+
+// ---------------------------------------------------------------------------------------------
+
+OpRun pool_run(int planes, int hw) {
+  return [planes, hw](Context& ctx, const Vectors& in, const std::vector<float>& dy) {
+    const Tensor x = tensor_from(ctx, {planes, hw}, in[0]), g = tensor_from(ctx, {planes}, dy);
+    Tensor y = Tensor::empty(ctx, {planes}), dx = Tensor::empty(ctx, x.shape());
+    global_avg_pool_forward(ctx, y.data(), x.data(), planes, hw);
+    global_avg_pool_backward(ctx, dx.data(), g.data(), planes, hw);
+    return Vectors{y.to_host(ctx), dx.to_host(ctx)};
+  };
+}
+
+TEST_CASE("global average pool: backward matches central differences") {
+  check_gradients(pool_run(6, 35), {random_vector(6 * 35, 41)}, 6, {0}, 0.05f, 1e-3);
+}
+
+TEST_CASE("global average pool: CUDA matches the CPU reference" * REQUIRES_GPU) {
+  check_cuda_matches_cpu(pool_run(6, 35), {random_vector(6 * 35, 41)}, 6);
+  check_cuda_matches_cpu(pool_run(128 * 512, 16), {random_vector(128 * 512 * 16, 42)}, 128 * 512);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+OpRun linear_run(const LinearShape& s) {
+  return [s](Context& ctx, const Vectors& in, const std::vector<float>& dy) {
+    const Tensor x = tensor_from(ctx, {s.n, s.in}, in[0]), w = tensor_from(ctx, {s.out, s.in}, in[1]),
+                 b = tensor_from(ctx, {s.out}, in[2]), g = tensor_from(ctx, {s.n, s.out}, dy);
+    Tensor y = Tensor::empty(ctx, g.shape()), dx = Tensor::empty(ctx, x.shape()), dw = Tensor::empty(ctx, w.shape()),
+           db = Tensor::empty(ctx, b.shape());
+    linear_forward(ctx, s, y.data(), x.data(), w.data(), b.data());
+    linear_backward(ctx, s, dx.data(), dw.data(), db.data(), g.data(), x.data(), w.data());
+    return Vectors{y.to_host(ctx), dx.to_host(ctx), dw.to_host(ctx), db.to_host(ctx)};
+  };
+}
+
+Vectors linear_inputs(const LinearShape& s) {
+  return {random_vector(static_cast<size_t>(s.n) * s.in, 51), random_vector(static_cast<size_t>(s.out) * s.in, 52),
+          random_vector(s.out, 53)};
+}
+
+TEST_CASE("linear: backward matches central differences") {
+  const LinearShape s{3, 7, 5};
+  check_gradients(linear_run(s), linear_inputs(s), 15, {0, 1, 2}, 0.05f, 1e-3);
+}
+
+TEST_CASE("linear: CUDA matches the CPU reference" * REQUIRES_GPU) {
+  for (const LinearShape& s : {LinearShape{3, 7, 5}, LinearShape{128, 512, 10}, LinearShape{33, 512, 200}})
+    check_cuda_matches_cpu(linear_run(s), linear_inputs(s), static_cast<size_t>(s.n) * s.out);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+// Loss as output 0 (one value: the mean over the batch), dlogits, then the correct count.
+OpRun cross_entropy_run(int n, int classes, const std::vector<int32_t>& labels) {
+  return [=](Context& ctx, const Vectors& in, const std::vector<float>& dy) {
+    const Tensor logits = tensor_from(ctx, {n, classes}, in[0]);
+    Tensor dlogits = Tensor::empty(ctx, logits.shape()), stats = Tensor::zeros(ctx, {2});
+    Buffer<int32_t> device_labels(ctx, n);
+    ctx.upload(device_labels.data(), labels.data(), n * sizeof(int32_t));
+    softmax_cross_entropy(ctx, dlogits.data(), stats.data(), logits.data(), device_labels.data(), n, classes);
+    const std::vector<float> sums = stats.to_host(ctx);
+    std::vector<float> gradient = dlogits.to_host(ctx);  // of the mean loss; the harness wants dy * it
+    for (float& g : gradient) g *= dy[0];
+    return Vectors{{sums[0] / n}, gradient, {sums[1]}};
+  };
+}
+
+TEST_CASE("softmax cross-entropy: gradient matches central differences, loss and accuracy are right") {
+  const int n = 4, classes = 5;
+  const std::vector<int32_t> labels = {0, 3, 4, 3};
+  std::vector<float> logits = random_vector(n * classes, 61, -3.0f, 3.0f);
+  check_gradients(cross_entropy_run(n, classes, labels), {logits}, 1, {0}, 1e-2f, 2e-3);
+
+  const Vectors out = cross_entropy_run(n, classes, labels)(cpu_context(), {logits}, {1.0f});
+  double loss = 0.0;
+  int correct = 0;
+  for (int i = 0; i < n; ++i) {
+    const float* row = &logits[i * classes];
+    double sum = 0.0;
+    for (int j = 0; j < classes; ++j) sum += std::exp(static_cast<double>(row[j]));
+    loss += std::log(sum) - row[labels[i]];
+    correct += std::max_element(row, row + classes) - row == labels[i];
+  }
+  CHECK(out[0][0] == doctest::Approx(loss / n).epsilon(1e-5));
+  CHECK(out[2][0] == correct);
+}
+
+TEST_CASE("softmax cross-entropy: CUDA matches the CPU reference" * REQUIRES_GPU) {
+  for (const auto& [n, classes] : {std::pair{4, 5}, std::pair{128, 10}, std::pair{300, 200}}) {
+    std::vector<int32_t> labels(n);
+    for (int i = 0; i < n; ++i) labels[i] = (i * 7) % classes;
+    check_cuda_matches_cpu(cross_entropy_run(n, classes, labels), {random_vector(n * classes, 62, -4.0f, 4.0f)}, 1);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+// Three steps of PyTorch's SGD rule, written out in double.
+void sgd_reference(const SgdConfig& c, std::vector<double>& x, std::vector<double>& m, const std::vector<float>& g) {
+  for (size_t i = 0; i < x.size(); ++i) {
+    double d = g[i] + c.weight_decay * x[i];
+    if (c.momentum != 0.0f) {
+      m[i] = c.momentum * m[i] + d;
+      d = c.nesterov ? d + c.momentum * m[i] : m[i];
+    }
+    x[i] -= c.lr * d;
+  }
+}
+
+OpRun sgd_run(const SgdConfig& config, int steps) {
+  return [=](Context& ctx, const Vectors& in, const std::vector<float>&) {
+    const int n = static_cast<int>(in[0].size());
+    Tensor x = tensor_from(ctx, {n}, in[0]), m = Tensor::zeros(ctx, {n});
+    for (int step = 0; step < steps; ++step) {
+      const Tensor g = tensor_from(ctx, {n}, in[1 + step]);
+      sgd_update(ctx, config, x.data(), g.data(), m.data(), n);
+    }
+    return Vectors{x.to_host(ctx), m.to_host(ctx)};
+  };
+}
+
+std::vector<SgdConfig> sgd_configs() {
+  return {SgdConfig{0.1f, 0.0f, 0.0f, false}, SgdConfig{0.05f, 0.9f, 5e-4f, false}, SgdConfig{0.2f, 0.8f, 1e-3f, true}};
+}
+
+TEST_CASE("sgd: momentum, Nesterov and weight decay follow PyTorch's rule") {
+  const int n = 257, steps = 3;
+  for (const SgdConfig& c : sgd_configs()) {
+    Vectors in = {random_vector(n, 71)};
+    for (int s = 0; s < steps; ++s) in.push_back(random_vector(n, 72 + s));
+    const Vectors out = sgd_run(c, steps)(cpu_context(), in, {});
+    std::vector<double> x(in[0].begin(), in[0].end()), m(n, 0.0);
+    for (int s = 0; s < steps; ++s) sgd_reference(c, x, m, in[1 + s]);
+    for (int i = 0; i < n; ++i) CHECK(out[0][i] == doctest::Approx(x[i]).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("sgd: CUDA matches the CPU reference" * REQUIRES_GPU) {
+  const int n = 1 << 20;
+  for (const SgdConfig& c : sgd_configs())
+    check_cuda_matches_cpu(sgd_run(c, 2), {random_vector(n, 71), random_vector(n, 72), random_vector(n, 73)}, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("allocator: a released block is reused for the same size") {
+  Context ctx(ContextOptions{Device::CPU});
+  const void* first = nullptr;
+  {
+    Tensor t = Tensor::empty(ctx, {1000});
+    first = t.data();
+    CHECK(ctx.allocator->bytes_in_use() >= 4000);
+  }
+  CHECK(ctx.allocator->bytes_in_use() == 0);
+  Tensor again = Tensor::empty(ctx, {1000});
+  CHECK(again.data() == first);
+  CHECK(ctx.allocator->bytes_cached() == 0);
+}
+
+TEST_CASE("tensor: views share storage and keep it alive") {
+  Context ctx(ContextOptions{Device::CPU});
+  Tensor view;
+  {
+    Tensor base = Tensor::zeros(ctx, {10});
+    view = Tensor::view(base, 4, {2, 3});
+    view.copy_from_host(ctx, {1, 2, 3, 4, 5, 6});
+    const std::vector<float> all = base.to_host(ctx);
+    CHECK(all == std::vector<float>{0, 0, 0, 0, 1, 2, 3, 4, 5, 6});
+  }
+  CHECK(view.to_host(ctx)[5] == 6.0f);  // the base is gone, its storage is not
+  CHECK(ctx.allocator->bytes_in_use() > 0);
+}
+
+TEST_CASE("rng: Philox4x32-10 matches the published known-answer vector") {
+  // Random123's kat_vectors: philox4x32_10 with counter = key = 0.
+  const Philox4 r = philox(0, 0, 0);
+  CHECK(r.v[0] == 0x6627e8d5u);
+  CHECK(r.v[1] == 0xe169c58du);
+  CHECK(r.v[2] == 0xbc57ac4cu);
+  CHECK(r.v[3] == 0x9b00dbd8u);
+  // ... and with every counter and key bit set.
+  const Philox4 ones = philox(~0ull, ~0ull, ~0ull);
+  CHECK(ones.v[0] == 0x408f276du);
+  CHECK(ones.v[1] == 0x41c83b0eu);
+  CHECK(ones.v[2] == 0xa20bc7c6u);
+  CHECK(ones.v[3] == 0x6d5451fdu);
+}
+
+}  // namespace

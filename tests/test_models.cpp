@@ -1,0 +1,193 @@
+// Models: exact parameter counts and names, compression blocks, whole-network gradients against
+// central differences, CUDA against CPU, and a warm step that allocates nothing.
+#include <algorithm>
+#include <map>
+
+#include "engine/cross_entropy.h"
+#include "models/model.h"
+#include "tests/helpers.h"
+
+namespace {
+
+size_t count_params(const std::string& name, int classes) { return make_model(name, classes, 64)->store().param_count(); }
+
+TEST_CASE("models: parameter counts at width 64 equal PyTorch's") {
+  CHECK(count_params("resnet18", 10) == 11173962);
+  CHECK(count_params("resnet18", 100) == 11220132);
+  CHECK(count_params("resnet18", 200) == 11271432);
+  CHECK(count_params("preact-resnet18", 10) == 11171146);
+  CHECK(count_params("preact-resnet18", 100) == 11217316);
+  CHECK(count_params("preact-resnet18", 200) == 11268616);
+  CHECK(count_params("preact-resnet34", 10) == 21279306);
+  CHECK(count_params("preact-resnet34", 100) == 21325476);
+  CHECK(count_params("preact-resnet34", 200) == 21376776);
+}
+
+std::vector<std::string> names_of(const ParamStore& store) {
+  std::vector<std::string> names;
+  for (const auto& p : store.params()) names.push_back(p->name);
+  return names;
+}
+
+TEST_CASE("models: parameters are registered in PyTorch's order with PyTorch's names") {
+  const auto model = make_model("resnet18", 10, 64);
+  const std::vector<std::string> names = names_of(model->store());
+  const std::vector<std::string> head = {"conv1.weight", "bn1.weight", "bn1.bias", "layer1.0.conv1.weight",
+                                         "layer1.0.bn1.weight", "layer1.0.bn1.bias", "layer1.0.conv2.weight"};
+  CHECK(std::equal(head.begin(), head.end(), names.begin()));
+  const auto at = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) - names.begin(); };
+  CHECK(at("layer2.0.bn2.bias") + 1 == at("layer2.0.shortcut.0.weight"));
+  CHECK(at("layer2.0.shortcut.1.bias") + 1 == at("layer2.1.conv1.weight"));
+  CHECK(names[names.size() - 2] == "linear.weight");
+  CHECK(names.back() == "linear.bias");
+  CHECK(names.size() == 62);
+
+  const auto preact = make_model("preact-resnet18", 10, 64);
+  const std::vector<std::string> preact_names = names_of(preact->store());
+  const std::vector<std::string> preact_head = {"conv1.weight", "layer1.0.bn1.weight", "layer1.0.bn1.bias",
+                                                "layer1.0.conv1.weight", "layer1.0.bn2.weight"};
+  CHECK(std::equal(preact_head.begin(), preact_head.end(), preact_names.begin()));
+  CHECK(std::count(preact_names.begin(), preact_names.end(), "layer3.0.shortcut.0.weight") == 1);
+  CHECK(std::none_of(preact_names.begin(), preact_names.end(),
+                     [](const std::string& n) { return n.find("shortcut.1") != std::string::npos; }));
+}
+
+TEST_CASE("models: flat offsets are contiguous and blocks follow the bucket rule") {
+  const auto model = make_model("preact-resnet18", 10, 64);
+  const ParamStore& store = model->store();
+  size_t offset = 0;
+  for (const auto& p : store.params()) {
+    CHECK(p->offset == offset);
+    offset += p->shape.numel();
+  }
+  CHECK(offset == store.param_count());
+
+  const size_t bucket = 5242880;
+  const std::vector<Block> blocks = store.blocks(bucket);
+  CHECK(blocks.size() == 10);
+  size_t covered = 0;
+  for (const Block& b : blocks) {
+    CHECK(b.offset == covered);
+    covered += b.length;
+  }
+  CHECK(covered == store.param_count());
+  CHECK(make_model("preact-resnet34", 100, 64)->store().blocks(bucket).size() == 18);
+  CHECK(store.blocks(size_t(1) << 40).size() == 1);
+}
+
+TEST_CASE("models: an unknown model name is refused") {
+  // make_model exits with code 2 on bad input; here we only check the names it accepts.
+  CHECK(model_names() == std::vector<std::string>{"resnet18", "preact-resnet18", "preact-resnet34"});
+}
+
+// One training-mode forward and backward; returns the mean loss, and leaves gradients in the store.
+double loss_and_gradients(Context& ctx, Model& model, const Tensor& images, const std::vector<int32_t>& labels,
+                          bool backward) {
+  const Tensor& logits = model.forward(ctx, images, /*training=*/true);
+  const int n = logits.dim(0), classes = logits.dim(1);
+  Buffer<int32_t> device_labels(ctx, n);
+  ctx.upload(device_labels.data(), labels.data(), n * sizeof(int32_t));
+  Tensor dlogits = Tensor::empty(ctx, logits.shape()), stats = Tensor::zeros(ctx, {2});
+  softmax_cross_entropy(ctx, dlogits.data(), stats.data(), logits.data(), device_labels.data(), n, classes);
+  if (backward) model.backward(ctx, dlogits);
+  // The loss again in double, from the logits, so the finite differences see no float rounding
+  // beyond the network's own.
+  const std::vector<float> z = logits.to_host(ctx);
+  double loss = 0.0;
+  for (int i = 0; i < n; ++i) {
+    const float* row = &z[static_cast<size_t>(i) * classes];
+    const double top = *std::max_element(row, row + classes);
+    double sum = 0.0;
+    for (int j = 0; j < classes; ++j) sum += std::exp(row[j] - top);
+    loss += std::log(sum) + top - row[labels[i]];
+  }
+  return loss / n;
+}
+
+TEST_CASE("models: whole-network gradients match central differences") {
+  for (const std::string name : {"resnet18", "preact-resnet18"}) {
+    INFO(name);
+    Context ctx(ContextOptions{Device::CPU});
+    auto model = make_model(name, 3, 4);
+    ParamStore& store = model->store();
+    store.allocate(ctx);
+    store.initialize(ctx, 5);
+    const Tensor images = tensor_from(ctx, {4, 3, 16, 16}, random_vector(4 * 3 * 16 * 16, 6));
+    const std::vector<int32_t> labels = {0, 2, 1, 2};
+    loss_and_gradients(ctx, *model, images, labels, true);
+    const std::vector<float> analytic = store.grads().to_host(ctx);
+
+    // A few coordinates of tensors spread through the network: stem, a stride-2 block, a
+    // shortcut, a BatchNorm scale, the head.
+    std::vector<size_t> coordinates;
+    for (const auto& p : store.params()) {
+      const bool wanted = p->name == "conv1.weight" || p->name == "layer2.0.conv1.weight" ||
+                          p->name == "layer3.0.shortcut.0.weight" || p->name == "layer4.1.conv2.weight" ||
+                          p->name == "layer1.1.bn2.weight" || p->name == "linear.weight" || p->name == "linear.bias";
+      if (wanted)
+        for (size_t k = 0; k < 3; ++k) coordinates.push_back(p->offset + (k * 7919) % p->shape.numel());
+    }
+    REQUIRE(coordinates.size() >= 18);
+    std::vector<float> values = store.values().to_host(ctx), numeric, expected;
+    const float eps = 1e-4f;
+    for (size_t i : coordinates) {
+      const float saved = values[i];
+      double side[2];
+      for (int s = 0; s < 2; ++s) {
+        values[i] = saved + (s == 0 ? eps : -eps);
+        store.values().copy_from_host(ctx, values);
+        side[s] = loss_and_gradients(ctx, *model, images, labels, false);
+      }
+      values[i] = saved;
+      numeric.push_back(static_cast<float>((side[0] - side[1]) / (2 * eps)));
+      expected.push_back(analytic[i]);
+    }
+    // A narrow network on a batch of four is far from linear, so the step must be small; what is
+    // left is float rounding in the forward pass (about 1e-7 / eps).
+    const double error = relative_error(expected, numeric);
+    MESSAGE(name << ": normwise relative error " << error << " over " << coordinates.size() << " coordinates");
+    CHECK(error < 1e-2);
+  }
+}
+
+TEST_CASE("models: a warm training step allocates nothing") {
+  Context ctx(ContextOptions{Device::CPU});
+  auto model = make_model("preact-resnet18", 10, 4);
+  model->store().allocate(ctx);
+  model->store().initialize(ctx, 1);
+  const Tensor images = tensor_from(ctx, {2, 3, 32, 32}, random_vector(2 * 3 * 32 * 32, 2));
+  Tensor dlogits = Tensor::zeros(ctx, {2, 10});
+  model->forward(ctx, images, true);
+  model->backward(ctx, dlogits);
+  const size_t allocations = ctx.allocator->system_allocations(), in_use = ctx.allocator->bytes_in_use();
+  for (int step = 0; step < 3; ++step) {
+    model->forward(ctx, images, true);
+    model->backward(ctx, dlogits);
+  }
+  CHECK(ctx.allocator->system_allocations() == allocations);
+  CHECK(ctx.allocator->bytes_in_use() == in_use);
+}
+
+TEST_CASE("models: CUDA forward and backward match the CPU" * REQUIRES_GPU) {
+  for (const std::string name : {"resnet18", "preact-resnet18"}) {
+    INFO(name);
+    std::vector<std::vector<float>> results[2];
+    for (Device device : {Device::CPU, Device::CUDA}) {
+      Context ctx(ContextOptions{device});
+      auto model = make_model(name, 10, 8);
+      model->store().allocate(ctx);
+      model->store().initialize(ctx, 3);
+      const Tensor images = tensor_from(ctx, {8, 3, 32, 32}, random_vector(8 * 3 * 32 * 32, 4));
+      const std::vector<int32_t> labels = {0, 1, 2, 3, 4, 5, 6, 7};
+      loss_and_gradients(ctx, *model, images, labels, true);
+      const Tensor& logits = model->forward(ctx, images, false);
+      results[device == Device::CUDA].push_back(logits.to_host(ctx));
+      results[device == Device::CUDA].push_back(model->store().grads().to_host(ctx));
+      results[device == Device::CUDA].push_back(model->store().buffer_values().to_host(ctx));
+    }
+    // A whole network compounds per-op rounding differences; each op alone is held to 1e-4.
+    for (size_t i = 0; i < results[0].size(); ++i) CHECK(relative_error(results[1][i], results[0][i]) < 1e-3);
+  }
+}
+
+}  // namespace
