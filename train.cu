@@ -7,11 +7,12 @@
 #include <string>
 
 #include "data/batch.h"
+#include "data/load.h"
 #include "data/sharding.h"
-#include "data/synthetic.h"
 #include "engine/check.h"
 #include "engine/cross_entropy.h"
 #include "engine/flags.h"
+#include "engine/lr_schedule.h"
 #include "engine/nvtx.h"
 #include "engine/run_log.h"
 #include "engine/sgd.h"
@@ -28,16 +29,22 @@ Flags declare_flags() {
   f.add("device", "auto", "cpu, cuda, or auto (cuda when a GPU is present)");
   f.add("model", "resnet18", "resnet18, preact-resnet18 or preact-resnet34");
   f.add("width", "64", "base channel count (64 is the standard network)");
-  f.add("dataset", "synthetic", "synthetic (a learnable generated set)");
+  f.add("dataset", "synthetic", "synthetic, cifar10, cifar100 or tinyimagenet");
+  f.add("data-dir", "", "folder with the dataset's files (or their parent folder)");
+  f.add("image-size", "0", "32 or 64; 0 keeps the dataset's size (Tiny ImageNet at 32 is box-downsampled)");
   f.add("classes", "10", "number of classes (synthetic data, --print-params)");
+  f.add_switch("inspect", "load the dataset, print its sizes and per-class counts, and exit");
   f.add("batch-size", "128", "images per step");
   f.add("steps", "0", "stop after this many steps (0: run --epochs epochs)");
   f.add("epochs", "1", "passes over the training set when --steps is 0");
-  f.add("lr", "0.1", "learning rate");
+  f.add("lr", "0.1", "base learning rate");
+  f.add("lr-schedule", "constant", "constant, step, cosine or onecycle");
+  f.add("decay-epochs", "80", "step schedule: epochs at which the rate is multiplied by 0.1 (comma-separated)");
   f.add("momentum", "0.9", "SGD momentum (0 disables it)");
   f.add("wd", "5e-4", "weight decay");
   f.add_switch("nesterov", "Nesterov momentum");
-  f.add_switch("augment", "random crop (pad 4) and horizontal flip of training images");
+  f.add("augment", "auto", "random crop and horizontal flip of training images: on, off, or auto (on for real data)");
+  f.add("eval-every", "1", "epochs between test-set evaluations (and after the last step)");
   f.add("seed", "0", "seeds initialisation, data order, augmentation and synthetic data");
   f.add("log-every", "10", "steps between metric lines");
   f.add("run-dir", "runs/default", "where config.json and metrics.jsonl go");
@@ -48,11 +55,15 @@ Flags declare_flags() {
 
 struct Config {
   Device device;
-  std::string model, dataset, run_dir;
-  int width, classes, batch_size, log_every;
+  std::string model, run_dir;
+  DatasetOptions data;
+  int width, batch_size, log_every, eval_every;
   long steps, epochs;
   SgdConfig sgd;
-  bool augment, deterministic;
+  LrSchedule::Kind schedule;
+  std::vector<long> decay_epochs;
+  std::string augment;
+  bool deterministic;
   uint64_t seed;
 };
 
@@ -70,11 +81,18 @@ Config read_config(const Flags& f) {
   if (c.device == Device::CUDA && !cuda_available())
     fail_input("--device cuda was asked for, but no CUDA GPU is available");
   c.model = f.str("model");
-  c.dataset = f.str("dataset");
-  if (c.dataset != "synthetic") fail_input("unknown --dataset '%s' (expected synthetic)", c.dataset.c_str());
+  c.data.name = f.str("dataset");
+  c.data.dir = f.str("data-dir");
+  c.data.image_size = static_cast<int>(f.integer("image-size"));
+  c.data.classes = static_cast<int>(f.integer("classes"));
   c.run_dir = f.str("run-dir");
   c.width = static_cast<int>(f.integer("width"));
-  c.classes = static_cast<int>(f.integer("classes"));
+  c.eval_every = static_cast<int>(f.integer("eval-every"));
+  c.schedule = parse_lr_schedule(f.str("lr-schedule"));
+  c.decay_epochs = parse_epoch_list(f.str("decay-epochs"));
+  c.augment = f.str("augment");
+  if (c.augment != "auto" && c.augment != "on" && c.augment != "off")
+    fail_input("--augment must be on, off or auto, got '%s'", c.augment.c_str());
   c.batch_size = static_cast<int>(f.integer("batch-size"));
   c.log_every = static_cast<int>(f.integer("log-every"));
   c.steps = f.integer("steps");
@@ -83,13 +101,18 @@ Config read_config(const Flags& f) {
   c.sgd.momentum = static_cast<float>(f.number("momentum"));
   c.sgd.weight_decay = static_cast<float>(f.number("wd"));
   c.sgd.nesterov = f.on("nesterov");
-  c.augment = f.on("augment");
   c.deterministic = f.on("deterministic");
   const long seed = f.integer("seed");
   if (seed < 0) fail_input("--seed must be non-negative, got %ld", seed);
   c.seed = static_cast<uint64_t>(seed);
   if (c.width < 1 || c.width > 1024) fail_input("--width must be in [1, 1024], got %d", c.width);
-  if (c.classes < 2) fail_input("--classes must be at least 2, got %d", c.classes);
+  if (c.data.classes < 2) fail_input("--classes must be at least 2, got %d", c.data.classes);
+  c.data.seed = c.seed;
+  bool known = false;
+  for (const std::string& name : dataset_names()) known |= name == c.data.name;
+  if (!known)
+    fail_input("unknown --dataset '%s' (expected synthetic, cifar10, cifar100 or tinyimagenet)", c.data.name.c_str());
+  if (c.eval_every < 1) fail_input("--eval-every must be at least 1, got %d", c.eval_every);
   if (c.batch_size < 1) fail_input("--batch-size must be at least 1, got %d", c.batch_size);
   if (c.log_every < 1) fail_input("--log-every must be at least 1, got %d", c.log_every);
   if (c.steps < 0) fail_input("--steps must be non-negative, got %ld", c.steps);
@@ -140,14 +163,29 @@ Evaluation evaluate(Context& ctx, Model& model, const DeviceDataset& data, const
   return Evaluation{sums[0] / data.size, sums[1] / data.size};
 }
 
+// --inspect: what a loader produced, without training.
+int inspect(const DatasetOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const DatasetSplits data = load_dataset(options);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("train=%zu test=%zu classes=%d shape=%dx%dx3\n", data.train.size(), data.test.size(), data.train.classes,
+              data.train.height, data.train.width);
+  const std::vector<int> train_counts = data.train.class_counts(), test_counts = data.test.class_counts();
+  for (int c = 0; c < data.train.classes; ++c)
+    std::printf("%3d %-24s train=%d test=%d\n", c, data.train.class_names[c].c_str(), train_counts[c], test_counts[c]);
+  std::printf("loaded in %.2f s\n", seconds);
+  return 0;
+}
+
 int run(const Flags& flags) {
   const Config c = read_config(flags);
   if (flags.on("print-params")) {
-    std::unique_ptr<Model> model = make_model(c.model, c.classes, c.width);
+    std::unique_ptr<Model> model = make_model(c.model, c.data.classes, c.width);
     std::printf("%s: %zu parameters (%d classes, width %d)\n", c.model.c_str(), model->store().param_count(),
-                c.classes, c.width);
+                c.data.classes, c.width);
     return 0;
   }
+  if (flags.on("inspect")) return inspect(c.data);
 
   const std::string device = device_description(c);
   print_settings(flags, device);
@@ -157,16 +195,21 @@ int run(const Flags& flags) {
   config.add("resolved_device", device).add("commit", GIT_COMMIT);
   log.write_config(config);
 
+  const DatasetSplits data = load_dataset(c.data);
   Context ctx(ContextOptions{c.device, 0, c.seed, c.deterministic});
-  SyntheticOptions synthetic;
-  synthetic.seed = c.seed;
-  synthetic.classes = c.classes;
-  const DatasetSplits data = make_synthetic_dataset(synthetic);
   const DeviceDataset train(ctx, data.train), test(ctx, data.test);
   const int steps_in_epoch = steps_per_epoch(static_cast<int>(train.size), 1, c.batch_size);
   if (steps_in_epoch == 0)
     fail_input("--batch-size %d is larger than the training set (%zu images)", c.batch_size, train.size);
   const long total_steps = c.steps > 0 ? c.steps : c.epochs * steps_in_epoch;
+  const bool augment = c.augment == "on" || (c.augment == "auto" && data.name != "synthetic");
+  LrSchedule schedule;
+  schedule.kind = c.schedule;
+  schedule.base_lr = c.sgd.lr;
+  schedule.total_steps = total_steps;
+  schedule.steps_per_epoch = steps_in_epoch;
+  schedule.decay_epochs = c.decay_epochs;
+  SgdConfig sgd = c.sgd;
 
   std::unique_ptr<Model> model = make_model(c.model, data.train.classes, c.width);
   ParamStore& store = model->store();
@@ -188,7 +231,8 @@ int run(const Flags& flags) {
     const std::vector<int32_t> shard = worker_shard(c.seed, epoch, static_cast<int>(train.size), 1, 0, c.batch_size);
     order.ensure(ctx, shard.size());
     ctx.upload(order.data(), shard.data(), shard.size() * sizeof(int32_t));
-    const Augmentation augmentation{c.augment, 4, c.seed, static_cast<uint64_t>(epoch)};
+    // Padding of 4 pixels at 32x32, 8 at 64x64: the same fraction of the image.
+    const Augmentation augmentation{augment, train.height / 8, c.seed, static_cast<uint64_t>(epoch)};
     for (int s = 0; s < steps_in_epoch && step < total_steps; ++s) {
       {
         NVTX_RANGE("forward");
@@ -204,7 +248,8 @@ int run(const Flags& flags) {
       }
       {
         NVTX_RANGE("update");
-        sgd_update(ctx, c.sgd, store.values().data(), store.grads().data(),
+        sgd.lr = schedule.at(step);
+        sgd_update(ctx, sgd, store.values().data(), store.grads().data(),
                    momentum.defined() ? momentum.data() : nullptr, store.param_count());
       }
       ++step;
@@ -226,17 +271,17 @@ int run(const Flags& flags) {
                              .add("epoch", epoch)
                              .add("loss", loss)
                              .add("acc", accuracy)
-                             .add("lr", static_cast<double>(c.sgd.lr))
+                             .add("lr", static_cast<double>(sgd.lr))
                              .add("images_per_s", images_per_s)
                              .add("wall_s", std::chrono::duration<double>(now - start).count()));
       std::printf("step %6ld/%ld  epoch %3ld  loss %.4f  acc %.4f  lr %.4g  %8.0f img/s\n", step, total_steps, epoch,
-                  loss, accuracy, c.sgd.lr, images_per_s);
+                  loss, accuracy, sgd.lr, images_per_s);
       std::fflush(stdout);
       last_log = now;
       logged_step = step;
     }
-    const bool epoch_done = step % steps_in_epoch == 0;
-    if (epoch_done || step == total_steps) {
+    const bool evaluation_due = step % steps_in_epoch == 0 && (epoch + 1) % c.eval_every == 0;
+    if (evaluation_due || step == total_steps) {
       const Evaluation e = evaluate(ctx, *model, test, data.normalization, c.batch_size);
       log.append_metrics(
           JsonObject().add("step", step).add("epoch", epoch).add("test_loss", e.loss).add("test_acc", e.accuracy));

@@ -63,3 +63,21 @@ inline std::vector<float> numerical_gradient(std::vector<float>& x, const std::f
 
 // Where the ./train binary is: the tests run from the project root (make test) or build/tests.
 std::string train_binary();
+
+struct Outcome {
+  int status;  // exit code, or -1 if killed by a signal
+  std::string out, err;
+};
+
+// Runs ./train with `args` (a shell-quoted string) and captures its exit code and output.
+Outcome run_train(const std::string& args);
+
+// A fresh, empty temporary directory path (not created).
+std::string temp_dir(const std::string& tag);
+std::string read_text(const std::string& path);
+void write_bytes(const std::string& path, const void* data, size_t size);
+std::vector<std::string> lines_of(const std::string& text);
+
+// The unpacked copy of an archive in $TEST_DATA_DIR, under build/test-data (unpacked once).
+std::string unpacked_test_data(const std::string& archive);
+#define REQUIRES_TEST_DATA doctest::skip(std::getenv("TEST_DATA_DIR") == nullptr)

@@ -1,7 +1,4 @@
 // ./train end to end on the CPU: it learns, it is deterministic, and bad input exits with code 2.
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -10,43 +7,6 @@
 #include "tests/helpers.h"
 
 namespace {
-
-struct Outcome {
-  int status;
-  std::string out, err;
-};
-
-std::string temp_dir(const std::string& tag) {
-  static int counter = 0;
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("train_test_" + std::to_string(getpid()) + "_" + tag + "_" + std::to_string(counter++));
-  std::filesystem::remove_all(path);
-  return path.string();
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-Outcome run_train(const std::string& args) {
-  const std::string dir = temp_dir("io");
-  std::filesystem::create_directories(dir);
-  const std::string command = train_binary() + " " + args + " > " + dir + "/out 2> " + dir + "/err";
-  const int raw = std::system(command.c_str());
-  Outcome o{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, read_file(dir + "/out"), read_file(dir + "/err")};
-  std::filesystem::remove_all(dir);
-  return o;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 // The value of "key": number in a JSON line, or NaN when absent.
 double field(const std::string& line, const std::string& key) {
@@ -68,7 +28,7 @@ TEST_CASE("train: the loss on synthetic data falls below half its first value in
   const std::string dir = temp_dir("learn");
   const Outcome o = run_train(std::string(kTiny) + " --steps 60 --lr 0.05 --log-every 1 --run-dir " + dir);
   REQUIRE(o.status == 0);
-  const std::string metrics = read_file(dir + "/metrics.jsonl");
+  const std::string metrics = read_text(dir + "/metrics.jsonl");
   const std::vector<double> loss = series(metrics, "loss");
   REQUIRE(loss.size() == 60);
   const double first = loss[0];
@@ -80,7 +40,7 @@ TEST_CASE("train: the loss on synthetic data falls below half its first value in
   CHECK(last10 < first / 2);
   for (const char* key : {"step", "loss", "acc", "lr", "images_per_s"})
     CHECK(!std::isnan(field(lines_of(metrics)[0], key)));
-  const std::string config = read_file(dir + "/config.json");
+  const std::string config = read_text(dir + "/config.json");
   CHECK(config.find("\"batch-size\": \"32\"") != std::string::npos);
   CHECK(config.find("\"commit\"") != std::string::npos);
   CHECK(series(metrics, "test_acc").size() == 1);
@@ -91,9 +51,9 @@ TEST_CASE("train: the same seed gives bit-identical metrics on the CPU") {
   std::vector<std::string> runs;
   for (int i = 0; i < 2; ++i) {
     const std::string dir = temp_dir("repeat");
-    REQUIRE(run_train(std::string(kTiny) + " --steps 12 --log-every 3 --augment --seed 7 --run-dir " + dir).status == 0);
+    REQUIRE(run_train(std::string(kTiny) + " --steps 12 --log-every 3 --augment on --seed 7 --run-dir " + dir).status == 0);
     // Everything but the timings must agree exactly.
-    std::string text = read_file(dir + "/metrics.jsonl");
+    std::string text = read_text(dir + "/metrics.jsonl");
     text = std::regex_replace(text, std::regex("\"(images_per_s|wall_s)\": [-+0-9.eE]+"), "");
     runs.push_back(text);
     std::filesystem::remove_all(dir);
@@ -101,8 +61,8 @@ TEST_CASE("train: the same seed gives bit-identical metrics on the CPU") {
   CHECK(!runs[0].empty());
   CHECK(runs[0] == runs[1]);
   const std::string dir = temp_dir("other");
-  REQUIRE(run_train(std::string(kTiny) + " --steps 12 --log-every 3 --augment --seed 8 --run-dir " + dir).status == 0);
-  const std::string other = std::regex_replace(read_file(dir + "/metrics.jsonl"),
+  REQUIRE(run_train(std::string(kTiny) + " --steps 12 --log-every 3 --augment on --seed 8 --run-dir " + dir).status == 0);
+  const std::string other = std::regex_replace(read_text(dir + "/metrics.jsonl"),
                                                std::regex("\"(images_per_s|wall_s)\": [-+0-9.eE]+"), "");
   CHECK(other != runs[0]);  // and another seed really is another run
   std::filesystem::remove_all(dir);

@@ -1,0 +1,73 @@
+// File-system helpers.
+#include "data/files.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "engine/check.h"
+
+bool try_read_file_bytes(const std::string& path, std::vector<uint8_t>* bytes, std::string* error) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    *error = "cannot read " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  bytes->clear();
+  uint8_t chunk[1 << 16];
+  size_t got;
+  while ((got = std::fread(chunk, 1, sizeof chunk, file)) > 0) bytes->insert(bytes->end(), chunk, chunk + got);
+  const bool failed = std::ferror(file) != 0;
+  std::fclose(file);
+  if (failed) *error = "error reading " + path;
+  return !failed;
+}
+
+std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  std::vector<uint8_t> bytes;
+  std::string error;
+  if (!try_read_file_bytes(path, &bytes, &error)) fail_input("%s", error.c_str());
+  return bytes;
+}
+
+std::vector<std::string> read_lines(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  std::vector<std::string> lines;
+  std::string line;
+  for (uint8_t b : bytes) {
+    if (b == '\n') {
+      lines.push_back(line);
+      line.clear();
+    } else if (b != '\r') {  // tolerate CRLF files
+      line.push_back(static_cast<char>(b));
+    }
+  }
+  if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
+bool is_directory(const std::string& path) {
+  std::error_code error;
+  return std::filesystem::is_directory(path, error);
+}
+
+bool is_file(const std::string& path) {
+  std::error_code error;
+  return std::filesystem::is_regular_file(path, error);
+}
+
+std::vector<std::string> list_directory(const std::string& path, bool directories) {
+  std::error_code error;
+  std::filesystem::directory_iterator it(path, error);
+  if (error) fail_input("cannot list %s: %s", path.c_str(), error.message().c_str());
+  std::vector<std::string> names;
+  for (const auto& entry : it) {
+    const bool is_dir = entry.is_directory(error);
+    if (is_dir == directories && (directories || entry.is_regular_file(error)))
+      names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}

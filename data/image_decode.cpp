@@ -1,0 +1,68 @@
+// Parallel image decoding with stb_image: threads take files from a shared counter; errors are
+// collected, not raised in a worker thread, and reported after all threads have joined.
+#include "data/image_decode.h"
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include <stb/stb_image.h>
+
+#include "data/files.h"
+#include "engine/check.h"
+
+namespace {
+
+// Empty on success, else what went wrong with this file.
+std::string decode_one(const std::string& path, int stored_size, int size, uint8_t* out) {
+  std::vector<uint8_t> bytes;
+  std::string error;
+  if (!try_read_file_bytes(path, &bytes, &error)) return error;
+  int width = 0, height = 0, channels = 0;
+  stbi_uc* pixels =
+      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels, 3);
+  if (pixels == nullptr) return std::string("cannot decode image ") + path + ": " + stbi_failure_reason();
+  if (width != stored_size || height != stored_size) {
+    stbi_image_free(pixels);
+    return "image " + path + " is " + std::to_string(width) + "x" + std::to_string(height) + ", expected " +
+           std::to_string(stored_size) + "x" + std::to_string(stored_size);
+  }
+  const int factor = stored_size / size;
+  for (int y = 0; y < size; ++y)
+    for (int x = 0; x < size; ++x)
+      for (int c = 0; c < 3; ++c) {
+        int sum = 0;
+        for (int dy = 0; dy < factor; ++dy)
+          for (int dx = 0; dx < factor; ++dx) sum += pixels[((y * factor + dy) * stored_size + x * factor + dx) * 3 + c];
+        const int count = factor * factor;
+        out[(y * size + x) * 3 + c] = static_cast<uint8_t>((sum + count / 2) / count);
+      }
+  stbi_image_free(pixels);
+  return "";
+}
+
+}  // namespace
+
+void decode_images(const std::vector<std::string>& paths, int stored_size, int size, uint8_t* out) {
+  CHECK(size == stored_size || size * 2 == stored_size, "cannot resize %d to %d", stored_size, size);
+  std::vector<std::string> errors(paths.size());
+  std::atomic<size_t> next{0};
+  const auto work = [&] {
+    for (size_t i = next++; i < paths.size(); i = next++)
+      errors[i] = decode_one(paths[i], stored_size, size, out + i * static_cast<size_t>(size) * size * 3);
+  };
+  const unsigned threads = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), 64));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+  for (const std::string& error : errors)
+    if (!error.empty()) fail_input("%s", error.c_str());
+}
+
+void image_dimensions(const std::string& path, int* width, int* height) {
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  int channels = 0;
+  if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), width, height, &channels))
+    fail_input("cannot decode image %s: %s", path.c_str(), stbi_failure_reason());
+}

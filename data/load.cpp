@@ -1,0 +1,59 @@
+// Dataset dispatch and folder resolution.
+#include "data/load.h"
+
+#include "data/cifar.h"
+#include "data/files.h"
+#include "data/image_folder.h"
+#include "data/synthetic.h"
+#include "data/tiny_imagenet.h"
+#include "engine/check.h"
+
+const std::vector<std::string>& dataset_names() {
+  static const std::vector<std::string> names = {"synthetic", "cifar10", "cifar100", "tinyimagenet"};
+  return names;
+}
+
+namespace {
+
+void require_size(const std::string& name, int image_size, int native) {
+  if (image_size != 0 && image_size != native)
+    fail_input("--image-size %d: %s images are %dx%d", image_size, name.c_str(), native, native);
+}
+
+// CIFAR-10 is read from the official binary batches or from an image folder with train/ and
+// test/ (as in ../shared/data, also as a cifar10-jpg/ subfolder).
+DatasetSplits load_cifar10(const std::string& dir, int image_size) {
+  require_size("cifar10", image_size, 32);
+  if (!is_directory(dir)) fail_input("missing folder %s (--data-dir)", dir.c_str());
+  if (!find_cifar10_binary_dir(dir).empty()) return load_cifar10_binary(dir);
+  for (const std::string& root : {dir, dir + "/cifar10-jpg"})
+    if (is_directory(root + "/train")) return load_image_folder(root, 32, "cifar10", kCifarNormalization);
+  fail_input("no CIFAR-10 in %s: expected data_batch_1.bin, cifar-10-batches-bin/, train/ and test/, or cifar10-jpg/",
+             dir.c_str());
+}
+
+}  // namespace
+
+DatasetSplits load_dataset(const DatasetOptions& o) {
+  if (o.name == "synthetic") {
+    if (o.image_size != 0 && o.image_size != 32 && o.image_size != 64)
+      fail_input("--image-size %d: synthetic images are 32 or 64", o.image_size);
+    SyntheticOptions s;
+    s.seed = o.seed;
+    s.classes = o.classes;
+    s.image_size = o.image_size == 0 ? 32 : o.image_size;
+    return make_synthetic_dataset(s);
+  }
+  if (o.dir.empty()) fail_input("--dataset %s needs --data-dir", o.name.c_str());
+  if (o.name == "cifar10") return load_cifar10(o.dir, o.image_size);
+  if (o.name == "cifar100") {
+    require_size("cifar100", o.image_size, 32);
+    if (!is_directory(o.dir)) fail_input("missing folder %s (--data-dir)", o.dir.c_str());
+    return load_cifar100_binary(o.dir, Cifar100Labels::Fine);
+  }
+  if (o.name == "tinyimagenet") {
+    if (!is_directory(o.dir)) fail_input("missing folder %s (--data-dir)", o.dir.c_str());
+    return load_tiny_imagenet(o.dir, o.image_size);
+  }
+  fail_input("unknown --dataset '%s' (expected synthetic, cifar10, cifar100 or tinyimagenet)", o.name.c_str());
+}

@@ -1,0 +1,21 @@
+// One entry point for every dataset the trainer knows, by name.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+
+struct DatasetOptions {
+  std::string name;        // synthetic, cifar10, cifar100, tinyimagenet
+  std::string dir;         // where the files are (not used by synthetic)
+  int image_size = 0;      // 0: the dataset's own size
+  int classes = 10;        // synthetic only
+  uint64_t seed = 0;       // synthetic only
+};
+
+const std::vector<std::string>& dataset_names();
+
+// Stops with a one-line error (exit code 2) on an unknown name or bad files.
+DatasetSplits load_dataset(const DatasetOptions& options);
