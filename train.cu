@@ -106,6 +106,9 @@ Config read_config(const Flags& f) {
   if (seed < 0) fail_input("--seed must be non-negative, got %ld", seed);
   c.seed = static_cast<uint64_t>(seed);
   if (c.width < 1 || c.width > 1024) fail_input("--width must be in [1, 1024], got %d", c.width);
+  // Every parameter tensor then starts 16-byte aligned in the flat vector, as cuDNN's kernels want.
+  if (c.device == Device::CUDA && c.width % 4 != 0)
+    fail_input("--width must be a multiple of 4 on the GPU, got %d", c.width);
   if (c.data.classes < 2) fail_input("--classes must be at least 2, got %d", c.data.classes);
   c.data.seed = c.seed;
   bool known = false;

@@ -59,6 +59,12 @@ DeviceDataset::DeviceDataset(Context& ctx, const Dataset& dataset)
       size(dataset.size()),
       images(ctx, dataset.images.size()),
       labels(ctx, dataset.labels.size()) {
+  // Checked here, once, so that the kernels that index by label can trust it.
+  for (size_t i = 0; i < dataset.labels.size(); ++i)
+    CHECK(dataset.labels[i] >= 0 && dataset.labels[i] < dataset.classes, "sample %zu has label %d outside [0, %d)",
+          i, dataset.labels[i], dataset.classes);
+  CHECK(dataset.images.size() == dataset.size() * dataset.image_bytes(), "dataset of %zu labels holds %zu image bytes",
+        dataset.size(), dataset.images.size());
   ctx.upload(images.data(), dataset.images.data(), dataset.images.size());
   ctx.upload(labels.data(), dataset.labels.data(), dataset.labels.size() * sizeof(int32_t));
 }

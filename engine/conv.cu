@@ -1,6 +1,7 @@
 // Convolution: the CPU reference (im2col + GEMM) and the cuDNN path with per-shape plans.
 #include "engine/conv.h"
 
+#include <functional>
 #include <vector>
 
 #include "engine/check.h"
@@ -80,11 +81,19 @@ void conv2d_backward_filter_cpu(const ConvShape& s, float* dw, const float* dy, 
 }
 
 // ---------------------------------------------------------------------------------------------
-// cuDNN. cudnnFind* times every algorithm once per shape; the fastest one that is allowed wins.
+// cuDNN. Normally cudnnFind* times every algorithm once per shape and the fastest wins. With
+// --deterministic the choice must not depend on timing either, so cuDNN's heuristic ranking
+// (cudnnGet*_v7) is used instead, keeping only algorithms that are deterministic.
 
-template <typename Perf>
-const Perf& pick_algorithm(const Perf* results, int count, bool deterministic, const char* what) {
-  for (int i = 0; i < count; ++i) {  // results come sorted by time
+constexpr int kMaxAlgorithms = 16;
+
+// `query` fills up to kMaxAlgorithms results, best first; the first usable one is returned.
+template <typename Perf, typename Query>
+Perf choose_algorithm(bool deterministic, Query find, Query heuristic, const char* what) {
+  Perf results[kMaxAlgorithms];
+  int count = 0;
+  (deterministic ? heuristic : find)(results, &count);
+  for (int i = 0; i < count; ++i) {
     if (results[i].status != CUDNN_STATUS_SUCCESS) continue;
     if (deterministic && results[i].determinism != CUDNN_DETERMINISTIC) continue;
     return results[i];
@@ -107,29 +116,52 @@ ConvPlan make_plan(Context& ctx, const ConvShape& s) {
                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   // FMA math excludes TF32 tensor cores: fp32 results stay comparable with the CPU reference.
   CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv_desc, CUDNN_FMA_MATH));
+  cudnnHandle_t h = ctx.cudnn;
 
-  constexpr int kMaxResults = 16;
-  int found = 0;
-  cudnnConvolutionFwdAlgoPerf_t forward[kMaxResults];
-  CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(ctx.cudnn, p.x_desc, p.w_desc, p.conv_desc, p.y_desc,
-                                                   kMaxResults, &found, forward));
-  const auto& f = pick_algorithm(forward, found, ctx.deterministic, "forward convolution");
+  using Forward = cudnnConvolutionFwdAlgoPerf_t;
+  using Query = std::function<void(Forward*, int*)>;
+  const Forward f = choose_algorithm<Forward, Query>(
+      ctx.deterministic,
+      [&](Forward* r, int* n) {
+        CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(h, p.x_desc, p.w_desc, p.conv_desc, p.y_desc, kMaxAlgorithms, n, r));
+      },
+      [&](Forward* r, int* n) {
+        CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x_desc, p.w_desc, p.conv_desc, p.y_desc, kMaxAlgorithms, n, r));
+      },
+      "forward convolution");
   p.forward_algo = f.algo;
-  p.forward_workspace = f.memory;
+  CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, p.x_desc, p.w_desc, p.conv_desc, p.y_desc, f.algo,
+                                                      &p.forward_workspace));
 
-  cudnnConvolutionBwdDataAlgoPerf_t backward_data[kMaxResults];
-  CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(ctx.cudnn, p.w_desc, p.y_desc, p.conv_desc,
-                                                        p.x_desc, kMaxResults, &found, backward_data));
-  const auto& bd = pick_algorithm(backward_data, found, ctx.deterministic, "backward-data convolution");
+  using BackwardData = cudnnConvolutionBwdDataAlgoPerf_t;
+  using DataQuery = std::function<void(BackwardData*, int*)>;
+  const BackwardData bd = choose_algorithm<BackwardData, DataQuery>(
+      ctx.deterministic,
+      [&](BackwardData* r, int* n) {
+        CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(h, p.w_desc, p.y_desc, p.conv_desc, p.x_desc, kMaxAlgorithms, n, r));
+      },
+      [&](BackwardData* r, int* n) {
+        CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w_desc, p.y_desc, p.conv_desc, p.x_desc, kMaxAlgorithms, n, r));
+      },
+      "backward-data convolution");
   p.backward_data_algo = bd.algo;
-  p.backward_data_workspace = bd.memory;
+  CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w_desc, p.y_desc, p.conv_desc, p.x_desc, bd.algo,
+                                                           &p.backward_data_workspace));
 
-  cudnnConvolutionBwdFilterAlgoPerf_t backward_filter[kMaxResults];
-  CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(ctx.cudnn, p.x_desc, p.y_desc, p.conv_desc,
-                                                          p.w_desc, kMaxResults, &found, backward_filter));
-  const auto& bf = pick_algorithm(backward_filter, found, ctx.deterministic, "backward-filter convolution");
+  using BackwardFilter = cudnnConvolutionBwdFilterAlgoPerf_t;
+  using FilterQuery = std::function<void(BackwardFilter*, int*)>;
+  const BackwardFilter bf = choose_algorithm<BackwardFilter, FilterQuery>(
+      ctx.deterministic,
+      [&](BackwardFilter* r, int* n) {
+        CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(h, p.x_desc, p.y_desc, p.conv_desc, p.w_desc, kMaxAlgorithms, n, r));
+      },
+      [&](BackwardFilter* r, int* n) {
+        CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x_desc, p.y_desc, p.conv_desc, p.w_desc, kMaxAlgorithms, n, r));
+      },
+      "backward-filter convolution");
   p.backward_filter_algo = bf.algo;
-  p.backward_filter_workspace = bf.memory;
+  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x_desc, p.y_desc, p.conv_desc, p.w_desc, bf.algo,
+                                                             &p.backward_filter_workspace));
   return p;
 }
 

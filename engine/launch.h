@@ -23,11 +23,12 @@ __device__ T block_sum(T value, T* scratch) {
   __syncthreads();  // scratch may still be read by a previous call
   if (lane == 0) scratch[warp] = value;
   __syncthreads();
-  const int warps = blockDim.x / 32;
-  value = lane < warps ? scratch[lane] : T(0);
-  if (warp == 0)
+  if (warp == 0) {  // only warp 0 touches scratch now; its shuffles order the read before the write
+    const int warps = blockDim.x / 32;
+    value = lane < warps ? scratch[lane] : T(0);
     for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_down_sync(0xffffffffu, value, offset);
-  if (threadIdx.x == 0) scratch[0] = value;
+    if (lane == 0) scratch[0] = value;
+  }
   __syncthreads();
   return scratch[0];
 }

@@ -50,10 +50,11 @@ Tensor Tensor::zeros(Context& ctx, const Shape& shape) {
 }
 
 Tensor Tensor::view(const Tensor& base, size_t offset, const Shape& shape) {
-  CHECK(offset + shape.numel() <= base.storage_->bytes / sizeof(float),
-        "view of %s at offset %zu runs past its storage", shape.str().c_str(), offset);
+  CHECK(base.defined(), "view of an empty tensor");
+  CHECK(offset + shape.numel() <= base.numel(), "view of %s at offset %zu runs past its base %s",
+        shape.str().c_str(), offset, base.shape().str().c_str());
   Tensor t = base;
-  t.data_ = static_cast<float*>(base.storage_->ptr) + offset;
+  t.data_ = base.data_ + offset;
   t.shape_ = shape;
   return t;
 }
