@@ -19,7 +19,7 @@ DOCTEST_H := $(call find_header,doctest/doctest.h)
 MPICXX    := $(shell command -v mpicxx 2>/dev/null)
 LIB_DIRS  := $(foreach d,$(SEARCH_LIBS),$(if $(wildcard $(d)/libcudnn.so*),$(d)))
 
-INCLUDES := -I. -I$(CUDA_HOME)/include $(if $(CUDNN_H),-I$(dir $(CUDNN_H))) $(EXTRA_INCLUDES)
+INCLUDES := -I. -isystem $(CUDA_HOME)/include $(if $(CUDNN_H),-I$(dir $(CUDNN_H))) $(EXTRA_INCLUDES)
 COMMON   := -std=c++17 -O2 -MMD -MP
 CXXFLAGS := $(COMMON) -Wall -Wextra -fopenmp $(INCLUDES)
 NVCCFLAGS := $(COMMON) $(ARCH) -Xcompiler -Wall,-Wextra,-fopenmp $(INCLUDES)
@@ -28,13 +28,16 @@ LDFLAGS  := -L$(CUDA_HOME)/lib64 $(foreach d,$(LIB_DIRS),-L$(d) -Xlinker -rpath=
 LDLIBS   := -lcudnn -lcublas -lcudart -lgomp $(EXTRA_LIBS)
 GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-LIB_SOURCES := $(wildcard engine/*.cu engine/*.cpp models/*.cpp data/*.cu data/*.cpp)
+LIB_SOURCES := $(wildcard engine/*.cu engine/*.cpp models/*.cpp data/*.cu data/*.cpp compress/*.cu compress/*.cpp comm/*.cu comm/*.cpp)
 LIB_OBJECTS := $(patsubst %,$(BUILD)/%.o,$(LIB_SOURCES))
 TEST_SOURCES := $(filter-out tests/test_main.cpp,$(wildcard tests/test_*.cu tests/test_*.cpp))
 TEST_BINARIES := $(patsubst tests/%,$(BUILD)/tests/%,$(basename $(TEST_SOURCES)))
 
-.PHONY: all test run clean deps report
-all: report train $(TEST_BINARIES)
+BENCH_SOURCES := $(wildcard tests/bench/bench_*.cu)
+BENCH_BINARIES := $(patsubst tests/bench/%.cu,$(BUILD)/%,$(BENCH_SOURCES))
+
+.PHONY: all test run bench clean deps report
+all: report train $(TEST_BINARIES) $(BENCH_BINARIES)
 
 report:
 	@echo "CUDA:    $(if $(wildcard $(NVCC)),found $(NVCC),NOT FOUND at $(NVCC) (set CUDA_HOME))"
@@ -67,6 +70,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.cu.o $(BUILD)/tests/test_main.cpp.o $(BUILD)/
 $(BUILD)/tests/%: $(BUILD)/tests/%.cpp.o $(BUILD)/tests/test_main.cpp.o $(BUILD)/libengine.a
 	$(NVCC) $(ARCH) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
+$(BUILD)/bench_%: $(BUILD)/tests/bench/bench_%.cu.o $(BUILD)/libengine.a
+	$(NVCC) $(ARCH) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
 deps:
 	@bash scripts/install-deps.sh
 
@@ -74,6 +80,10 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/run-tests.sh $(TEST_BINARIES)
+
+# Kernel timings against the copy bandwidth measured in the same run (GPU; the CPU where none).
+bench: all
+	@for b in $(BENCH_BINARIES); do $$b; done
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -1,0 +1,101 @@
+// Random-k per block: keep k = max(1, floor(ratio * d_b)) entries chosen uniformly without
+// replacement (unscaled). The indices come from a permutation keyed by (seed, step, rank, block)
+// that sender and receiver both compute, so the payload is the k values alone.
+#include <memory>
+
+#include "compress/operators.h"
+#include "compress/permutation.h"
+#include "engine/check.h"
+#include "engine/launch.h"
+#include "engine/nvtx.h"
+
+namespace {
+
+// Element index of slot s (the j-th pick of block b).
+HOST_DEVICE inline uint32_t pick(uint64_t seed, const MessageKey& key, const uint32_t* block_starts,
+                                 const uint32_t* kept_starts, uint32_t blocks, uint32_t s) {
+  const uint32_t b = block_of(kept_starts, blocks, s);
+  const uint32_t length = block_starts[b + 1] - block_starts[b];
+  const FeistelPermutation permutation(seed, key.step, key.rank, b, length);
+  return block_starts[b] + permutation(s - kept_starts[b]);
+}
+
+__global__ void gather_kernel(const float* x, uint64_t seed, MessageKey key, const uint32_t* block_starts,
+                              const uint32_t* kept_starts, uint32_t blocks, uint32_t kept, float* values, float* error) {
+  for (uint32_t s = blockIdx.x * blockDim.x + threadIdx.x; s < kept; s += gridDim.x * blockDim.x) {
+    const uint32_t i = pick(seed, key, block_starts, kept_starts, blocks, s);
+    values[s] = x[i];
+    if (error != nullptr) error[i] = 0.0f;
+  }
+}
+
+__global__ void scatter_kernel(const float* values, uint64_t seed, MessageKey key, const uint32_t* block_starts,
+                               const uint32_t* kept_starts, uint32_t blocks, uint32_t kept, float* out,
+                               const int* status) {
+  if (status[0] != 0) return;  // refused: `out` stays all zeros
+  for (uint32_t s = blockIdx.x * blockDim.x + threadIdx.x; s < kept; s += gridDim.x * blockDim.x)
+    out[pick(seed, key, block_starts, kept_starts, blocks, s)] = values[s];
+}
+
+class RandomKCompressor : public Compressor {
+ public:
+  RandomKCompressor(Context& ctx, const CompressorConfig& config, const std::vector<Block>& blocks)
+      : Compressor(ctx, config, blocks) {
+    kept_starts_.push_back(0);
+    for (const Block& b : blocks) kept_starts_.push_back(kept_starts_.back() + kept_per_block(config.ratio, b.length));
+    kept_ = kept_starts_.back();
+    if (!ctx.is_cuda()) return;
+    device_kept_starts_ = Buffer<uint32_t>(ctx, kept_starts_.size());
+    ctx.upload(device_kept_starts_.data(), kept_starts_.data(), kept_starts_.size() * sizeof(uint32_t));
+  }
+
+  size_t max_message_bytes() const override { return kHeaderBytes + 4 * kept_; }
+  uint32_t header_parameter() const override { return static_cast<uint32_t>(kept_); }
+
+  size_t compress(Context& ctx, const float* x, uint8_t* message, float* error, const MessageKey& key) override {
+    NVTX_RANGE("randk_compress");
+    write_header(ctx, message, 4 * kept_);
+    float* values = reinterpret_cast<float*>(message + kHeaderBytes);
+    if (error != nullptr) ctx.copy(error, x, 4 * count_);  // the kept entries are zeroed below
+    const uint32_t kept = static_cast<uint32_t>(kept_), blocks = static_cast<uint32_t>(blocks_.size());
+    if (!ctx.is_cuda()) {
+      for (uint32_t s = 0; s < kept; ++s) {
+        const uint32_t i = pick(config_.seed, key, block_starts_.data(), kept_starts_.data(), blocks, s);
+        values[s] = x[i];
+        if (error != nullptr) error[i] = 0.0f;
+      }
+      return max_message_bytes();
+    }
+    gather_kernel<<<grid_size(kept_), kThreads, 0, ctx.stream>>>(x, config_.seed, key, device_block_starts_.data(),
+                                                                 device_kept_starts_.data(), blocks, kept, values, error);
+    CUDA_CHECK_LAUNCH();
+    return max_message_bytes();
+  }
+
+  void decompress(Context& ctx, const uint8_t* message, size_t bytes, float* out, const MessageKey& key) override {
+    NVTX_RANGE("randk_decompress");
+    const int* status = validate(ctx, message, bytes);
+    const float* values = reinterpret_cast<const float*>(message + kHeaderBytes);
+    ctx.fill_zero(out, 4 * count_);
+    const uint32_t kept = static_cast<uint32_t>(kept_), blocks = static_cast<uint32_t>(blocks_.size());
+    if (!ctx.is_cuda()) {
+      for (uint32_t s = 0; s < kept; ++s)
+        out[pick(config_.seed, key, block_starts_.data(), kept_starts_.data(), blocks, s)] = values[s];
+      return;
+    }
+    scatter_kernel<<<grid_size(kept_), kThreads, 0, ctx.stream>>>(values, config_.seed, key, device_block_starts_.data(),
+                                                                  device_kept_starts_.data(), blocks, kept, out, status);
+    CUDA_CHECK_LAUNCH();
+  }
+
+ private:
+  std::vector<uint32_t> kept_starts_;
+  size_t kept_ = 0;
+  Buffer<uint32_t> device_kept_starts_;
+};
+
+}  // namespace
+
+std::unique_ptr<Compressor> make_randk_compressor(Context& ctx, const CompressorConfig& c, const std::vector<Block>& b) {
+  return std::make_unique<RandomKCompressor>(ctx, c, b);
+}

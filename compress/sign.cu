@@ -1,0 +1,105 @@
+// Scaled sign, one scale per block: C(v) = (||v||_1 / d_b) * sign(v), sign(0) = +1. The payload
+// is the B block scales (float32), then the signs packed 32 to a word over the whole vector
+// (bit i % 32 of word i / 32 is set when element i is >= 0). One block is "SignSGD", 5 MiB
+// buckets "Blockwise-SignSGD". On the GPU each warp packs its 32 signs with one ballot, and the
+// same pass writes the compression error.
+#include <memory>
+
+#include "compress/block_statistics.h"
+#include "compress/exact_math.h"
+#include "compress/operators.h"
+#include "engine/check.h"
+#include "engine/launch.h"
+#include "engine/nvtx.h"
+
+namespace {
+
+HOST_DEVICE inline float signed_scale(float x, float scale) { return x >= 0.0f ? scale : -scale; }
+
+// Threads walk whole warps of elements so that every ballot has all 32 lanes; lanes past the end
+// vote 0. Lane 0 stores the word; every in-range lane writes its error.
+__global__ void pack_signs_kernel(const float* x, uint32_t n, const float* scales, const uint32_t* block_starts,
+                                  uint32_t blocks, uint32_t* words, float* error) {
+  const size_t padded = (static_cast<size_t>(n) + 31) / 32 * 32;
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < padded;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const bool inside = i < n;
+    const float v = inside ? x[i] : 0.0f;
+    const uint32_t word = __ballot_sync(0xffffffffu, inside && v >= 0.0f);
+    if (threadIdx.x % 32 == 0) words[i / 32] = word;
+    if (inside && error != nullptr)
+      error[i] = sub_rn(v, signed_scale(v, scales[block_of(block_starts, blocks, static_cast<uint32_t>(i))]));
+  }
+}
+
+__global__ void unpack_signs_kernel(const uint32_t* words, const float* scales, const uint32_t* block_starts,
+                                    uint32_t blocks, uint32_t n, float* out, const int* status) {
+  const bool refused = status[0] != 0;
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const bool positive = (words[i / 32] >> (i % 32)) & 1u;
+    const float scale = scales[block_of(block_starts, blocks, static_cast<uint32_t>(i))];
+    out[i] = refused ? 0.0f : (positive ? scale : -scale);
+  }
+}
+
+class SignCompressor : public Compressor {
+ public:
+  SignCompressor(Context& ctx, const CompressorConfig& config, const std::vector<Block>& blocks)
+      : Compressor(ctx, config, blocks), statistics_(ctx, blocks) {}
+
+  size_t max_message_bytes() const override { return kHeaderBytes + scale_bytes() + 4 * words(); }
+
+  size_t compress(Context& ctx, const float* x, uint8_t* message, float* error, const MessageKey&) override {
+    NVTX_RANGE("sign_compress");
+    float* scales = reinterpret_cast<float*>(message + kHeaderBytes);
+    uint32_t* packed = reinterpret_cast<uint32_t*>(message + kHeaderBytes + scale_bytes());
+    write_header(ctx, message, max_message_bytes() - kHeaderBytes);
+    statistics_.compute(ctx, BlockStatistic::MeanAbs, x, scales);
+    const uint32_t n = static_cast<uint32_t>(count_), b = static_cast<uint32_t>(blocks_.size());
+    if (ctx.is_cuda()) {
+      pack_signs_kernel<<<grid_size(words() * 32), kThreads, 0, ctx.stream>>>(x, n, scales,
+                                                                              device_block_starts_.data(), b, packed, error);
+      CUDA_CHECK_LAUNCH();
+      return max_message_bytes();
+    }
+    for (size_t w = 0; w < words(); ++w) {
+      uint32_t word = 0;
+      for (uint32_t lane = 0; lane < 32 && w * 32 + lane < n; ++lane) word |= uint32_t(x[w * 32 + lane] >= 0.0f) << lane;
+      packed[w] = word;
+    }
+    if (error != nullptr)
+      for (uint32_t block = 0; block < b; ++block)
+        for (uint32_t i = block_starts_[block]; i < block_starts_[block + 1]; ++i)
+          error[i] = sub_rn(x[i], signed_scale(x[i], scales[block]));
+    return max_message_bytes();
+  }
+
+  void decompress(Context& ctx, const uint8_t* message, size_t bytes, float* out, const MessageKey&) override {
+    NVTX_RANGE("sign_decompress");
+    const int* status = validate(ctx, message, bytes);
+    const float* scales = reinterpret_cast<const float*>(message + kHeaderBytes);
+    const uint32_t* packed = reinterpret_cast<const uint32_t*>(message + kHeaderBytes + scale_bytes());
+    const uint32_t n = static_cast<uint32_t>(count_), b = static_cast<uint32_t>(blocks_.size());
+    if (ctx.is_cuda()) {
+      unpack_signs_kernel<<<grid_size(n), kThreads, 0, ctx.stream>>>(packed, scales, device_block_starts_.data(), b, n,
+                                                                     out, status);
+      CUDA_CHECK_LAUNCH();
+      return;
+    }
+    for (uint32_t block = 0; block < b; ++block)
+      for (uint32_t i = block_starts_[block]; i < block_starts_[block + 1]; ++i)
+        out[i] = (packed[i / 32] >> (i % 32)) & 1u ? scales[block] : -scales[block];
+  }
+
+ private:
+  size_t scale_bytes() const { return 4 * blocks_.size(); }
+  size_t words() const { return (count_ + 31) / 32; }
+  BlockStatistics statistics_;
+};
+
+}  // namespace
+
+std::unique_ptr<Compressor> make_sign_compressor(Context& ctx, const CompressorConfig& c, const std::vector<Block>& b) {
+  return std::make_unique<SignCompressor>(ctx, c, b);
+}

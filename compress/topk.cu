@@ -1,0 +1,163 @@
+// Top-k per block: keep the k = max(1, floor(ratio * d_b)) entries of largest magnitude (ties: the
+// lower index), zero the rest. Payload: all kept indices (uint32, ascending), then their values.
+// GPU: every element becomes one 64-bit key, |v| above the complement of its index, so a
+// descending segmented radix sort (CUB) puts each block's winners first in exactly the tie
+// order we want; the first k of each block are then sorted back into index order.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <numeric>
+
+#include <cub/device/device_segmented_radix_sort.cuh>
+
+#include "compress/operators.h"
+#include "engine/check.h"
+#include "engine/launch.h"
+#include "engine/nvtx.h"
+
+namespace {
+
+__device__ inline uint64_t magnitude_key(float v, uint32_t index) {
+  return (static_cast<uint64_t>(__float_as_uint(fabsf(v))) << 32) | (0xffffffffu - index);
+}
+
+__global__ void make_keys_kernel(const float* x, uint32_t n, uint64_t* keys) {
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
+    keys[i] = magnitude_key(x[i], i);
+}
+
+// Slot s of the K kept entries: the (s - kept_starts[b])-th best of block b.
+__global__ void take_winners_kernel(const uint64_t* sorted, const uint32_t* block_starts, const uint32_t* kept_starts,
+                                    uint32_t blocks, uint32_t kept, uint32_t* winners) {
+  for (uint32_t s = blockIdx.x * blockDim.x + threadIdx.x; s < kept; s += gridDim.x * blockDim.x) {
+    const uint32_t b = block_of(kept_starts, blocks, s);
+    const uint64_t key = sorted[block_starts[b] + (s - kept_starts[b])];
+    winners[s] = 0xffffffffu - static_cast<uint32_t>(key);
+  }
+}
+
+__global__ void write_values_kernel(const float* x, const uint32_t* indices, uint32_t kept, float* values, float* error) {
+  for (uint32_t s = blockIdx.x * blockDim.x + threadIdx.x; s < kept; s += gridDim.x * blockDim.x) {
+    values[s] = x[indices[s]];
+    if (error != nullptr) error[indices[s]] = 0.0f;
+  }
+}
+
+__global__ void scatter_kernel(const uint32_t* indices, const float* values, uint32_t kept, uint32_t n, float* out,
+                               const int* status) {
+  if (status[0] != 0) return;  // refused: `out` stays all zeros
+  for (uint32_t s = blockIdx.x * blockDim.x + threadIdx.x; s < kept; s += gridDim.x * blockDim.x)
+    if (indices[s] < n) out[indices[s]] = values[s];
+}
+
+class TopKCompressor : public Compressor {
+ public:
+  TopKCompressor(Context& ctx, const CompressorConfig& config, const std::vector<Block>& blocks)
+      : Compressor(ctx, config, blocks) {
+    kept_starts_.push_back(0);
+    for (const Block& b : blocks) kept_starts_.push_back(kept_starts_.back() + kept_per_block(config.ratio, b.length));
+    kept_ = kept_starts_.back();
+    if (!ctx.is_cuda()) return;
+    device_kept_starts_ = Buffer<uint32_t>(ctx, kept_starts_.size());
+    ctx.upload(device_kept_starts_.data(), kept_starts_.data(), kept_starts_.size() * sizeof(uint32_t));
+    keys_ = Buffer<uint64_t>(ctx, count_);
+    sorted_keys_ = Buffer<uint64_t>(ctx, count_);
+    winners_ = Buffer<uint32_t>(ctx, kept_);
+    // Both sorts' scratch sizes are fixed by the shapes: ask once, allocate once.
+    size_t by_magnitude = 0, by_index = 0;
+    const int n = static_cast<int>(count_), segments = static_cast<int>(blocks.size());
+    CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortKeysDescending(
+        nullptr, by_magnitude, keys_.data(), sorted_keys_.data(), n, segments, device_block_starts_.data(),
+        device_block_starts_.data() + 1, 0, 64, ctx.stream));
+    CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortKeys(nullptr, by_index, winners_.data(), winners_.data(),
+                                                       static_cast<int>(kept_), segments, device_kept_starts_.data(),
+                                                       device_kept_starts_.data() + 1, 0, 32, ctx.stream));
+    sort_scratch_ = Buffer<uint8_t>(ctx, std::max(by_magnitude, by_index));
+  }
+
+  size_t max_message_bytes() const override { return kHeaderBytes + 8 * kept_; }
+  uint32_t header_parameter() const override { return static_cast<uint32_t>(kept_); }
+
+  size_t compress(Context& ctx, const float* x, uint8_t* message, float* error, const MessageKey&) override {
+    NVTX_RANGE("topk_compress");
+    write_header(ctx, message, 8 * kept_);
+    uint32_t* indices = reinterpret_cast<uint32_t*>(message + kHeaderBytes);
+    float* values = reinterpret_cast<float*>(message + kHeaderBytes + 4 * kept_);
+    if (error != nullptr) ctx.copy(error, x, 4 * count_);  // the kept entries are zeroed below
+    if (!ctx.is_cuda()) {
+      compress_cpu(x, indices, values, error);
+      return max_message_bytes();
+    }
+    const int n = static_cast<int>(count_), segments = static_cast<int>(blocks_.size());
+    make_keys_kernel<<<grid_size(count_), kThreads, 0, ctx.stream>>>(x, static_cast<uint32_t>(count_), keys_.data());
+    CUDA_CHECK_LAUNCH();
+    size_t scratch = sort_scratch_.bytes();
+    CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortKeysDescending(
+        sort_scratch_.data(), scratch, keys_.data(), sorted_keys_.data(), n, segments, device_block_starts_.data(),
+        device_block_starts_.data() + 1, 0, 64, ctx.stream));
+    const uint32_t kept = static_cast<uint32_t>(kept_), blocks = static_cast<uint32_t>(blocks_.size());
+    take_winners_kernel<<<grid_size(kept_), kThreads, 0, ctx.stream>>>(
+        sorted_keys_.data(), device_block_starts_.data(), device_kept_starts_.data(), blocks, kept, winners_.data());
+    CUDA_CHECK_LAUNCH();
+    scratch = sort_scratch_.bytes();
+    CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortKeys(sort_scratch_.data(), scratch, winners_.data(), indices,
+                                                       static_cast<int>(kept_), segments, device_kept_starts_.data(),
+                                                       device_kept_starts_.data() + 1, 0, 32, ctx.stream));
+    write_values_kernel<<<grid_size(kept_), kThreads, 0, ctx.stream>>>(x, indices, kept, values, error);
+    CUDA_CHECK_LAUNCH();
+    return max_message_bytes();
+  }
+
+  void decompress(Context& ctx, const uint8_t* message, size_t bytes, float* out, const MessageKey&) override {
+    NVTX_RANGE("topk_decompress");
+    const int* status = validate(ctx, message, bytes);
+    const uint32_t* indices = reinterpret_cast<const uint32_t*>(message + kHeaderBytes);
+    const float* values = reinterpret_cast<const float*>(message + kHeaderBytes + 4 * kept_);
+    ctx.fill_zero(out, 4 * count_);
+    if (!ctx.is_cuda()) {
+      for (size_t s = 0; s < kept_; ++s) {
+        if (indices[s] >= count_) throw MessageError("topk message refused: index out of range");
+        out[indices[s]] = values[s];
+      }
+      return;
+    }
+    scatter_kernel<<<grid_size(kept_), kThreads, 0, ctx.stream>>>(indices, values, static_cast<uint32_t>(kept_),
+                                                                  static_cast<uint32_t>(count_), out, status);
+    CUDA_CHECK_LAUNCH();
+  }
+
+ private:
+  void compress_cpu(const float* x, uint32_t* indices, float* values, float* error) const {
+    std::vector<uint32_t> order;
+    for (size_t b = 0; b < blocks_.size(); ++b) {
+      const uint32_t start = block_starts_[b], end = block_starts_[b + 1];
+      const size_t k = kept_starts_[b + 1] - kept_starts_[b];
+      order.resize(end - start);
+      std::iota(order.begin(), order.end(), start);
+      const auto better = [x](uint32_t i, uint32_t j) {
+        const float a = std::fabs(x[i]), c = std::fabs(x[j]);
+        return a > c || (a == c && i < j);
+      };
+      std::nth_element(order.begin(), order.begin() + (k - 1), order.end(), better);
+      std::sort(order.begin(), order.begin() + k);
+      for (size_t s = 0; s < k; ++s) {
+        const uint32_t i = order[s];
+        indices[kept_starts_[b] + s] = i;
+        values[kept_starts_[b] + s] = x[i];
+        if (error != nullptr) error[i] = 0.0f;
+      }
+    }
+  }
+
+  std::vector<uint32_t> kept_starts_;
+  size_t kept_ = 0;
+  Buffer<uint32_t> device_kept_starts_, winners_;
+  Buffer<uint64_t> keys_, sorted_keys_;
+  Buffer<uint8_t> sort_scratch_;
+};
+
+}  // namespace
+
+std::unique_ptr<Compressor> make_topk_compressor(Context& ctx, const CompressorConfig& c, const std::vector<Block>& b) {
+  return std::make_unique<TopKCompressor>(ctx, c, b);
+}
