@@ -17,27 +17,31 @@ NCCL_H    := $(call find_header,nccl.h)
 STB_H     := $(call find_header,stb/stb_image.h)
 DOCTEST_H := $(call find_header,doctest/doctest.h)
 MPICXX    := $(shell command -v mpicxx 2>/dev/null)
-LIB_DIRS  := $(foreach d,$(SEARCH_LIBS),$(if $(wildcard $(d)/libcudnn.so*),$(d)))
+LIB_DIRS  := $(sort $(foreach d,$(SEARCH_LIBS),$(if $(wildcard $(d)/libcudnn.so* $(d)/libnccl.so*),$(d))))
 
-INCLUDES := -I. -isystem $(CUDA_HOME)/include $(if $(CUDNN_H),-I$(dir $(CUDNN_H))) $(EXTRA_INCLUDES)
+MPI_INCLUDES := $(if $(MPICXX),$(shell $(MPICXX) --showme:compile 2>/dev/null))
+MPI_LIBS     := $(if $(MPICXX),$(shell $(MPICXX) --showme:link 2>/dev/null))
+INCLUDES := -I. -isystem $(CUDA_HOME)/include $(if $(CUDNN_H),-I$(dir $(CUDNN_H))) \
+            $(if $(NCCL_H),-I$(dir $(NCCL_H))) $(patsubst -I%,-isystem %,$(MPI_INCLUDES)) $(EXTRA_INCLUDES)
 COMMON   := -std=c++17 -O2 -MMD -MP
 CXXFLAGS := $(COMMON) -Wall -Wextra -fopenmp $(INCLUDES)
 NVCCFLAGS := $(COMMON) $(ARCH) -Xcompiler -Wall,-Wextra,-fopenmp $(INCLUDES)
-LDFLAGS  := -L$(CUDA_HOME)/lib64 $(foreach d,$(LIB_DIRS),-L$(d) -Xlinker -rpath=$(d)) \
+LDFLAGS  := -L$(CUDA_HOME)/lib64 $(foreach d,$(LIB_DIRS),-L$(d) -Xlinker -rpath=$(d)) $(filter -L%,$(MPI_LIBS)) \
             -Xlinker -rpath=$(CUDA_HOME)/lib64
-LDLIBS   := -lcudnn -lcublas -lcudart -lgomp $(EXTRA_LIBS)
+LDLIBS   := -lnccl -lcudnn -lcublas -lcudart -lgomp $(filter -l%,$(MPI_LIBS)) $(EXTRA_LIBS)
 GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 LIB_SOURCES := $(wildcard engine/*.cu engine/*.cpp models/*.cpp data/*.cu data/*.cpp compress/*.cu compress/*.cpp comm/*.cu comm/*.cpp)
 LIB_OBJECTS := $(patsubst %,$(BUILD)/%.o,$(LIB_SOURCES))
 TEST_SOURCES := $(filter-out tests/test_main.cpp,$(wildcard tests/test_*.cu tests/test_*.cpp))
 TEST_BINARIES := $(patsubst tests/%,$(BUILD)/tests/%,$(basename $(TEST_SOURCES)))
+TEST_HELPERS := $(BUILD)/tests/mpi_ranks  # programs the tests start
 
 BENCH_SOURCES := $(wildcard tests/bench/bench_*.cu)
-BENCH_BINARIES := $(patsubst tests/bench/%.cu,$(BUILD)/%,$(BENCH_SOURCES))
+BENCH_BINARIES := $(patsubst tests/bench/%.cu,$(BUILD)/%,$(BENCH_SOURCES)) $(BUILD)/comm_bench
 
 .PHONY: all test run bench clean deps report
-all: report train $(TEST_BINARIES) $(BENCH_BINARIES)
+all: report train $(TEST_BINARIES) $(TEST_HELPERS) $(BENCH_BINARIES)
 
 report:
 	@echo "CUDA:    $(if $(wildcard $(NVCC)),found $(NVCC),NOT FOUND at $(NVCC) (set CUDA_HOME))"
@@ -64,10 +68,16 @@ $(BUILD)/libengine.a: $(LIB_OBJECTS)
 train: $(BUILD)/train.cu.o $(BUILD)/libengine.a
 	$(NVCC) $(ARCH) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
+$(BUILD)/tests/mpi_ranks: $(BUILD)/tests/mpi_ranks.cpp.o $(BUILD)/libengine.a
+	$(NVCC) $(ARCH) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
 $(BUILD)/tests/%: $(BUILD)/tests/%.cu.o $(BUILD)/tests/test_main.cpp.o $(BUILD)/libengine.a
 	$(NVCC) $(ARCH) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.cpp.o $(BUILD)/tests/test_main.cpp.o $(BUILD)/libengine.a
+	$(NVCC) $(ARCH) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/comm_bench: $(BUILD)/tests/bench/comm_bench.cu.o $(BUILD)/libengine.a
 	$(NVCC) $(ARCH) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bench_%: $(BUILD)/tests/bench/bench_%.cu.o $(BUILD)/libengine.a
@@ -83,7 +93,8 @@ test: deps
 
 # Kernel timings against the copy bandwidth measured in the same run (GPU; the CPU where none).
 bench: all
-	@for b in $(BENCH_BINARIES); do $$b; done
+	@for b in $(filter-out $(BUILD)/comm_bench,$(BENCH_BINARIES)); do $$b; done
+	$(BUILD)/comm_bench --comm local --workers 4
 
 run: deps
 	@$(MAKE) --no-print-directory all

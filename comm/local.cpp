@@ -1,0 +1,157 @@
+// The local transport: mailboxes per (sender, receiver) pair under one mutex.
+#include "comm/local.h"
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "engine/check.h"
+
+LocalHub::LocalHub(int size, double timeout_seconds)
+    : size_(size), timeout_seconds_(timeout_seconds), mailboxes_(static_cast<size_t>(size) * size),
+      reduce_values_(size, 0.0) {}
+
+void LocalHub::fail(int rank, const std::string& why) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!failed_) {
+    failed_ = true;
+    failure_ = "rank " + std::to_string(rank) + " failed: " + why;
+  }
+  changed_.notify_all();
+}
+
+void LocalHub::wait(std::unique_lock<std::mutex>& lock, const std::function<bool()>& ready, int rank,
+                    const std::string& what) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds_);
+  while (!ready()) {
+    if (failed_) throw CommError("rank " + std::to_string(rank) + " stopped: " + failure_);
+    if (changed_.wait_until(lock, deadline) == std::cv_status::timeout && !ready()) {
+      if (failed_) throw CommError("rank " + std::to_string(rank) + " stopped: " + failure_);
+      throw CommError("rank " + std::to_string(rank) + " waited " + std::to_string(static_cast<int>(timeout_seconds_)) +
+                      " s for " + what + " (did a rank stop early?)");
+    }
+  }
+}
+
+LocalTransport::LocalTransport(Context& ctx, LocalHub& hub, int rank) : Transport(ctx, rank, hub.size()), hub_(hub) {}
+
+LocalTransport::~LocalTransport() {
+  for (cudaEvent_t e : events_) cudaEventDestroy(e);
+}
+
+cudaEvent_t LocalTransport::pooled_event(size_t index) {
+  while (events_.size() <= index) {
+    cudaEvent_t e;
+    CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    events_.push_back(e);
+  }
+  return events_[index];
+}
+
+void LocalTransport::exchange(const std::vector<Post>& sends, const std::vector<Post>& recvs) {
+  const bool device = ctx_.is_cuda();
+  size_t next_event = 0;
+  std::vector<std::shared_ptr<LocalHub::Completion>> pending;
+  {
+    std::lock_guard<std::mutex> lock(hub_.mutex_);
+    for (const Post& s : sends) {
+      cudaEvent_t ready = nullptr;
+      if (device) {
+        ready = pooled_event(next_event++);
+        CUDA_CHECK(cudaEventRecord(ready, ctx_.stream));
+      }
+      pending.push_back(std::make_shared<LocalHub::Completion>());
+      hub_.mailbox(rank_, s.peer).push_back(LocalHub::Message{s.data, s.bytes, ready, pending.back()});
+    }
+    hub_.changed_.notify_all();
+  }
+  std::unique_lock<std::mutex> lock(hub_.mutex_);
+  for (const Post& r : recvs) {
+    auto& box = hub_.mailbox(r.peer, rank_);
+    hub_.wait(lock, [&] { return !box.empty(); }, rank_, "a message from rank " + std::to_string(r.peer));
+    LocalHub::Message m = box.front();
+    box.pop_front();
+    if (m.bytes != r.bytes) {
+      const std::string why = "rank " + std::to_string(rank_) + " expected " + std::to_string(r.bytes) +
+                              " bytes from rank " + std::to_string(r.peer) + ", got " + std::to_string(m.bytes);
+      hub_.failed_ = true;
+      hub_.failure_ = why;
+      hub_.changed_.notify_all();
+      throw CommError(why);
+    }
+    if (device) {
+      CUDA_CHECK(cudaStreamWaitEvent(ctx_.stream, m.ready, 0));
+      if (m.bytes > 0) CUDA_CHECK(cudaMemcpyAsync(r.data, m.data, m.bytes, cudaMemcpyDeviceToDevice, ctx_.stream));
+      m.done->copied_event = pooled_event(next_event++);
+      CUDA_CHECK(cudaEventRecord(m.done->copied_event, ctx_.stream));
+    } else if (m.bytes > 0) {
+      std::memcpy(r.data, m.data, m.bytes);
+    }
+    m.done->copied = true;
+    hub_.changed_.notify_all();
+  }
+  // The senders' buffers may be reused only once every receiver has taken its copy.
+  for (size_t i = 0; i < sends.size(); ++i) {
+    hub_.wait(lock, [&] { return pending[i]->copied; }, rank_,
+              "rank " + std::to_string(sends[i].peer) + " to receive a message");
+    if (device) CUDA_CHECK(cudaStreamWaitEvent(ctx_.stream, pending[i]->copied_event, 0));
+  }
+}
+
+void LocalTransport::barrier() {
+  std::unique_lock<std::mutex> lock(hub_.mutex_);
+  const uint64_t generation = hub_.barrier_generation_;
+  if (++hub_.barrier_arrived_ == size_) {
+    hub_.barrier_arrived_ = 0;
+    ++hub_.barrier_generation_;
+    hub_.changed_.notify_all();
+    return;
+  }
+  hub_.wait(lock, [&] { return hub_.barrier_generation_ != generation; }, rank_, "the other ranks at a barrier");
+}
+
+double LocalTransport::all_reduce_sum(double value) {
+  std::unique_lock<std::mutex> lock(hub_.mutex_);
+  const uint64_t generation = hub_.reduce_generation_;
+  hub_.reduce_values_[rank_] = value;
+  if (++hub_.reduce_arrived_ == size_) {
+    double sum = 0.0;
+    for (double v : hub_.reduce_values_) sum += v;  // in rank order, like the MPI transport
+    hub_.reduce_result_ = sum;
+    hub_.reduce_arrived_ = 0;
+    ++hub_.reduce_generation_;
+    hub_.changed_.notify_all();
+    return sum;
+  }
+  hub_.wait(lock, [&] { return hub_.reduce_generation_ != generation; }, rank_, "the other ranks at an all-reduce");
+  return hub_.reduce_result_;
+}
+
+void run_local_ranks(int ranks, double timeout_seconds, const std::function<void(LocalHub&, int rank)>& body) {
+  LocalHub hub(ranks, timeout_seconds);
+  std::vector<std::exception_ptr> errors(ranks);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < ranks; ++r)
+    threads.emplace_back([&, r] {
+      try {
+        body(hub, r);
+      } catch (const std::exception& e) {
+        errors[r] = std::current_exception();
+        hub.fail(r, e.what());
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  // The root cause first: a rank that failed on its own, not one released by another's failure.
+  for (const auto& e : errors) {
+    if (!e) continue;
+    try {
+      std::rethrow_exception(e);
+    } catch (const CommError&) {
+      continue;
+    } catch (...) {
+      throw;
+    }
+  }
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}

@@ -1,0 +1,75 @@
+// The local transport: ranks are threads of one process, each with its own Context (and stream).
+// A receiver copies straight out of the sender's buffer; on a GPU the copy waits for an event the
+// sender recorded after producing the data, and the sender's later work waits for an event the
+// receiver recorded after the copy, so no thread ever waits for the device.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "comm/transport.h"
+
+// What the rank threads of one process share: the mailboxes, the barrier, the all-reduce slots.
+class LocalHub {
+ public:
+  LocalHub(int size, double timeout_seconds);
+  int size() const { return size_; }
+
+  // Marks the whole group of ranks as failed (one rank threw): every waiting rank throws too.
+  void fail(int rank, const std::string& why);
+
+ private:
+  friend class LocalTransport;
+  struct Completion {
+    bool copied = false;
+    cudaEvent_t copied_event = nullptr;
+  };
+  struct Message {
+    const void* data;
+    size_t bytes;
+    cudaEvent_t ready;  // null for host memory
+    std::shared_ptr<Completion> done;
+  };
+
+  // Waits on the condition until `ready()` or the deadline; throws CommError on timeout or failure.
+  void wait(std::unique_lock<std::mutex>& lock, const std::function<bool()>& ready, int rank, const std::string& what);
+  std::deque<Message>& mailbox(int from, int to) { return mailboxes_[static_cast<size_t>(from) * size_ + to]; }
+
+  const int size_;
+  const double timeout_seconds_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::deque<Message>> mailboxes_;
+  bool failed_ = false;
+  std::string failure_;
+  uint64_t barrier_generation_ = 0;
+  int barrier_arrived_ = 0;
+  std::vector<double> reduce_values_;
+  uint64_t reduce_generation_ = 0;
+  int reduce_arrived_ = 0;
+  double reduce_result_ = 0.0;
+};
+
+class LocalTransport : public Transport {
+ public:
+  LocalTransport(Context& ctx, LocalHub& hub, int rank);
+  ~LocalTransport() override;
+  const char* name() const override { return "local"; }
+  void barrier() override;
+  double all_reduce_sum(double value) override;
+
+ protected:
+  void exchange(const std::vector<Post>& sends, const std::vector<Post>& recvs) override;
+
+ private:
+  cudaEvent_t pooled_event(size_t index);  // reused every group, so steps create none
+  LocalHub& hub_;
+  std::vector<cudaEvent_t> events_;
+};
+
+// Runs body(rank) on `ranks` threads and waits for all of them. If a rank throws, the others are
+// released with an error and the first exception is rethrown here.
+void run_local_ranks(int ranks, double timeout_seconds, const std::function<void(LocalHub&, int rank)>& body);

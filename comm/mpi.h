@@ -1,0 +1,43 @@
+// The MPI transport: ranks are processes under mpirun. Messages go through host memory (pinned
+// staging buffers when the data is on a GPU), so it runs with no GPU at all and with several
+// ranks sharing one GPU. Waits poll with a deadline, so a rank that died stops the others with
+// an error instead of a hang.
+#pragma once
+
+#include <vector>
+
+#include "comm/transport.h"
+
+// MPI_Init on construction, MPI_Finalize on destruction; one per process.
+class MpiRuntime {
+ public:
+  MpiRuntime(int* argc, char*** argv);
+  ~MpiRuntime();
+  int rank() const;
+  int size() const;
+  // The rank among the ranks on this node (for picking a GPU).
+  int local_rank() const;
+  // Ends every rank of the job: what a rank that failed does, so that no peer waits forever.
+  [[noreturn]] static void abort(int code);
+};
+
+// True when this process was started by mpirun (OpenMPI, MPICH, Slurm's PMI).
+bool launched_by_mpirun();
+
+class MpiTransport : public Transport {
+ public:
+  MpiTransport(Context& ctx, const MpiRuntime& mpi, double timeout_seconds);
+  ~MpiTransport() override;
+  const char* name() const override { return "mpi"; }
+  void barrier() override;
+  double all_reduce_sum(double value) override;
+
+ protected:
+  void exchange(const std::vector<Post>& sends, const std::vector<Post>& recvs) override;
+
+ private:
+  uint8_t* staging(size_t bytes);
+  double timeout_seconds_;
+  uint8_t* staging_ = nullptr;  // pinned, grows to the largest group
+  size_t staging_bytes_ = 0;
+};

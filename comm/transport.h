@@ -1,0 +1,69 @@
+// The one small interface every exchange goes through: point-to-point sends and receives posted
+// in groups that complete together, a barrier, and a scalar all-reduce for metrics. Messages live
+// in the rank's Context memory (device buffers on a GPU). Every transport counts the bytes it
+// moves; those counts are the communication cost a run reports.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine/context.h"
+
+// A peer that never answered, a size mismatch, a rank that failed: the exchange cannot go on.
+struct CommError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class TransportKind { Local, Mpi, Nccl };
+TransportKind parse_transport(const std::string& name);
+const char* transport_name(TransportKind kind);
+
+class Transport {
+ public:
+  Transport(Context& ctx, int rank, int size) : ctx_(ctx), rank_(rank), size_(size) {}
+  virtual ~Transport() = default;
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  Context& context() { return ctx_; }
+  virtual const char* name() const = 0;
+
+  // Sends and receives posted between start_group() and end_group() are matched with the peers'
+  // in posting order per (sender, receiver) pair and complete together at end_group(); buffers
+  // must stay untouched until then. "Complete" on a GPU means: ordered before any later work on
+  // the context's stream. A send or receive outside a group is a group of its own.
+  void start_group();
+  void send(const void* data, size_t bytes, int peer);
+  void recv(void* data, size_t bytes, int peer);
+  void end_group();
+
+  virtual void barrier() = 0;
+  // The sum over ranks, added in rank order so that every transport gives the same bits.
+  virtual double all_reduce_sum(double value) = 0;
+
+  uint64_t bytes_sent() const { return bytes_sent_; }
+  uint64_t bytes_received() const { return bytes_received_; }
+
+ protected:
+  struct Post {
+    void* data;  // const for sends
+    size_t bytes;
+    int peer;
+  };
+  // Runs one group: all sends and receives, matched with the peers.
+  virtual void exchange(const std::vector<Post>& sends, const std::vector<Post>& recvs) = 0;
+  void check_peer(int peer) const;
+
+  Context& ctx_;
+  const int rank_, size_;
+  uint64_t bytes_sent_ = 0, bytes_received_ = 0;
+
+ private:
+  bool in_group_ = false;
+  std::vector<Post> sends_, recvs_;
+};

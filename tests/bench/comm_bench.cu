@@ -1,0 +1,124 @@
+// comm_bench: message-size sweeps over the two exchange patterns the algorithms use, printed the
+// way nccl-tests prints (size, time, algbw, busbw).
+//   comm_bench --comm local --workers N [--device cpu|cuda]
+//   mpirun -np N comm_bench --comm mpi|nccl [--device cpu|cuda]
+// server/worker: one gather of every worker's message at rank 0, then one broadcast back;
+//   algbw = message size / time, busbw = bytes through the server's link, 2 (N - 1) size / time.
+// ring: every rank exchanges a message with both ring neighbours at once;
+//   algbw = message size / time, busbw = bytes each rank sends and receives, 4 size / time.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <memory>
+
+#include "comm/local.h"
+#include "comm/mpi.h"
+#include "comm/nccl.h"
+#include "comm/patterns.h"
+#include "comm/topology.h"
+#include "engine/check.h"
+#include "engine/flags.h"
+#include "engine/tensor.h"
+
+namespace {
+
+double seconds_per_round(Transport& t, const std::function<void()>& round, int repeats) {
+  round();  // warm-up
+  t.context().synchronize();
+  t.barrier();
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < repeats; ++i) round();
+  t.context().synchronize();
+  const double local = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / repeats;
+  return t.all_reduce_sum(local) / t.size();  // the mean over ranks
+}
+
+void sweep(Transport& t) {
+  Context& ctx = t.context();
+  const size_t largest = size_t(64) << 20;
+  Buffer<uint8_t> message(ctx, largest);
+  ctx.fill_zero(message.data(), largest);
+  std::vector<Buffer<uint8_t>> storage;
+  std::vector<uint8_t*> inbox;
+  for (int r = 0; r < std::max(t.size(), 2); ++r) {
+    storage.emplace_back(ctx, largest);
+    inbox.push_back(storage.back().data());
+  }
+  const Topology ring = make_topology("ring", t.size());
+  const int n = t.size();
+  if (t.rank() == 0) {
+    std::printf("# comm_bench: %s transport, %d ranks, %s buffers\n#\n", t.name(), n, ctx.is_cuda() ? "device" : "host");
+    std::printf("# %12s   %-34s   %-34s\n", "", "------------ server/worker -----------", "---------------- ring ----------------");
+    std::printf("# %12s   %12s %12s %12s   %12s %12s %12s\n", "size(B)", "time(us)", "algbw(GB/s)", "busbw(GB/s)",
+                "time(us)", "algbw(GB/s)", "busbw(GB/s)");
+  }
+  double bus_total = 0.0;
+  int rows = 0;
+  for (size_t size = 8; size <= largest; size *= 4) {
+    const int repeats = size < (1 << 20) ? 50 : 5;
+    const double sw = seconds_per_round(t, [&] {
+      gather_to_server(t, message.data(), size, inbox);
+      broadcast_from_server(t, message.data(), size);
+    }, repeats);
+    const double rg = n < 2 ? 0.0 : seconds_per_round(t, [&] {
+      exchange_with_neighbors(t, ring.neighbors[t.rank()], message.data(), size, inbox);
+    }, repeats);
+    const double sw_bus = n > 1 ? 2.0 * (n - 1) * size / sw / 1e9 : 0.0;
+    bus_total += sw_bus;
+    ++rows;
+    if (t.rank() == 0) {
+      const double ring_sends = static_cast<double>(ring.neighbors[0].size());
+      std::printf("  %12zu   %12.1f %12.3f %12.3f   %12.1f %12.3f %12.3f\n", size, sw * 1e6, size / sw / 1e9, sw_bus,
+                  rg * 1e6, rg > 0 ? size / rg / 1e9 : 0.0, rg > 0 ? 2.0 * ring_sends * size / rg / 1e9 : 0.0);
+    }
+  }
+  if (t.rank() == 0)
+    std::printf("# avg bus bandwidth (server/worker) : %.3f GB/s\n#\n", bus_total / rows);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags("comm_bench", "Message-size sweeps over the server/worker and ring patterns.");
+  flags.add("comm", "local", "local, mpi or nccl");
+  flags.add("workers", "4", "rank threads for --comm local (mpirun -np sets it otherwise)");
+  flags.add("device", "auto", "cpu, cuda, or auto");
+  flags.parse(argc, argv);
+  const TransportKind kind = parse_transport(flags.str("comm"));
+  const std::string device_flag = flags.str("device");
+  const Device device = device_flag == "cpu" ? Device::CPU
+                        : device_flag == "cuda" || (device_flag == "auto" && cuda_available()) ? Device::CUDA
+                                                                                                : Device::CPU;
+  if (device_flag != "cpu" && device_flag != "cuda" && device_flag != "auto")
+    fail_input("unknown --device '%s'", device_flag.c_str());
+  if (kind == TransportKind::Nccl && device != Device::CUDA) fail_input("--comm nccl needs --device cuda");
+  try {
+    if (kind == TransportKind::Local) {
+      const int workers = static_cast<int>(flags.integer("workers"));
+      if (workers < 1) fail_input("--workers must be at least 1");
+      run_local_ranks(workers, 120.0, [&](LocalHub& hub, int rank) {
+        Context ctx(ContextOptions{device});
+        LocalTransport t(ctx, hub, rank);
+        sweep(t);
+      });
+      return 0;
+    }
+    MpiRuntime mpi(&argc, &argv);
+    try {
+      const int gpu = device == Device::CUDA ? (kind == TransportKind::Nccl ? nccl_device_for(mpi) : 0) : 0;
+      Context ctx(ContextOptions{device, gpu});
+      std::unique_ptr<Transport> t;
+      if (kind == TransportKind::Mpi) t = std::make_unique<MpiTransport>(ctx, mpi, 120.0);
+      else t = std::make_unique<NcclTransport>(ctx, mpi, 120.0);
+      sweep(*t);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      MpiRuntime::abort(1);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
