@@ -25,7 +25,7 @@ INCLUDES := -I. -isystem $(CUDA_HOME)/include $(if $(CUDNN_H),-I$(dir $(CUDNN_H)
             $(if $(NCCL_H),-I$(dir $(NCCL_H))) $(patsubst -I%,-isystem %,$(MPI_INCLUDES)) $(EXTRA_INCLUDES)
 COMMON   := -std=c++17 -O2 -MMD -MP
 CXXFLAGS := $(COMMON) -Wall -Wextra -fopenmp $(INCLUDES)
-NVCCFLAGS := $(COMMON) $(ARCH) -Xcompiler -Wall,-Wextra,-fopenmp $(INCLUDES)
+NVCCFLAGS := $(COMMON) $(ARCH) --extended-lambda -Xcompiler -Wall,-Wextra,-fopenmp $(INCLUDES)
 LDFLAGS  := -L$(CUDA_HOME)/lib64 $(foreach d,$(LIB_DIRS),-L$(d) -Xlinker -rpath=$(d)) $(filter -L%,$(MPI_LIBS)) \
             -Xlinker -rpath=$(CUDA_HOME)/lib64
 LDLIBS   := -lnccl -lcudnn -lcublas -lcudart -lgomp $(filter -l%,$(MPI_LIBS)) $(EXTRA_LIBS)

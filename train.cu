@@ -1,21 +1,29 @@
-// ./train: trains a ResNet on one worker and writes config.json and metrics.jsonl to its run
-// directory. `./train --help` lists every flag.
+// ./train: trains a ResNet with N workers (ranks) running one of the distributed algorithms of
+// ALGORITHMS.md over a transport (threads, MPI processes or NCCL), and writes config.json,
+// metrics.jsonl and checkpoints to its run directory. `./train --help` lists every flag.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 
+#include "comm/algorithm.h"
+#include "comm/local.h"
+#include "comm/mpi.h"
+#include "comm/nccl.h"
+#include "comm/patterns.h"
 #include "data/batch.h"
 #include "data/load.h"
 #include "data/sharding.h"
 #include "engine/check.h"
+#include "engine/checkpoint.h"
 #include "engine/cross_entropy.h"
 #include "engine/flags.h"
 #include "engine/lr_schedule.h"
 #include "engine/nvtx.h"
 #include "engine/run_log.h"
-#include "engine/sgd.h"
+#include "engine/vector_ops.h"
 #include "models/model.h"
 
 #ifndef GIT_COMMIT
@@ -25,7 +33,7 @@
 namespace {
 
 Flags declare_flags() {
-  Flags f("train", "Trains a ResNet with our engine on the CPU or a CUDA GPU.");
+  Flags f("train", "Trains a ResNet with N workers running a (compressed) distributed SGD algorithm.");
   f.add("device", "auto", "cpu, cuda, or auto (cuda when a GPU is present)");
   f.add("model", "resnet18", "resnet18, preact-resnet18 or preact-resnet34");
   f.add("width", "64", "base channel count (64 is the standard network)");
@@ -34,7 +42,19 @@ Flags declare_flags() {
   f.add("image-size", "0", "32 or 64; 0 keeps the dataset's size (Tiny ImageNet at 32 is box-downsampled)");
   f.add("classes", "10", "number of classes (synthetic data, --print-params)");
   f.add_switch("inspect", "load the dataset, print its sizes and per-class counts, and exit");
-  f.add("batch-size", "128", "images per step");
+  f.add("algo", "psgd", "psgd, memsgd, doublesqueeze, neolithic, cser, liec, choco or malcom");
+  f.add("compressor", "identity", "identity, sign, topk, randk or dither (server/worker algorithms)");
+  f.add("bucket-bytes", "5242880", "compression blocks: tensors grouped up to this many bytes (huge: one block)");
+  f.add("ratio", "0.01", "top-k and random-k: fraction of each block kept");
+  f.add("levels", "16", "dithered quantizer: levels s (choco, malcom, --compressor dither)");
+  f.add("period", "32", "LIEC-SGD synchronisation period H, CSER reset period");
+  f.add("topology", "ring", "choco, malcom: ring, torus or complete");
+  f.add("gamma", "0.5", "choco, malcom: consensus step size");
+  f.add("l1", "0", "malcom: l1 regularisation lambda (proximal step lr * lambda)");
+  f.add("workers", "1", "simulated workers with --comm local (mpirun -np sets it otherwise)");
+  f.add("comm", "local", "local (threads), mpi (processes under mpirun) or nccl (one GPU per rank)");
+  f.add("comm-timeout", "120", "seconds a rank waits for a peer before it gives up with an error");
+  f.add("batch-size", "128", "images per step per worker");
   f.add("steps", "0", "stop after this many steps (0: run --epochs epochs)");
   f.add("epochs", "1", "passes over the training set when --steps is 0");
   f.add("lr", "0.1", "base learning rate");
@@ -45,126 +65,418 @@ Flags declare_flags() {
   f.add_switch("nesterov", "Nesterov momentum");
   f.add("augment", "auto", "random crop and horizontal flip of training images: on, off, or auto (on for real data)");
   f.add("eval-every", "1", "epochs between test-set evaluations (and after the last step)");
-  f.add("seed", "0", "seeds initialisation, data order, augmentation and synthetic data");
+  f.add("seed", "0", "seeds initialisation, data order, augmentation, random-k and dither noise");
   f.add("log-every", "10", "steps between metric lines");
-  f.add("run-dir", "runs/default", "where config.json and metrics.jsonl go");
+  f.add("run-dir", "runs/default", "where config.json, metrics.jsonl and checkpoints go");
+  f.add("checkpoint-every", "0", "epochs between checkpoints (0: none)");
+  f.add_switch("resume", "continue from RUN_DIR/checkpoint");
   f.add_switch("deterministic", "pick only deterministic cuDNN algorithms");
   f.add_switch("print-params", "print the model's parameter count and exit");
+  f.add("crash-at-step", "0", "testing: the last rank exits abruptly after this step (0: never)");
   return f;
 }
 
 struct Config {
   Device device;
-  std::string model, run_dir;
+  TransportKind comm;
+  std::string model, run_dir, augment;
   DatasetOptions data;
-  int width, batch_size, log_every, eval_every;
-  long steps, epochs;
+  AlgorithmConfig algorithm;
+  size_t bucket_bytes;
+  int width, batch_size, log_every, eval_every, workers, checkpoint_every;
+  long steps, epochs, crash_at_step;
+  double comm_timeout;
   SgdConfig sgd;
   LrSchedule::Kind schedule;
   std::vector<long> decay_epochs;
-  std::string augment;
-  bool deterministic;
+  bool deterministic, resume;
   uint64_t seed;
 };
+
+template <typename T>
+void require(bool ok, const char* format, T value) {
+  if (!ok) fail_input(format, value);
+}
 
 Config read_config(const Flags& f) {
   Config c;
   const std::string device = f.str("device");
-  if (device == "auto")
-    c.device = cuda_available() ? Device::CUDA : Device::CPU;
-  else if (device == "cpu")
-    c.device = Device::CPU;
-  else if (device == "cuda")
-    c.device = Device::CUDA;
-  else
-    fail_input("unknown --device '%s' (expected cpu, cuda or auto)", device.c_str());
-  if (c.device == Device::CUDA && !cuda_available())
-    fail_input("--device cuda was asked for, but no CUDA GPU is available");
+  require(device == "auto" || device == "cpu" || device == "cuda",
+          "unknown --device '%s' (expected cpu, cuda or auto)", device.c_str());
+  c.device = device == "cuda" || (device == "auto" && cuda_available()) ? Device::CUDA : Device::CPU;
+  if (c.device == Device::CUDA && !cuda_available()) fail_input("--device cuda was asked for, but no CUDA GPU is available");
+  c.comm = parse_transport(f.str("comm"));
   c.model = f.str("model");
   c.data.name = f.str("dataset");
   c.data.dir = f.str("data-dir");
   c.data.image_size = static_cast<int>(f.integer("image-size"));
   c.data.classes = static_cast<int>(f.integer("classes"));
   c.run_dir = f.str("run-dir");
-  c.width = static_cast<int>(f.integer("width"));
-  c.eval_every = static_cast<int>(f.integer("eval-every"));
-  c.schedule = parse_lr_schedule(f.str("lr-schedule"));
-  c.decay_epochs = parse_epoch_list(f.str("decay-epochs"));
   c.augment = f.str("augment");
-  if (c.augment != "auto" && c.augment != "on" && c.augment != "off")
-    fail_input("--augment must be on, off or auto, got '%s'", c.augment.c_str());
+  require(c.augment == "auto" || c.augment == "on" || c.augment == "off", "--augment must be on, off or auto, got '%s'",
+          c.augment.c_str());
+  c.algorithm.name = f.str("algo");
+  bool known = false;
+  for (const std::string& name : algorithm_names()) known |= name == c.algorithm.name;
+  require(known, "unknown --algo '%s' (expected psgd, memsgd, doublesqueeze, neolithic, cser, liec, choco or malcom)",
+          c.algorithm.name.c_str());
+  c.algorithm.compressor.kind = parse_compressor(f.str("compressor"));
+  c.algorithm.compressor.ratio = f.number("ratio");
+  c.algorithm.compressor.levels = static_cast<int>(f.integer("levels"));
+  c.algorithm.period = static_cast<int>(f.integer("period"));
+  c.algorithm.topology = f.str("topology");
+  c.algorithm.gamma = static_cast<float>(f.number("gamma"));
+  c.algorithm.l1 = static_cast<float>(f.number("l1"));
+  const long bucket = f.integer("bucket-bytes");
+  require(bucket >= 4, "--bucket-bytes must be at least 4, got %ld", bucket);
+  c.bucket_bytes = static_cast<size_t>(bucket);
+  c.width = static_cast<int>(f.integer("width"));
   c.batch_size = static_cast<int>(f.integer("batch-size"));
   c.log_every = static_cast<int>(f.integer("log-every"));
+  c.eval_every = static_cast<int>(f.integer("eval-every"));
+  c.workers = static_cast<int>(f.integer("workers"));
+  c.checkpoint_every = static_cast<int>(f.integer("checkpoint-every"));
   c.steps = f.integer("steps");
   c.epochs = f.integer("epochs");
+  c.crash_at_step = f.integer("crash-at-step");
+  c.comm_timeout = f.number("comm-timeout");
   c.sgd.lr = static_cast<float>(f.number("lr"));
   c.sgd.momentum = static_cast<float>(f.number("momentum"));
   c.sgd.weight_decay = static_cast<float>(f.number("wd"));
   c.sgd.nesterov = f.on("nesterov");
+  c.schedule = parse_lr_schedule(f.str("lr-schedule"));
+  c.decay_epochs = parse_epoch_list(f.str("decay-epochs"));
   c.deterministic = f.on("deterministic");
+  c.resume = f.on("resume");
   const long seed = f.integer("seed");
-  if (seed < 0) fail_input("--seed must be non-negative, got %ld", seed);
-  c.seed = static_cast<uint64_t>(seed);
-  if (c.width < 1 || c.width > 1024) fail_input("--width must be in [1, 1024], got %d", c.width);
+  require(seed >= 0, "--seed must be non-negative, got %ld", seed);
+  c.seed = c.data.seed = static_cast<uint64_t>(seed);
+
+  require(c.width >= 1 && c.width <= 1024, "--width must be in [1, 1024], got %d", c.width);
   // Every parameter tensor then starts 16-byte aligned in the flat vector, as cuDNN's kernels want.
-  if (c.device == Device::CUDA && c.width % 4 != 0)
-    fail_input("--width must be a multiple of 4 on the GPU, got %d", c.width);
-  if (c.data.classes < 2) fail_input("--classes must be at least 2, got %d", c.data.classes);
-  c.data.seed = c.seed;
-  bool known = false;
-  for (const std::string& name : dataset_names()) known |= name == c.data.name;
-  if (!known)
-    fail_input("unknown --dataset '%s' (expected synthetic, cifar10, cifar100 or tinyimagenet)", c.data.name.c_str());
-  if (c.eval_every < 1) fail_input("--eval-every must be at least 1, got %d", c.eval_every);
-  if (c.batch_size < 1) fail_input("--batch-size must be at least 1, got %d", c.batch_size);
-  if (c.log_every < 1) fail_input("--log-every must be at least 1, got %d", c.log_every);
-  if (c.steps < 0) fail_input("--steps must be non-negative, got %ld", c.steps);
-  if (c.steps == 0 && c.epochs < 1) fail_input("--epochs must be at least 1, got %ld", c.epochs);
-  if (!(c.sgd.lr > 0.0f) || !std::isfinite(c.sgd.lr)) fail_input("--lr must be positive, got %g", c.sgd.lr);
-  if (c.sgd.momentum < 0.0f || c.sgd.momentum >= 1.0f) fail_input("--momentum must be in [0, 1), got %g", c.sgd.momentum);
-  if (c.sgd.weight_decay < 0.0f) fail_input("--wd must be non-negative, got %g", c.sgd.weight_decay);
-  if (c.sgd.nesterov && c.sgd.momentum == 0.0f) fail_input("--nesterov needs a non-zero --momentum");
+  require(c.device != Device::CUDA || c.width % 4 == 0, "--width must be a multiple of 4 on the GPU, got %d", c.width);
+  require(c.data.classes >= 2, "--classes must be at least 2, got %d", c.data.classes);
+  bool dataset_known = false;
+  for (const std::string& name : dataset_names()) dataset_known |= name == c.data.name;
+  require(dataset_known, "unknown --dataset '%s' (expected synthetic, cifar10, cifar100 or tinyimagenet)",
+          c.data.name.c_str());
+  require(c.batch_size >= 1, "--batch-size must be at least 1, got %d", c.batch_size);
+  require(c.log_every >= 1, "--log-every must be at least 1, got %d", c.log_every);
+  require(c.eval_every >= 1, "--eval-every must be at least 1, got %d", c.eval_every);
+  require(c.workers >= 1 && c.workers <= 1024, "--workers must be in [1, 1024], got %d", c.workers);
+  require(c.checkpoint_every >= 0, "--checkpoint-every must be non-negative, got %d", c.checkpoint_every);
+  require(c.steps >= 0, "--steps must be non-negative, got %ld", c.steps);
+  require(c.steps > 0 || c.epochs >= 1, "--epochs must be at least 1, got %ld", c.epochs);
+  require(c.comm_timeout > 0, "--comm-timeout must be positive, got %g", c.comm_timeout);
+  require(c.sgd.lr > 0.0f && std::isfinite(c.sgd.lr), "--lr must be positive, got %g", c.sgd.lr);
+  require(c.sgd.momentum >= 0.0f && c.sgd.momentum < 1.0f, "--momentum must be in [0, 1), got %g", c.sgd.momentum);
+  require(c.sgd.weight_decay >= 0.0f, "--wd must be non-negative, got %g", c.sgd.weight_decay);
+  require(!c.sgd.nesterov || c.sgd.momentum != 0.0f, "%s", "--nesterov needs a non-zero --momentum");
   return c;
 }
 
-std::string device_description(const Config& c) {
-  if (c.device == Device::CPU) return "cpu";
-  cudaDeviceProp properties;
-  CUDA_CHECK(cudaGetDeviceProperties(&properties, 0));
-  return std::string("cuda:0 (") + properties.name + ")";
-}
-
-void print_settings(const Flags& flags, const std::string& device) {
-  std::printf("%-16s %s\n", "setting", "value");
-  for (const auto& [name, value] : flags.values()) std::printf("%-16s %s\n", name.c_str(), value.c_str());
-  std::printf("%-16s %s\n%-16s %s\n\n", "resolved device", device.c_str(), "commit", GIT_COMMIT);
-}
-
-// Mean loss and accuracy of the model, in evaluation mode, over a whole split.
 struct Evaluation {
   double loss, accuracy;
 };
 
-Evaluation evaluate(Context& ctx, Model& model, const DeviceDataset& data, const Normalization& normalization,
-                    int batch_size) {
-  NVTX_RANGE("evaluate");
-  Buffer<int32_t> order(ctx, data.size), labels(ctx, batch_size);
-  std::vector<int32_t> identity(data.size);
-  for (size_t i = 0; i < data.size; ++i) identity[i] = static_cast<int32_t>(i);
-  ctx.upload(order.data(), identity.data(), identity.size() * sizeof(int32_t));
-  Tensor images, dlogits, stats = Tensor::zeros(ctx, {2});
-  for (size_t start = 0; start < data.size; start += batch_size) {
-    const int n = static_cast<int>(std::min<size_t>(batch_size, data.size - start));
-    images.ensure(ctx, {n, 3, data.height, data.width});
-    make_batch(ctx, data, order.data() + start, n, normalization, Augmentation{}, images.data(), labels.data());
-    const Tensor& logits = model.forward(ctx, images, /*training=*/false);
-    dlogits.ensure(ctx, logits.shape());
-    // The per-batch mean gradient is unused here; the summed loss and hits are what we want.
-    softmax_cross_entropy(ctx, dlogits.data(), stats.data(), logits.data(), labels.data(), n, data.classes);
+// One rank of a run: its model replica, its data shard, its optimizer and algorithm state.
+class RankTrainer {
+ public:
+  RankTrainer(const Config& config, const DatasetSplits& data, Transport& transport)
+      : c_(config), data_(data), t_(transport), ctx_(transport.context()), rank_(transport.rank()),
+        workers_(transport.size()), train_(ctx_, data.train), test_(ctx_, data.test),
+        model_(make_model(config.model, data.train.classes, config.width)), store_(model_->store()) {
+    steps_per_epoch_ = steps_per_epoch(static_cast<int>(train_.size), workers_, c_.batch_size);
+    if (steps_per_epoch_ == 0)
+      fail_input("%d workers x batch %d is more than the training set (%zu images)", workers_, c_.batch_size, train_.size);
+    total_steps_ = c_.steps > 0 ? c_.steps : c_.epochs * steps_per_epoch_;
+    augment_ = c_.augment == "on" || (c_.augment == "auto" && data.name != "synthetic");
+    schedule_ = LrSchedule{c_.schedule, c_.sgd.lr, total_steps_, steps_per_epoch_, c_.decay_epochs, 0.1f};
+
+    store_.allocate(ctx_);
+    store_.initialize(ctx_, c_.seed);
+    const int d = static_cast<int>(store_.param_count());
+    if (c_.sgd.momentum != 0.0f) momentum_ = Tensor::zeros(ctx_, {d});
+    algorithm_ = make_algorithm(t_, store_.blocks(c_.bucket_bytes), c_.algorithm);
+    images_ = Tensor::empty(ctx_, {c_.batch_size, 3, train_.height, train_.width});
+    dlogits_ = Tensor::empty(ctx_, {c_.batch_size, train_.classes});
+    stats_ = Tensor::zeros(ctx_, {2});
+    labels_ = Buffer<int32_t>(ctx_, c_.batch_size);
+    // Everyone starts from rank 0's model (seeded identically anyway; this makes it so).
+    broadcast_from_server(t_, reinterpret_cast<uint8_t*>(store_.values().data()), store_.values().bytes());
+    broadcast_from_server(t_, reinterpret_cast<uint8_t*>(store_.buffer_values().data()), store_.buffer_values().bytes());
   }
-  const std::vector<float> sums = stats.to_host(ctx);
-  return Evaluation{sums[0] / data.size, sums[1] / data.size};
-}
+
+  // Returns the process exit code.
+  int run() {
+    if (c_.resume) restore();
+    std::unique_ptr<RunLog> log;
+    if (rank_ == 0) {
+      log = std::make_unique<RunLog>(c_.run_dir, c_.resume ? step_ : -1);
+      log_ = log.get();
+      write_config();
+      std::printf("model %s: %zu parameters, %d workers (%s), %ld steps of %d images per worker\n", c_.model.c_str(),
+                  store_.param_count(), workers_, t_.name(), total_steps_, c_.batch_size);
+    }
+    LocalOptimizer local{ctx_, store_.values().data(), momentum_.defined() ? momentum_.data() : nullptr,
+                         store_.param_count(), c_.sgd};
+    start_ = last_log_ = Clock::now();
+    while (step_ < total_steps_) {
+      const long epoch = step_ / steps_per_epoch_;
+      const std::vector<int32_t> shard =
+          worker_shard(c_.seed, epoch, static_cast<int>(train_.size), workers_, rank_, c_.batch_size);
+      order_.ensure(ctx_, shard.size());
+      ctx_.upload(order_.data(), shard.data(), shard.size() * sizeof(int32_t));
+      const Augmentation augmentation{augment_, train_.height / 8, c_.seed, static_cast<uint64_t>(epoch)};
+      for (long s = step_ % steps_per_epoch_; s < steps_per_epoch_ && step_ < total_steps_; ++s) {
+        train_step(local, s, augmentation);
+        if (c_.crash_at_step > 0 && step_ == c_.crash_at_step && rank_ == workers_ - 1) {
+          std::fprintf(stderr, "rank %d: exiting abruptly after step %ld (--crash-at-step)\n", rank_, step_);
+          std::_Exit(3);
+        }
+        if ((step_ % c_.log_every == 0 || step_ == total_steps_) && !log_interval(epoch, local.config.lr)) return 1;
+      }
+      const bool epoch_done = step_ % steps_per_epoch_ == 0;
+      if ((epoch_done && (epoch + 1) % c_.eval_every == 0) || step_ == total_steps_) evaluate_and_log(epoch);
+      if (epoch_done && c_.checkpoint_every > 0 && (epoch + 1) % c_.checkpoint_every == 0) save_checkpoint();
+    }
+    algorithm_->config();  // keeps the algorithm alive to here
+    return 0;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  void train_step(LocalOptimizer& local, long s, const Augmentation& augmentation) {
+    ctx_.timer.mark(Phase::Compute);
+    {
+      NVTX_RANGE("forward");
+      make_batch(ctx_, train_, order_.data() + s * c_.batch_size, c_.batch_size, data_.normalization, augmentation,
+                 images_.data(), labels_.data());
+      const Tensor& logits = model_->forward(ctx_, images_, /*training=*/true);
+      softmax_cross_entropy(ctx_, dlogits_.data(), stats_.data(), logits.data(), labels_.data(), c_.batch_size,
+                            train_.classes);
+    }
+    {
+      NVTX_RANGE("backward");
+      model_->backward(ctx_, dlogits_);
+    }
+    ctx_.timer.mark(Phase::Update);
+    local.config.lr = schedule_.at(step_);
+    const uint64_t sent = t_.bytes_sent(), received = t_.bytes_received();
+    algorithm_->step(step_, store_.grads().data(), local);
+    sent_ += t_.bytes_sent() - sent;  // training traffic only: not the set-up or evaluation
+    received_ += t_.bytes_received() - received;
+    ++step_;
+  }
+
+  // Bytes per worker: in server/worker algorithms, what the workers (not the server) sent up and
+  // received down; in gossip algorithms, what each node sent and received.
+  std::pair<double, double> per_worker_bytes() {
+    const bool gossip = c_.algorithm.name == "choco" || c_.algorithm.name == "malcom";
+    const bool counted = gossip || rank_ > 0;
+    const double contributors = gossip ? workers_ : std::max(1, workers_ - 1);
+    return {t_.all_reduce_sum(counted ? static_cast<double>(sent_) : 0.0) / contributors,
+            t_.all_reduce_sum(counted ? static_cast<double>(received_) : 0.0) / contributors};
+  }
+
+  // Returns false when the loss is no longer finite (the run stops).
+  bool log_interval(long epoch, float lr) {
+    const std::vector<float> sums = stats_.to_host(ctx_);
+    ctx_.fill_zero(stats_.data(), stats_.bytes());
+    const auto phases = ctx_.timer.collect();
+    const double images = static_cast<double>(step_ - logged_step_) * c_.batch_size * workers_;
+    const double loss = t_.all_reduce_sum(sums[0]) / images, accuracy = t_.all_reduce_sum(sums[1]) / images;
+    const auto [up, down] = per_worker_bytes();
+    const double error_norm = algorithm_->server_error_norm();
+    const double sparsity = rank_ == 0 && (c_.algorithm.name == "malcom" || c_.algorithm.name == "choco")
+                                ? static_cast<double>(count_zeros(ctx_, store_.values().data(), store_.param_count())) /
+                                      store_.param_count()
+                                : std::nan("");
+    const Clock::time_point now = Clock::now();
+    const double seconds = std::chrono::duration<double>(now - last_log_).count();
+    if (rank_ == 0) {
+      JsonObject record;
+      record.add("step", step_).add("epoch", epoch).add("loss", loss).add("acc", accuracy).add("lr", static_cast<double>(lr));
+      record.add("bytes_up", up - logged_up_).add("bytes_down", down - logged_down_);
+      record.add("bytes_up_total", up).add("bytes_down_total", down);
+      if (std::isfinite(error_norm)) record.add("server_error_norm", error_norm);
+      if (std::isfinite(sparsity)) record.add("sparsity", sparsity);
+      for (Phase p : {Phase::Compute, Phase::Compress, Phase::Exchange, Phase::Update})
+        record.add(std::string("time_") + phase_name(p), phases[static_cast<size_t>(p)]);
+      record.add("images_per_s", seconds > 0 ? images / seconds : 0.0)
+          .add("wall_s", std::chrono::duration<double>(now - start_).count());
+      log_->append_metrics(record);
+      const double elapsed = std::chrono::duration<double>(now - start_).count();
+      const double eta = elapsed / std::max<long>(1, step_ - first_step_) * (total_steps_ - step_);
+      std::printf("epoch %3ld  step %6ld/%ld  loss %.4f  acc %.4f  lr %.4g  up %.3g MB  down %.3g MB  %7.0f img/s  ETA %.0f s\n",
+                  epoch, step_, total_steps_, loss, accuracy, lr, (up - logged_up_) / 1e6, (down - logged_down_) / 1e6,
+                  seconds > 0 ? images / seconds : 0.0, eta);
+      std::fflush(stdout);
+    }
+    logged_up_ = up;
+    logged_down_ = down;
+    last_log_ = now;
+    logged_step_ = step_;
+    if (std::isfinite(loss)) return true;
+    if (rank_ == 0) std::fprintf(stderr, "error: the loss became %g at step %ld; stopping (try a smaller --lr)\n", loss, step_);
+    return false;
+  }
+
+  // The average of the workers' models, with rank 0's BatchNorm statistics, on each rank's slice
+  // of the test set; then every rank goes back to its own model.
+  void evaluate_and_log(long epoch) {
+    NVTX_RANGE("evaluate");
+    const size_t d = store_.param_count();
+    Tensor own = Tensor::empty(ctx_, {static_cast<int>(d)});
+    Tensor own_buffers = Tensor::empty(ctx_, store_.buffer_values().shape());
+    ctx_.copy(own.data(), store_.values().data(), own.bytes());
+    ctx_.copy(own_buffers.data(), store_.buffer_values().data(), own_buffers.bytes());
+    average_models();
+    broadcast_from_server(t_, reinterpret_cast<uint8_t*>(store_.buffer_values().data()), store_.buffer_values().bytes());
+
+    const size_t begin = test_.size * rank_ / workers_, end = test_.size * (rank_ + 1) / workers_;
+    std::vector<int32_t> indices;
+    for (size_t i = begin; i < end; ++i) indices.push_back(static_cast<int32_t>(i));
+    Buffer<int32_t> order(ctx_, std::max<size_t>(1, indices.size())), labels(ctx_, c_.batch_size);
+    ctx_.upload(order.data(), indices.data(), indices.size() * sizeof(int32_t));
+    Tensor images, dlogits, stats = Tensor::zeros(ctx_, {2});
+    for (size_t at = 0; at < indices.size(); at += c_.batch_size) {
+      const int n = static_cast<int>(std::min<size_t>(c_.batch_size, indices.size() - at));
+      images.ensure(ctx_, {n, 3, test_.height, test_.width});
+      make_batch(ctx_, test_, order.data() + at, n, data_.normalization, Augmentation{}, images.data(), labels.data());
+      const Tensor& logits = model_->forward(ctx_, images, /*training=*/false);
+      dlogits.ensure(ctx_, logits.shape());
+      softmax_cross_entropy(ctx_, dlogits.data(), stats.data(), logits.data(), labels.data(), n, test_.classes);
+    }
+    const std::vector<float> sums = stats.to_host(ctx_);
+    const Evaluation e{t_.all_reduce_sum(sums[0]) / test_.size, t_.all_reduce_sum(sums[1]) / test_.size};
+    ctx_.copy(store_.values().data(), own.data(), own.bytes());
+    ctx_.copy(store_.buffer_values().data(), own_buffers.data(), own_buffers.bytes());
+    if (rank_ == 0) {
+      log_->append_metrics(
+          JsonObject().add("step", step_).add("epoch", epoch).add("test_loss", e.loss).add("test_acc", e.accuracy));
+      std::printf("epoch %3ld  test loss %.4f  test acc %.4f\n", epoch, e.loss, e.accuracy);
+      std::fflush(stdout);
+    }
+    last_log_ = Clock::now();  // evaluation time is not training throughput
+  }
+
+  // Every rank's parameters become the mean over ranks (sum in rank order, then one scaling).
+  void average_models() {
+    const size_t bytes = store_.values().bytes();
+    if (inbox_.empty())
+      for (int r = 0; r < (rank_ == 0 ? workers_ : 0); ++r) {
+        inbox_storage_.push_back(Tensor::empty(ctx_, store_.values().shape()));
+        inbox_.push_back(reinterpret_cast<uint8_t*>(inbox_storage_.back().data()));
+      }
+    float* x = store_.values().data();
+    gather_to_server(t_, reinterpret_cast<const uint8_t*>(x), bytes, inbox_);
+    if (rank_ == 0) {
+      ctx_.copy(x, inbox_[0], bytes);
+      for (int r = 1; r < workers_; ++r) axpy(ctx_, x, 1.0f, inbox_storage_[r].data(), store_.param_count());
+      scale(ctx_, x, 1.0f / workers_, store_.param_count());
+    }
+    broadcast_from_server(t_, reinterpret_cast<uint8_t*>(x), bytes);
+  }
+
+  std::string checkpoint_file(const std::string& dir) const { return dir + "/rank-" + std::to_string(rank_) + ".bin"; }
+
+  // Every rank writes its file into checkpoint.tmp/; once all have, rank 0 swaps the folder in,
+  // so RUN_DIR/checkpoint is always one complete checkpoint.
+  void save_checkpoint() {
+    NVTX_RANGE("checkpoint");
+    const std::string dir = c_.run_dir + "/checkpoint", temporary = dir + ".tmp", old = dir + ".old";
+    if (rank_ == 0) {
+      std::filesystem::remove_all(temporary);
+      std::filesystem::create_directories(temporary);
+    }
+    t_.barrier();
+    CheckpointWriter w;
+    w.add_vector("params", ctx_, store_.values().data(), store_.param_count());
+    w.add_vector("buffers", ctx_, store_.buffer_values().data(), store_.buffer_values().numel());
+    if (momentum_.defined()) w.add_vector("momentum", ctx_, momentum_.data(), momentum_.numel());
+    for (auto& [name, tensor] : algorithm_->state()) w.add_vector("algorithm." + name, ctx_, tensor->data(), tensor->numel());
+    w.add_vector("interval_stats", ctx_, stats_.data(), 2);
+    w.add_number("step", static_cast<double>(step_));
+    w.add_number("logged_step", static_cast<double>(logged_step_));
+    w.add_number("workers", workers_);
+    w.add_number("bytes_sent", static_cast<double>(sent_));
+    w.add_number("bytes_received", static_cast<double>(received_));
+    w.add_number("logged_up", logged_up_);
+    w.add_number("logged_down", logged_down_);
+    w.write(checkpoint_file(temporary));
+    t_.barrier();
+    if (rank_ == 0) {
+      std::filesystem::remove_all(old);
+      if (std::filesystem::exists(dir)) std::filesystem::rename(dir, old);
+      std::filesystem::rename(temporary, dir);
+      std::filesystem::remove_all(old);
+    }
+    t_.barrier();
+  }
+
+  void restore() {
+    std::string dir = c_.run_dir + "/checkpoint";
+    if (!std::filesystem::exists(dir) && std::filesystem::exists(dir + ".old")) dir += ".old";  // died mid-swap
+    const CheckpointReader r(checkpoint_file(dir));
+    if (static_cast<int>(r.number("workers")) != workers_)
+      fail_input("the checkpoint in %s is from %d workers, this run has %d", dir.c_str(),
+                 static_cast<int>(r.number("workers")), workers_);
+    r.read_vector("params", ctx_, store_.values().data(), store_.param_count());
+    r.read_vector("buffers", ctx_, store_.buffer_values().data(), store_.buffer_values().numel());
+    if (momentum_.defined()) r.read_vector("momentum", ctx_, momentum_.data(), momentum_.numel());
+    for (auto& [name, tensor] : algorithm_->state())
+      r.read_vector("algorithm." + name, ctx_, tensor->data(), tensor->numel());
+    r.read_vector("interval_stats", ctx_, stats_.data(), 2);
+    step_ = first_step_ = static_cast<long>(r.number("step"));
+    logged_step_ = static_cast<long>(r.number("logged_step"));
+    sent_ = static_cast<uint64_t>(r.number("bytes_sent"));
+    received_ = static_cast<uint64_t>(r.number("bytes_received"));
+    logged_up_ = r.number("logged_up");
+    logged_down_ = r.number("logged_down");
+    if (rank_ == 0) std::printf("resumed from %s at step %ld\n", dir.c_str(), step_);
+  }
+
+  void write_config() {
+    JsonObject config;
+    std::printf("%-16s %s\n", "setting", "value");
+    for (const auto& [name, value] : flags_values_) {
+      config.add(name, value);
+      std::printf("%-16s %s\n", name.c_str(), value.c_str());
+    }
+    const std::string device = device_name(ctx_.device);
+    config.add("resolved_device", device).add("resolved_workers", workers_).add("commit", GIT_COMMIT);
+    std::printf("%-16s %s\n%-16s %d\n%-16s %s\n\n", "resolved device", device.c_str(), "resolved workers", workers_,
+                "commit", GIT_COMMIT);
+    log_->write_config(config);
+  }
+
+ public:
+  std::vector<std::pair<std::string, std::string>> flags_values_;
+
+ private:
+  const Config& c_;
+  const DatasetSplits& data_;
+  Transport& t_;
+  Context& ctx_;
+  const int rank_, workers_;
+  const DeviceDataset train_, test_;
+  std::unique_ptr<Model> model_;
+  ParamStore& store_;
+  std::unique_ptr<Algorithm> algorithm_;
+  LrSchedule schedule_;
+  Tensor momentum_, images_, dlogits_, stats_;
+  Buffer<int32_t> labels_, order_;
+  std::vector<Tensor> inbox_storage_;
+  std::vector<uint8_t*> inbox_;
+  RunLog* log_ = nullptr;
+  bool augment_ = false;
+  long steps_per_epoch_ = 0, total_steps_ = 0, step_ = 0, first_step_ = 0, logged_step_ = 0;
+  uint64_t sent_ = 0, received_ = 0;
+  double logged_up_ = 0.0, logged_down_ = 0.0;
+  Clock::time_point start_, last_log_;
+};
 
 // --inspect: what a loader produced, without training.
 int inspect(const DatasetOptions& options) {
@@ -180,7 +492,62 @@ int inspect(const DatasetOptions& options) {
   return 0;
 }
 
-int run(const Flags& flags) {
+int train_rank(const Config& c, const Flags& flags, const DatasetSplits& data, Transport& t) {
+  RankTrainer trainer(c, data, t);
+  trainer.flags_values_ = flags.values();
+  return trainer.run();
+}
+
+// --comm local: the workers are threads of this process, on the CPU or spread over the GPUs.
+int run_local(const Config& c, const Flags& flags) {
+  const DatasetSplits data = load_dataset(c.data);
+  int devices = 1;
+  if (c.device == Device::CUDA) CUDA_CHECK(cudaGetDeviceCount(&devices));
+  std::vector<int> codes(c.workers, 0);
+  run_local_ranks(c.workers, c.comm_timeout, [&](LocalHub& hub, int rank) {
+    Context ctx(ContextOptions{c.device, rank % devices, c.seed, c.deterministic});
+    LocalTransport transport(ctx, hub, rank);
+    codes[rank] = train_rank(c, flags, data, transport);
+  });
+  return *std::max_element(codes.begin(), codes.end());
+}
+
+// --comm mpi / nccl: this process is one rank of an mpirun job.
+int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
+  MpiRuntime mpi(argc, argv);
+  try {
+    if (flags.given("workers") && c.workers != mpi.size())
+      fail_input("--workers %d disagrees with mpirun -np %d (leave --workers out)", c.workers, mpi.size());
+    int gpu = 0;
+    if (c.comm == TransportKind::Nccl) {
+      if (c.device != Device::CUDA) fail_input("--comm nccl needs --device cuda");
+      gpu = nccl_device_for(mpi);
+    } else if (c.device == Device::CUDA) {
+      int devices = 1;
+      CUDA_CHECK(cudaGetDeviceCount(&devices));
+      gpu = mpi.local_rank() % devices;  // several ranks may share a GPU: the MPI transport allows it
+    }
+    const DatasetSplits data = load_dataset(c.data);
+    Context ctx(ContextOptions{c.device, gpu, c.seed, c.deterministic});
+    std::unique_ptr<Transport> transport;
+    if (c.comm == TransportKind::Mpi)
+      transport = std::make_unique<MpiTransport>(ctx, mpi, c.comm_timeout);
+    else
+      transport = std::make_unique<NcclTransport>(ctx, mpi, c.comm_timeout);
+    const int code = train_rank(c, flags, data, *transport);
+    if (code != 0) MpiRuntime::abort(code);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: rank %d: %s\n", mpi.rank(), e.what());
+    MpiRuntime::abort(1);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags = declare_flags();
+  flags.parse(argc, argv);
   const Config c = read_config(flags);
   if (flags.on("print-params")) {
     std::unique_ptr<Model> model = make_model(c.model, c.data.classes, c.width);
@@ -189,116 +556,11 @@ int run(const Flags& flags) {
     return 0;
   }
   if (flags.on("inspect")) return inspect(c.data);
-
-  const std::string device = device_description(c);
-  print_settings(flags, device);
-  RunLog log(c.run_dir);
-  JsonObject config;
-  for (const auto& [name, value] : flags.values()) config.add(name, value);
-  config.add("resolved_device", device).add("commit", GIT_COMMIT);
-  log.write_config(config);
-
-  const DatasetSplits data = load_dataset(c.data);
-  Context ctx(ContextOptions{c.device, 0, c.seed, c.deterministic});
-  const DeviceDataset train(ctx, data.train), test(ctx, data.test);
-  const int steps_in_epoch = steps_per_epoch(static_cast<int>(train.size), 1, c.batch_size);
-  if (steps_in_epoch == 0)
-    fail_input("--batch-size %d is larger than the training set (%zu images)", c.batch_size, train.size);
-  const long total_steps = c.steps > 0 ? c.steps : c.epochs * steps_in_epoch;
-  const bool augment = c.augment == "on" || (c.augment == "auto" && data.name != "synthetic");
-  LrSchedule schedule;
-  schedule.kind = c.schedule;
-  schedule.base_lr = c.sgd.lr;
-  schedule.total_steps = total_steps;
-  schedule.steps_per_epoch = steps_in_epoch;
-  schedule.decay_epochs = c.decay_epochs;
-  SgdConfig sgd = c.sgd;
-
-  std::unique_ptr<Model> model = make_model(c.model, data.train.classes, c.width);
-  ParamStore& store = model->store();
-  store.allocate(ctx);
-  store.initialize(ctx, c.seed);
-  std::printf("model %s: %zu parameters\n", c.model.c_str(), store.param_count());
-  Tensor momentum = c.sgd.momentum != 0.0f ? Tensor::zeros(ctx, {static_cast<int>(store.param_count())}) : Tensor();
-
-  Tensor images = Tensor::empty(ctx, {c.batch_size, 3, train.height, train.width});
-  Tensor dlogits = Tensor::empty(ctx, {c.batch_size, train.classes});
-  Tensor stats = Tensor::zeros(ctx, {2});  // loss sum, correct count since the last log line
-  Buffer<int32_t> labels(ctx, c.batch_size), order;
-
-  using Clock = std::chrono::steady_clock;
-  const Clock::time_point start = Clock::now();
-  Clock::time_point last_log = start;
-  long step = 0, logged_step = 0;
-  for (long epoch = 0; step < total_steps; ++epoch) {
-    const std::vector<int32_t> shard = worker_shard(c.seed, epoch, static_cast<int>(train.size), 1, 0, c.batch_size);
-    order.ensure(ctx, shard.size());
-    ctx.upload(order.data(), shard.data(), shard.size() * sizeof(int32_t));
-    // Padding of 4 pixels at 32x32, 8 at 64x64: the same fraction of the image.
-    const Augmentation augmentation{augment, train.height / 8, c.seed, static_cast<uint64_t>(epoch)};
-    for (int s = 0; s < steps_in_epoch && step < total_steps; ++s) {
-      {
-        NVTX_RANGE("forward");
-        make_batch(ctx, train, order.data() + static_cast<long>(s) * c.batch_size, c.batch_size, data.normalization,
-                   augmentation, images.data(), labels.data());
-        const Tensor& logits = model->forward(ctx, images, /*training=*/true);
-        softmax_cross_entropy(ctx, dlogits.data(), stats.data(), logits.data(), labels.data(), c.batch_size,
-                              train.classes);
-      }
-      {
-        NVTX_RANGE("backward");
-        model->backward(ctx, dlogits);
-      }
-      {
-        NVTX_RANGE("update");
-        sgd.lr = schedule.at(step);
-        sgd_update(ctx, sgd, store.values().data(), store.grads().data(),
-                   momentum.defined() ? momentum.data() : nullptr, store.param_count());
-      }
-      ++step;
-      if (step % c.log_every != 0 && step != total_steps) continue;
-
-      const std::vector<float> sums = stats.to_host(ctx);  // waits for the step to finish
-      ctx.fill_zero(stats.data(), stats.bytes());
-      const Clock::time_point now = Clock::now();
-      const long images_seen = (step - logged_step) * c.batch_size;
-      const double loss = sums[0] / images_seen, accuracy = sums[1] / images_seen;
-      const double seconds = std::chrono::duration<double>(now - last_log).count();
-      const double images_per_s = seconds > 0 ? images_seen / seconds : 0.0;
-      if (!std::isfinite(loss)) {
-        std::fprintf(stderr, "error: the loss became %g at step %ld; stopping (try a smaller --lr)\n", loss, step);
-        return 1;
-      }
-      log.append_metrics(JsonObject()
-                             .add("step", step)
-                             .add("epoch", epoch)
-                             .add("loss", loss)
-                             .add("acc", accuracy)
-                             .add("lr", static_cast<double>(sgd.lr))
-                             .add("images_per_s", images_per_s)
-                             .add("wall_s", std::chrono::duration<double>(now - start).count()));
-      std::printf("step %6ld/%ld  epoch %3ld  loss %.4f  acc %.4f  lr %.4g  %8.0f img/s\n", step, total_steps, epoch,
-                  loss, accuracy, sgd.lr, images_per_s);
-      std::fflush(stdout);
-      last_log = now;
-      logged_step = step;
-    }
-    const bool evaluation_due = step % steps_in_epoch == 0 && (epoch + 1) % c.eval_every == 0;
-    if (evaluation_due || step == total_steps) {
-      const Evaluation e = evaluate(ctx, *model, test, data.normalization, c.batch_size);
-      log.append_metrics(
-          JsonObject().add("step", step).add("epoch", epoch).add("test_loss", e.loss).add("test_acc", e.accuracy));
-      std::printf("epoch %3ld  test loss %.4f  test acc %.4f\n", epoch, e.loss, e.accuracy);
-      last_log = Clock::now();  // evaluation time is not training throughput
-    }
+  if (c.comm != TransportKind::Local) return run_mpi(c, flags, &argc, &argv);
+  try {
+    return run_local(c, flags);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
   }
-  return 0;
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  Flags flags = declare_flags();
-  flags.parse(argc, argv);
-  return run(flags);
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "compress/dither.h"
 #include "compress/operators.h"
 #include "engine/check.h"
 
@@ -104,6 +105,11 @@ size_t closed_form_message_bytes(const CompressorConfig& config, const std::vect
     case CompressorKind::Sign: return kHeaderBytes + 4 * blocks.size() + 4 * ((count + 31) / 32);
     case CompressorKind::TopK: return kHeaderBytes + 8 * kept;
     case CompressorKind::RandomK: return kHeaderBytes + 4 * kept;
+    case CompressorKind::DitherFixed: {
+      size_t bytes = kHeaderBytes;
+      for (const Block& b : blocks) bytes += 4 + (b.length * (1 + dither_level_bits(config.levels)) + 7) / 8;
+      return bytes;
+    }
     case CompressorKind::Dither: break;
   }
   fail_internal(__FILE__, __LINE__, "%s messages have no fixed size", compressor_name(config.kind));
@@ -111,9 +117,9 @@ size_t closed_form_message_bytes(const CompressorConfig& config, const std::vect
 
 CompressorKind parse_compressor(const std::string& name) {
   for (CompressorKind k : {CompressorKind::Identity, CompressorKind::Sign, CompressorKind::TopK, CompressorKind::RandomK,
-                           CompressorKind::Dither})
+                           CompressorKind::Dither, CompressorKind::DitherFixed})
     if (name == compressor_name(k)) return k;
-  fail_input("unknown --compressor '%s' (expected identity, sign, topk, randk or dither)", name.c_str());
+  fail_input("unknown --compressor '%s' (expected identity, sign, topk, randk, dither or dither-fixed)", name.c_str());
 }
 
 std::unique_ptr<Compressor> make_compressor(Context& ctx, const CompressorConfig& config,
@@ -128,7 +134,8 @@ std::unique_ptr<Compressor> make_compressor(Context& ctx, const CompressorConfig
       if (!(config.ratio > 0.0 && config.ratio <= 1.0)) fail_input("--ratio must be in (0, 1], got %g", config.ratio);
       return make_randk_compressor(ctx, config, blocks);
     case CompressorKind::Dither:
-      if (config.levels < 1 || config.levels > 65535) fail_input("--levels must be in [1, 65535], got %d", config.levels);
+    case CompressorKind::DitherFixed:
+      if (config.levels < 1 || config.levels > 32767) fail_input("--levels must be in [1, 32767], got %d", config.levels);
       return make_dither_compressor(ctx, config, blocks);
   }
   fail_input("unknown compressor kind %d", static_cast<int>(config.kind));

@@ -51,10 +51,11 @@ class DitherCompressor : public Compressor {
     device_norms_ = Buffer<float>(ctx, blocks.size());
   }
 
-  bool variable_size() const override { return true; }
+  bool variable_size() const override { return !fixed(); }
   uint32_t header_parameter() const override { return static_cast<uint32_t>(config_.levels); }
 
   size_t max_message_bytes() const override {
+    if (fixed()) return closed_form_message_bytes(config_, blocks_);
     // Per element at most: the run's unary part and stop bit, the Rice remainder amortised over the
     // run, the sign and the Elias-gamma code: 5 + 2 floor(log2 s) bits.
     size_t bytes = kHeaderBytes;
@@ -107,8 +108,26 @@ class DitherCompressor : public Compressor {
   }
 
  private:
+  bool fixed() const { return config_.kind == CompressorKind::DitherFixed; }
+
   void encode() {
     staged_.assign(kHeaderBytes, 0);
+    if (fixed()) {
+      const int bits = dither_level_bits(config_.levels);
+      for (size_t b = 0; b < blocks_.size(); ++b) {
+        const auto* raw = reinterpret_cast<const uint8_t*>(&norms_[b]);
+        staged_.insert(staged_.end(), raw, raw + sizeof(float));
+        BitWriter code;
+        for (size_t i = blocks_[b].offset; i < blocks_[b].offset + blocks_[b].length; ++i) {
+          code.put(levels_[i] < 0 ? 1u : 0u, 1);
+          code.put(static_cast<uint32_t>(levels_[i] < 0 ? -levels_[i] : levels_[i]), bits);
+        }
+        staged_.insert(staged_.end(), code.bytes().begin(), code.bytes().end());
+      }
+      const MessageHeader h = header(staged_.size() - kHeaderBytes);
+      std::memcpy(staged_.data(), &h, sizeof h);
+      return;
+    }
     for (size_t b = 0; b < blocks_.size(); ++b) {
       const int16_t* levels = levels_.data() + blocks_[b].offset;
       const uint32_t length = static_cast<uint32_t>(blocks_[b].length);
@@ -128,6 +147,26 @@ class DitherCompressor : public Compressor {
 
   void decode(const uint8_t* message, size_t bytes, float* out) {
     size_t at = kHeaderBytes;
+    if (fixed()) {  // the size was checked with the header
+      const int bits = dither_level_bits(config_.levels);
+      for (const Block& b : blocks_) {
+        float norm;
+        std::memcpy(&norm, message + at, sizeof norm);
+        at += sizeof norm;
+        const size_t code_bytes = (b.length * (1 + bits) + 7) / 8;
+        BitReader in(message + at, 8 * code_bytes);
+        for (size_t i = b.offset; i < b.offset + b.length; ++i) {
+          const bool negative = in.get(1) == 1;
+          const uint32_t magnitude = in.get(bits);
+          if (magnitude > static_cast<uint32_t>(config_.levels))
+            throw MessageError("dither-fixed message refused: level above s");
+          out[i] = dither_value(static_cast<int16_t>(negative ? -static_cast<int>(magnitude) : static_cast<int>(magnitude)),
+                                norm, config_.levels);
+        }
+        at += code_bytes;
+      }
+      return;
+    }
     for (size_t b = 0; b < blocks_.size(); ++b) {
       BlockCodeHeader h;
       if (at + sizeof h > bytes) throw MessageError("dither message refused: it ends inside a block header");
@@ -171,6 +210,5 @@ DitherCodeStats dither_code_stats(const uint8_t* message, size_t bytes, int leve
 }
 
 std::unique_ptr<Compressor> make_dither_compressor(Context& ctx, const CompressorConfig& c, const std::vector<Block>& b) {
-  if (c.levels > 32767) fail_input("--levels must be at most 32767, got %d", c.levels);
   return std::make_unique<DitherCompressor>(ctx, c, b);
 }

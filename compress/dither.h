@@ -1,8 +1,9 @@
-// The dithered quantizer Q_s of Malcom-PSGD (QSGD's random dithering with s levels), per block:
+// The dithered quantizer Q_s of Malcom-PSGD and CHOCO-SGD (QSGD's random dithering), per block:
 // Q(v)_j = ||v||_2 * sign(v_j) * l_j / s, l_j = floor(s |v_j| / ||v||_2 + u_j), u_j uniform in
-// [0, 1) from Philox keyed by (seed, step, rank, element). The message holds, per block, a
-// 20-byte block header (length, ||v||_2, non-zero count, code bits, Golomb parameter) and the
-// entropy-coded levels (compress/entropy_coder.h).
+// [0, 1) from Philox keyed by (seed, step, rank, element). Entropy-coded ("dither"), a message
+// holds per block a 20-byte block header (length, ||v||_2, non-zero count, code bits, Golomb
+// parameter) and the coded levels (compress/entropy_coder.h). Fixed-length ("dither-fixed"), per
+// block ||v||_2 as float32, then per element a sign bit and ceil(log2(s + 1)) level bits.
 #pragma once
 
 #include <cmath>
@@ -32,6 +33,13 @@ HOST_DEVICE inline int16_t dither_level(float v, float norm, int levels, float n
 HOST_DEVICE inline float dither_value(int16_t level, float norm, int levels) {
   const float magnitude = div_rn(mul_rn(norm, static_cast<float>(level < 0 ? -level : level)), static_cast<float>(levels));
   return level < 0 ? -magnitude : magnitude;
+}
+
+// Bits of one level in the fixed-length code: ceil(log2(s + 1)).
+inline int dither_level_bits(int levels) {
+  int bits = 0;
+  while ((1 << bits) < levels + 1) ++bits;
+  return bits;
 }
 
 // What a dither message's block headers say, summed over its blocks.

@@ -8,6 +8,7 @@ const char* compressor_name(CompressorKind kind) {
     case CompressorKind::TopK: return "topk";
     case CompressorKind::RandomK: return "randk";
     case CompressorKind::Dither: return "dither";
+    case CompressorKind::DitherFixed: return "dither-fixed";
   }
   return "unknown";
 }

@@ -8,7 +8,9 @@
 #include <stdexcept>
 #include <string>
 
-enum class CompressorKind : uint8_t { Identity = 1, Sign = 2, TopK = 3, RandomK = 4, Dither = 5 };
+// Dither: the dithered quantizer with the entropy coder (Malcom-PSGD); DitherFixed: the same
+// quantizer with a fixed-length code, a sign bit and ceil(log2(s + 1)) level bits (CHOCO-SGD).
+enum class CompressorKind : uint8_t { Identity = 1, Sign = 2, TopK = 3, RandomK = 4, Dither = 5, DitherFixed = 6 };
 
 const char* compressor_name(CompressorKind kind);
 

@@ -12,7 +12,8 @@ Context::Context(const ContextOptions& options)
       deterministic(options.deterministic),
       allocator(std::make_shared<CachingAllocator>(options.device)),
       conv_algorithms(std::make_unique<ConvAlgorithmCache>()),
-      rng(options.seed) {
+      rng(options.seed),
+      timer(*this) {
   if (device != Device::CUDA) return;
   if (!cuda_available()) fail_input("--device cuda was asked for, but no CUDA GPU is available");
   CUDA_CHECK(cudaSetDevice(gpu));

@@ -11,6 +11,7 @@
 #include <cudnn.h>
 
 #include "engine/allocator.h"
+#include "engine/phase_timer.h"
 #include "engine/rng.h"
 
 struct ConvAlgorithmCache;  // engine/conv.h: the cuDNN algorithms chosen per shape
@@ -51,6 +52,9 @@ class Context {
   std::shared_ptr<CachingAllocator> allocator;
   std::unique_ptr<ConvAlgorithmCache> conv_algorithms;
   Rng rng;
+  // Where the step's time goes (compute, compress, exchange, update); marks are cheap, so the
+  // algorithms mark their phases unconditionally.
+  PhaseTimer timer;
 
  private:
   void* workspace_ = nullptr;

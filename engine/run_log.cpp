@@ -58,13 +58,25 @@ std::string json_escape(const std::string& text) {
   return out;
 }
 
-RunLog::RunLog(const std::string& directory) : directory_(directory) {
+RunLog::RunLog(const std::string& directory, long keep_through_step) : directory_(directory) {
   std::error_code error;
   std::filesystem::create_directories(directory, error);
   if (error) fail_input("cannot create run directory %s: %s", directory.c_str(), error.message().c_str());
   const std::string path = directory + "/metrics.jsonl";
+  std::string kept;
+  if (keep_through_step >= 0)
+    if (std::FILE* old = std::fopen(path.c_str(), "r")) {
+      char line[4096];
+      while (std::fgets(line, sizeof line, old) != nullptr) {
+        const char* step = std::strstr(line, "\"step\": ");
+        if (step != nullptr && std::strtol(step + 8, nullptr, 10) <= keep_through_step) kept += line;
+      }
+      std::fclose(old);
+    }
   metrics_ = std::fopen(path.c_str(), "w");
   if (metrics_ == nullptr) fail_input("cannot write %s: %s", path.c_str(), std::strerror(errno));
+  std::fputs(kept.c_str(), metrics_);
+  std::fflush(metrics_);
 }
 
 RunLog::~RunLog() {

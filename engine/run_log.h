@@ -25,8 +25,10 @@ std::string json_escape(const std::string& text);
 
 class RunLog {
  public:
-  // Creates the directory (and its parents); an unusable path is a user error.
-  explicit RunLog(const std::string& directory);
+  // Creates the directory (and its parents); an unusable path is a user error. With
+  // keep_through_step >= 0 (a resumed run) metrics.jsonl keeps its lines up to that step and
+  // continues after them; otherwise it starts empty.
+  explicit RunLog(const std::string& directory, long keep_through_step = -1);
   ~RunLog();
   RunLog(const RunLog&) = delete;
   RunLog& operator=(const RunLog&) = delete;

@@ -77,6 +77,8 @@ std::string temp_dir(const std::string& tag);
 std::string read_text(const std::string& path);
 void write_bytes(const std::string& path, const void* data, size_t size);
 std::vector<std::string> lines_of(const std::string& text);
+// metrics.jsonl text without its timing fields (images_per_s, wall_s, time_*), which differ by run.
+std::string without_timings(const std::string& metrics);
 
 // The unpacked copy of an archive in $TEST_DATA_DIR, under build/test-data (unpacked once).
 std::string unpacked_test_data(const std::string& archive);

@@ -103,7 +103,7 @@ TEST_CASE("scaled sign: decoded is (||v||_1 / d_b) sign(v) per block, bit for bi
 
 TEST_CASE("every operator compresses the zero vector to zeros, without NaN") {
   for (CompressorKind kind : {CompressorKind::Identity, CompressorKind::Sign, CompressorKind::TopK, CompressorKind::RandomK,
-                              CompressorKind::Dither}) {
+                              CompressorKind::Dither, CompressorKind::DitherFixed}) {
     INFO(compressor_name(kind));
     const std::vector<float> zero(1000, 0.0f);
     const auto c = make_compressor(cpu(), CompressorConfig{kind, 0.05, 8, 1}, make_blocks(1000, 3, 9));
@@ -249,6 +249,23 @@ TEST_CASE("dither: decodes exactly to the quantized values; code bits equal the 
                           << " bits/element measured (code alone " << static_cast<double>(stats.code_bits) / n
                           << "), QSGD closed-form bound " << stats.qsgd_bound_bits / n << " bits/element, 32 for float32");
     }
+  // The fixed-length code decodes to the same values and has the closed-form size.
+  {
+    const size_t n = 5000;
+    const std::vector<Block> blocks = make_blocks(n, 3, 4);
+    const std::vector<float> x = test_vector(n, 6);
+    const auto coded = make_compressor(cpu(), CompressorConfig{CompressorKind::Dither, 0, 5, 42}, blocks);
+    const auto fixed = make_compressor(cpu(), CompressorConfig{CompressorKind::DitherFixed, 0, 5, 42}, blocks);
+    const RoundTrip a = round_trip(*coded, x, {1, 2}), b = round_trip(*fixed, x, {1, 2});
+    CHECK(a.decoded == b.decoded);
+    CHECK(a.error == b.error);
+    size_t expected = 32;
+    for (const Block& block : blocks) expected += 4 + (block.length * (1 + 3) + 7) / 8;  // s = 5: 3 level bits
+    CHECK(b.message.size() == expected);
+    CHECK(b.message.size() == closed_form_message_bytes(fixed->config(), blocks));
+    MESSAGE("s=5: fixed-length code " << 8.0 * b.message.size() / n << " bits/element, entropy-coded "
+                                      << 8.0 * a.message.size() / n);
+  }
   // Unbiased: the mean of Q(v) over many keys approaches v.
   const size_t n = 64;
   const std::vector<float> x = random_vector(n, 8, -1.0f, 1.0f);
@@ -292,7 +309,7 @@ TEST_CASE("messages whose header does not match are refused, never decoded") {
   const std::vector<Block> blocks = make_blocks(n, 3, 1);
   const std::vector<float> x = test_vector(n, 2);
   for (CompressorKind kind : {CompressorKind::Identity, CompressorKind::Sign, CompressorKind::TopK, CompressorKind::RandomK,
-                              CompressorKind::Dither}) {
+                              CompressorKind::Dither, CompressorKind::DitherFixed}) {
     INFO(compressor_name(kind));
     const CompressorConfig config{kind, 0.1, 4, 1};
     const auto c = make_compressor(cpu(), config, blocks);
@@ -326,7 +343,7 @@ TEST_CASE("compressors: GPU bytes equal CPU bytes, and GPU decoding equals CPU d
   Context gpu(ContextOptions{Device::CUDA});
   for (size_t n : {size_t(33), size_t(8193), size_t(1000003)})
     for (CompressorKind kind : {CompressorKind::Identity, CompressorKind::Sign, CompressorKind::TopK,
-                                CompressorKind::RandomK, CompressorKind::Dither}) {
+                                CompressorKind::RandomK, CompressorKind::Dither, CompressorKind::DitherFixed}) {
       INFO(compressor_name(kind) << " n " << n);
       const std::vector<Block> blocks = make_blocks(n, 5, n);
       const CompressorConfig config{kind, 0.01, 8, 11};
@@ -351,7 +368,7 @@ TEST_CASE("compressors: GPU bytes equal CPU bytes, and GPU decoding equals CPU d
       on_gpu->check_messages(gpu);
 
       // A refused message on the GPU: zeros out, and check_messages() reports it.
-      if (kind == CompressorKind::Dither) continue;  // decoded on the host: refused at once
+      if (kind == CompressorKind::Dither || kind == CompressorKind::DitherFixed) continue;  // decoded on the host
       gpu.upload(message.data(), "XXXX", 4);
       on_gpu->decompress(gpu, message.data(), bytes, decoded.data(), key);
       const std::vector<float> refused = decoded.to_host(gpu);

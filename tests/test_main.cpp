@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "tests/helpers.h"
@@ -45,6 +46,10 @@ std::vector<std::string> lines_of(const std::string& text) {
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
+}
+
+std::string without_timings(const std::string& metrics) {
+  return std::regex_replace(metrics, std::regex("\"(images_per_s|wall_s|time_[a-z]+)\": [-+0-9.eE]+"), "");
 }
 
 Outcome run_train(const std::string& args) {

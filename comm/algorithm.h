@@ -1,0 +1,83 @@
+// The distributed update rules of ALGORITHMS.md. Each algorithm turns this rank's gradient into
+// the update its local optimizer applies, exchanging messages through the Transport (so every
+// byte is counted) and compressing them with Compressors; error memories are plain flat vectors
+// it owns. Server/worker algorithms use rank 0 as the server (also worker 0); gossip algorithms
+// exchange with their neighbours on a graph.
+#pragma once
+
+#include <limits>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "comm/topology.h"
+#include "comm/transport.h"
+#include "compress/compressor.h"
+#include "engine/sgd.h"
+#include "engine/tensor.h"
+
+struct AlgorithmConfig {
+  std::string name = "psgd";  // psgd memsgd doublesqueeze neolithic cser liec choco malcom
+  CompressorConfig compressor;
+  int period = 32;            // H: LIEC-SGD's synchronisation period, CSER's reset period
+  std::string topology = "ring";
+  float gamma = 0.5f;         // consensus step (CHOCO-SGD, Malcom-PSGD)
+  float l1 = 0.0f;            // lambda of Malcom-PSGD's l1 proximal step
+};
+
+const std::vector<std::string>& algorithm_names();
+
+// The local optimizer step every algorithm ends with: u += wd x; m = mu m + u; x -= lr u.
+struct LocalOptimizer {
+  Context& ctx;
+  float* params;
+  float* momentum;  // null when mu = 0
+  size_t count;
+  SgdConfig config;  // lr set every step by the schedule
+  void apply(const float* update) { sgd_update(ctx, config, params, update, momentum, count); }
+};
+
+class Algorithm {
+ public:
+  Algorithm(Transport& transport, const std::vector<Block>& blocks, const AlgorithmConfig& config);
+  virtual ~Algorithm() = default;
+  Algorithm(const Algorithm&) = delete;
+  Algorithm& operator=(const Algorithm&) = delete;
+
+  // Step t (0-based) with this rank's gradient (which the algorithm may overwrite); applies the
+  // update to the model through `local`.
+  virtual void step(long t, float* gradient, LocalOptimizer& local) = 0;
+
+  // The error-feedback state, by name, for checkpoints and tests.
+  virtual std::vector<std::pair<std::string, Tensor*>> state() { return {}; }
+  // ||e_s|| on the server for algorithms that keep a server error (NaN elsewhere).
+  virtual double server_error_norm() { return std::numeric_limits<double>::quiet_NaN(); }
+  // Whether workers' models may differ (then evaluation uses their average).
+  virtual bool models_differ() const { return false; }
+
+  const AlgorithmConfig& config() const { return config_; }
+
+ protected:
+  // A zeroed flat vector in the context's memory, listed in state() when `name` is not empty.
+  Tensor& vector(const std::string& name);
+  std::vector<std::pair<std::string, Tensor*>> named_state();
+
+  Context& ctx_;
+  Transport& transport_;
+  AlgorithmConfig config_;
+  std::vector<Block> blocks_;
+  size_t count_;
+  int rank_, workers_;
+
+ private:
+  std::vector<std::pair<std::string, std::unique_ptr<Tensor>>> vectors_;
+};
+
+// A user error (exit code 2) on an unknown name or an impossible setting.
+std::unique_ptr<Algorithm> make_algorithm(Transport& transport, const std::vector<Block>& blocks,
+                                          const AlgorithmConfig& config);
+
+// Internal factories (comm/server_worker.cu, comm/gossip.cu).
+std::unique_ptr<Algorithm> make_server_worker_algorithm(Transport& t, const std::vector<Block>& b, const AlgorithmConfig& c);
+std::unique_ptr<Algorithm> make_gossip_algorithm(Transport& t, const std::vector<Block>& b, const AlgorithmConfig& c);

@@ -1,0 +1,94 @@
+// The decentralized algorithms of ALGORITHMS.md: CHOCO-SGD and Malcom-PSGD. Every node keeps its
+// model x_i, its public estimate xh_i and its neighbours' estimates xh_j, and sends only the
+// quantized change of its estimate, q_i = Q(y_i - xh_i).
+#include <memory>
+
+#include "comm/algorithm.h"
+#include "comm/patterns.h"
+#include "engine/check.h"
+#include "engine/nvtx.h"
+#include "engine/vector_ops.h"
+
+namespace {
+
+// 7. CHOCO-SGD: y = x - lr g (through the local optimizer); q = Q(y - xh) (fixed-length code);
+//    xh_j += q_j for itself and its neighbours; x = y + gamma sum_j w_ij (xh_j - xh_i).
+// 8. Malcom-PSGD: the same with the entropy coder, then x = soft_threshold(x, lr * lambda).
+class Gossip : public Algorithm {
+ public:
+  Gossip(Transport& t, const std::vector<Block>& blocks, const AlgorithmConfig& config, bool proximal)
+      : Algorithm(t, blocks, config),
+        proximal_(proximal),
+        topology_(make_topology(config.topology, t.size())),
+        neighbors_(topology_.neighbors[t.rank()]),
+        own_estimate_(vector("estimate")) {
+    CompressorConfig quantizer = config.compressor;
+    quantizer.kind = proximal ? CompressorKind::Dither : CompressorKind::DitherFixed;
+    compressor_ = make_compressor(ctx_, quantizer, blocks);
+    capacity_ = compressor_->max_message_bytes();
+    outgoing_ = Buffer<uint8_t>(ctx_, capacity_);
+    for (size_t k = 0; k < neighbors_.size(); ++k) {
+      estimates_.push_back(&vector("neighbor_estimate_" + std::to_string(k)));
+      inbox_storage_.emplace_back(ctx_, capacity_);
+      inbox_.push_back(inbox_storage_.back().data());
+    }
+  }
+
+  void step(long t, float* g, LocalOptimizer& local) override {
+    float* x = local.params;
+    local.apply(g);  // x now holds y
+    NVTX_RANGE("gossip");
+    add_scaled(ctx_, difference_.data(), x, -1.0f, own_estimate_.data(), count_);
+    ctx_.timer.mark(Phase::Compress);
+    const size_t bytes = compressor_->compress(ctx_, difference_.data(), outgoing_.data(), nullptr, key(t, rank_));
+    std::vector<size_t> sizes(neighbors_.size(), bytes);
+    ctx_.timer.mark(Phase::Exchange);
+    if (compressor_->variable_size())
+      sizes = exchange_with_neighbors_variable(transport_, neighbors_, outgoing_.data(), bytes, capacity_, inbox_);
+    else
+      exchange_with_neighbors(transport_, neighbors_, outgoing_.data(), bytes, inbox_);
+    ctx_.timer.mark(Phase::Compress);
+    compressor_->decompress(ctx_, outgoing_.data(), bytes, q_.data(), key(t, rank_));
+    axpy(ctx_, own_estimate_.data(), 1.0f, q_.data(), count_);
+    for (size_t k = 0; k < neighbors_.size(); ++k) {
+      compressor_->decompress(ctx_, inbox_[k], sizes[k], q_.data(), key(t, neighbors_[k]));
+      axpy(ctx_, estimates_[k]->data(), 1.0f, q_.data(), count_);
+    }
+    ctx_.timer.mark(Phase::Update);
+    // x = y + gamma sum_j w_ij (xh_j - xh_i): the self term is zero.
+    for (size_t k = 0; k < neighbors_.size(); ++k) {
+      const float weight = config_.gamma * static_cast<float>(topology_.weight(rank_, neighbors_[k]));
+      add_scaled(ctx_, difference_.data(), estimates_[k]->data(), -1.0f, own_estimate_.data(), count_);
+      axpy(ctx_, x, weight, difference_.data(), count_);
+    }
+    if (proximal_) soft_threshold(ctx_, x, local.config.lr * config_.l1, count_);
+  }
+
+  std::vector<std::pair<std::string, Tensor*>> state() override { return named_state(); }
+  bool models_differ() const override { return true; }
+
+ private:
+  static MessageKey key(long t, int sender) { return MessageKey{static_cast<uint64_t>(t), static_cast<uint32_t>(sender)}; }
+
+  bool proximal_;
+  Topology topology_;
+  std::vector<int> neighbors_;
+  std::unique_ptr<Compressor> compressor_;
+  Tensor& own_estimate_;
+  std::vector<Tensor*> estimates_;
+  Tensor &difference_ = vector(""), &q_ = vector("");
+  size_t capacity_;
+  Buffer<uint8_t> outgoing_;
+  std::vector<Buffer<uint8_t>> inbox_storage_;
+  std::vector<uint8_t*> inbox_;
+};
+
+}  // namespace
+
+std::unique_ptr<Algorithm> make_gossip_algorithm(Transport& t, const std::vector<Block>& b, const AlgorithmConfig& c) {
+  if (c.gamma <= 0.0f || c.gamma > 1.0f) fail_input("--gamma must be in (0, 1], got %g", c.gamma);
+  if (c.l1 < 0.0f) fail_input("--l1 must be non-negative, got %g", c.l1);
+  if (c.name == "malcom") return std::make_unique<Gossip>(t, b, c, true);
+  if (c.name == "choco") return std::make_unique<Gossip>(t, b, c, false);
+  fail_input("unknown gossip algorithm '%s'", c.name.c_str());
+}

@@ -1,0 +1,244 @@
+// The server/worker algorithms of ALGORITHMS.md (P-SGD, MEM-SGD, DoubleSqueeze, NEOLITHIC, CSER,
+// LIEC-SGD). Each step function reads like its lines there; `up` and `down` are the two
+// exchanges they are all made of.
+#include <cmath>
+
+#include "comm/algorithm.h"
+#include "comm/patterns.h"
+#include "engine/check.h"
+#include "engine/nvtx.h"
+#include "engine/vector_ops.h"
+
+namespace {
+
+class ServerWorker : public Algorithm {
+ public:
+  ServerWorker(Transport& t, const std::vector<Block>& blocks, const AlgorithmConfig& config)
+      : Algorithm(t, blocks, config),
+        compressor_(make_compressor(ctx_, config.compressor, blocks)),
+        full_(make_compressor(ctx_, CompressorConfig{CompressorKind::Identity}, blocks)),
+        scratch_(vector("")) {
+    capacity_ = std::max(compressor_->max_message_bytes(), full_->max_message_bytes());
+    outgoing_ = Buffer<uint8_t>(ctx_, capacity_);
+    for (int r = 0; r < (rank_ == 0 ? workers_ : 0); ++r) {
+      inbox_storage_.emplace_back(ctx_, capacity_);
+      inbox_.push_back(inbox_storage_.back().data());
+    }
+  }
+
+ protected:
+  // Every rank sends C(p) to the server (writing p - C(p) into `error` unless it is null); the
+  // server decodes them all and writes their mean into `mean`. Message keys: (4t + round, rank).
+  void up(Compressor& c, const float* p, float* error, float* mean, long t, int round) {
+    NVTX_RANGE("exchange_up");
+    ctx_.timer.mark(Phase::Compress);
+    const size_t bytes = c.compress(ctx_, p, outgoing_.data(), error, key(t, round, rank_));
+    std::vector<size_t> sizes(workers_, bytes);
+    ctx_.timer.mark(Phase::Exchange);
+    if (c.variable_size())
+      sizes = gather_to_server_variable(transport_, outgoing_.data(), bytes, capacity_, inbox_);
+    else
+      gather_to_server(transport_, outgoing_.data(), bytes, inbox_);
+    ctx_.timer.mark(Phase::Compress);
+    finish_up(c, sizes, mean, t, round);
+    ctx_.timer.mark(Phase::Update);
+  }
+
+  void finish_up(Compressor& c, const std::vector<size_t>& sizes, float* mean, long t, int round) {
+    if (rank_ != 0) return;
+    // The mean as a sum in rank order, then one scaling: the same arithmetic for every algorithm,
+    // which is what makes them all equal P-SGD bit for bit under the identity compressor.
+    c.decompress(ctx_, inbox_[0], sizes[0], mean, key(t, round, 0));
+    for (int r = 1; r < workers_; ++r) {
+      c.decompress(ctx_, inbox_[r], sizes[r], scratch_.data(), key(t, round, r));
+      axpy(ctx_, mean, 1.0f, scratch_.data(), count_);
+    }
+    scale(ctx_, mean, 1.0f / workers_, count_);
+  }
+
+  // The server sends C(v) to every rank (writing v - C(v) into `error` unless null; v and error
+  // are read on the server only); every rank, the server too, decodes it into `out`.
+  void down(Compressor& c, const float* v, float* error, float* out, long t, int round) {
+    NVTX_RANGE("exchange_down");
+    ctx_.timer.mark(Phase::Compress);
+    size_t bytes = c.max_message_bytes();
+    if (rank_ == 0) bytes = c.compress(ctx_, v, outgoing_.data(), error, key(t, round, workers_));
+    ctx_.timer.mark(Phase::Exchange);
+    if (c.variable_size())
+      bytes = broadcast_from_server_variable(transport_, outgoing_.data(), bytes, capacity_);
+    else
+      broadcast_from_server(transport_, outgoing_.data(), bytes);
+    ctx_.timer.mark(Phase::Compress);
+    c.decompress(ctx_, outgoing_.data(), bytes, out, key(t, round, workers_));
+    ctx_.timer.mark(Phase::Update);
+  }
+
+  // Random-k's indices and the dither noise are keyed per message: step, round, sender (the
+  // server's downlink uses `workers` as its sender id, apart from worker 0's uplink).
+  static MessageKey key(long t, int round, int sender) {
+    return MessageKey{static_cast<uint64_t>(t) * 4 + round, static_cast<uint32_t>(sender)};
+  }
+
+  std::unique_ptr<Compressor> compressor_, full_;
+  Tensor& scratch_;
+
+ private:
+  size_t capacity_;
+  Buffer<uint8_t> outgoing_;
+  std::vector<Buffer<uint8_t>> inbox_storage_;
+  std::vector<uint8_t*> inbox_;
+};
+
+// 1. P-SGD: up g; m = mean g_i; down m; u = m.
+class Psgd : public ServerWorker {
+ public:
+  using ServerWorker::ServerWorker;
+  void step(long t, float* g, LocalOptimizer& local) override {
+    up(*full_, g, nullptr, m_.data(), t, 0);
+    down(*full_, m_.data(), nullptr, u_.data(), t, 1);
+    local.apply(u_.data());
+  }
+
+ private:
+  Tensor &m_ = vector(""), &u_ = vector("");
+};
+
+// 2. MEM-SGD: p = g + e; c = C(p); e = p - c; up c; m = mean c_i; down m in full precision; u = m.
+class MemSgd : public ServerWorker {
+ public:
+  using ServerWorker::ServerWorker;
+  void step(long t, float* g, LocalOptimizer& local) override {
+    add_scaled(ctx_, p_.data(), g, 1.0f, e_.data(), count_);
+    up(*compressor_, p_.data(), e_.data(), m_.data(), t, 0);
+    down(*full_, m_.data(), nullptr, u_.data(), t, 1);
+    local.apply(u_.data());
+  }
+  std::vector<std::pair<std::string, Tensor*>> state() override { return named_state(); }
+
+ private:
+  Tensor &e_ = vector("worker_error"), &p_ = vector(""), &m_ = vector(""), &u_ = vector("");
+};
+
+// 3. DoubleSqueeze: worker as MEM-SGD; server v = mean c_i + e_s; c = C(v); e_s = v - c; down c; u = c.
+class DoubleSqueeze : public ServerWorker {
+ public:
+  using ServerWorker::ServerWorker;
+  void step(long t, float* g, LocalOptimizer& local) override {
+    add_scaled(ctx_, p_.data(), g, 1.0f, e_.data(), count_);
+    up(*compressor_, p_.data(), e_.data(), v_.data(), t, 0);
+    if (rank_ == 0) axpy(ctx_, v_.data(), 1.0f, e_s_.data(), count_);
+    down(*compressor_, v_.data(), e_s_.data(), u_.data(), t, 1);
+    local.apply(u_.data());
+  }
+  std::vector<std::pair<std::string, Tensor*>> state() override { return named_state(); }
+  double server_error_norm() override {
+    return rank_ == 0 ? std::sqrt(squared_norm(ctx_, e_s_.data(), count_)) : Algorithm::server_error_norm();
+  }
+
+ private:
+  Tensor &e_ = vector("worker_error"), &e_s_ = vector("server_error"), &p_ = vector(""), &v_ = vector(""),
+         &u_ = vector("");
+};
+
+// 4. NEOLITHIC (R = 2): p = g + e; c1 = C(p); c2 = C(p - c1); e = p - c1 - c2; up c1, c2;
+//    v = mean (c1_i + c2_i) + e_s; s1 = C(v); s2 = C(v - s1); e_s = v - s1 - s2; down s1, s2; u = s1 + s2.
+class Neolithic : public ServerWorker {
+ public:
+  using ServerWorker::ServerWorker;
+  void step(long t, float* g, LocalOptimizer& local) override {
+    add_scaled(ctx_, p_.data(), g, 1.0f, e_.data(), count_);
+    up(*compressor_, p_.data(), r_.data(), v_.data(), t, 0);  // r = p - c1
+    up(*compressor_, r_.data(), e_.data(), m_.data(), t, 1);  // e = r - c2
+    if (rank_ == 0) {
+      axpy(ctx_, v_.data(), 1.0f, m_.data(), count_);
+      axpy(ctx_, v_.data(), 1.0f, e_s_.data(), count_);
+    }
+    down(*compressor_, v_.data(), r_.data(), u_.data(), t, 2);      // server: r = v - s1
+    down(*compressor_, r_.data(), e_s_.data(), m_.data(), t, 3);    // server: e_s = r - s2
+    axpy(ctx_, u_.data(), 1.0f, m_.data(), count_);
+    local.apply(u_.data());
+  }
+  std::vector<std::pair<std::string, Tensor*>> state() override { return named_state(); }
+  double server_error_norm() override {
+    return rank_ == 0 ? std::sqrt(squared_norm(ctx_, e_s_.data(), count_)) : Algorithm::server_error_norm();
+  }
+
+ private:
+  Tensor &e_ = vector("worker_error"), &e_s_ = vector("server_error"), &p_ = vector(""), &r_ = vector(""),
+         &v_ = vector(""), &m_ = vector(""), &u_ = vector("");
+};
+
+// 5. CSER (period H): c = C(g); r = g - c; R -= r; up c; m = mean c_i, down m in full precision;
+//    u = m + r. When (t + 1) mod H = 0 also: u += R; cR = C(R); R -= cR; up cR; mR = mean cR_i,
+//    down in full precision; u -= (mR + R).
+class Cser : public ServerWorker {
+ public:
+  using ServerWorker::ServerWorker;
+  void step(long t, float* g, LocalOptimizer& local) override {
+    up(*compressor_, g, r_.data(), m_.data(), t, 0);
+    axpy(ctx_, big_r_.data(), -1.0f, r_.data(), count_);
+    down(*full_, m_.data(), nullptr, u_.data(), t, 1);
+    axpy(ctx_, u_.data(), 1.0f, r_.data(), count_);
+    if ((t + 1) % config_.period == 0) {
+      axpy(ctx_, u_.data(), 1.0f, big_r_.data(), count_);
+      up(*compressor_, big_r_.data(), r_.data(), m_.data(), t, 2);  // r = R - C(R): the new R
+      ctx_.copy(big_r_.data(), r_.data(), 4 * count_);
+      down(*full_, m_.data(), nullptr, v_.data(), t, 3);
+      axpy(ctx_, u_.data(), -1.0f, v_.data(), count_);
+      axpy(ctx_, u_.data(), -1.0f, big_r_.data(), count_);
+    }
+    local.apply(u_.data());
+  }
+  std::vector<std::pair<std::string, Tensor*>> state() override { return named_state(); }
+  bool models_differ() const override { return true; }
+
+ private:
+  Tensor &big_r_ = vector("residual_memory"), &r_ = vector(""), &m_ = vector(""), &v_ = vector(""), &u_ = vector("");
+};
+
+// 6. LIEC-SGD (period H). If (t + 1) mod H != 0: c = C(g); delta = g - c; up c; v = mean c_i + e_s;
+//    c_s = C(v); e_s = v - c_s; down c_s; u = c_s + delta (the local immediate compensation).
+//    Else, full precision both ways: x = mean x_j; v = mean g_j + e_s, e_s = 0; down v; u = v.
+class Liec : public ServerWorker {
+ public:
+  using ServerWorker::ServerWorker;
+  void step(long t, float* g, LocalOptimizer& local) override {
+    if ((t + 1) % config_.period != 0) {
+      up(*compressor_, g, delta_.data(), v_.data(), t, 0);
+      if (rank_ == 0) axpy(ctx_, v_.data(), 1.0f, e_s_.data(), count_);
+      down(*compressor_, v_.data(), e_s_.data(), u_.data(), t, 1);
+      axpy(ctx_, u_.data(), 1.0f, delta_.data(), count_);
+    } else {
+      up(*full_, local.params, nullptr, v_.data(), t, 0);
+      down(*full_, v_.data(), nullptr, local.params, t, 1);
+      up(*full_, g, nullptr, v_.data(), t, 2);
+      if (rank_ == 0) {
+        axpy(ctx_, v_.data(), 1.0f, e_s_.data(), count_);
+        ctx_.fill_zero(e_s_.data(), 4 * count_);
+      }
+      down(*full_, v_.data(), nullptr, u_.data(), t, 3);
+    }
+    local.apply(u_.data());
+  }
+  std::vector<std::pair<std::string, Tensor*>> state() override { return named_state(); }
+  double server_error_norm() override {
+    return rank_ == 0 ? std::sqrt(squared_norm(ctx_, e_s_.data(), count_)) : Algorithm::server_error_norm();
+  }
+  bool models_differ() const override { return true; }
+
+ private:
+  Tensor &e_s_ = vector("server_error"), &delta_ = vector(""), &v_ = vector(""), &u_ = vector("");
+};
+
+}  // namespace
+
+std::unique_ptr<Algorithm> make_server_worker_algorithm(Transport& t, const std::vector<Block>& b,
+                                                        const AlgorithmConfig& c) {
+  if (c.name == "psgd") return std::make_unique<Psgd>(t, b, c);
+  if (c.name == "memsgd") return std::make_unique<MemSgd>(t, b, c);
+  if (c.name == "doublesqueeze") return std::make_unique<DoubleSqueeze>(t, b, c);
+  if (c.name == "neolithic") return std::make_unique<Neolithic>(t, b, c);
+  if (c.name == "cser") return std::make_unique<Cser>(t, b, c);
+  if (c.name == "liec") return std::make_unique<Liec>(t, b, c);
+  fail_input("unknown server/worker algorithm '%s'", c.name.c_str());
+}

@@ -1,0 +1,132 @@
+// Checkpoint serialisation: "CKPT", version, entries (name, kind, count, data), FNV-1a checksum.
+#include "engine/checkpoint.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <unistd.h>
+
+#include "engine/check.h"
+
+namespace {
+
+constexpr uint32_t kMagic = 0x54504b43u;  // "CKPT"
+constexpr uint32_t kVersion = 1;
+
+uint64_t fnv1a(const std::vector<uint8_t>& bytes, size_t length) {
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < length; ++i) hash = (hash ^ bytes[i]) * 0x100000001b3ull;
+  return hash;
+}
+
+template <typename T>
+void put(std::vector<uint8_t>& out, const T& value) {
+  const auto* raw = reinterpret_cast<const uint8_t*>(&value);
+  out.insert(out.end(), raw, raw + sizeof value);
+}
+
+void put_name(std::vector<uint8_t>& out, const std::string& name) {
+  put(out, static_cast<uint32_t>(name.size()));
+  out.insert(out.end(), name.begin(), name.end());
+}
+
+}  // namespace
+
+void CheckpointWriter::add_vector(const std::string& name, Context& ctx, const float* data, size_t n) {
+  std::vector<float>& v = vectors_[name];
+  v.resize(n);
+  ctx.download(v.data(), data, n * sizeof(float));
+}
+
+void CheckpointWriter::add_number(const std::string& name, double value) { numbers_[name] = value; }
+
+void CheckpointWriter::write(const std::string& path) const {
+  std::vector<uint8_t> out;
+  put(out, kMagic);
+  put(out, kVersion);
+  put(out, static_cast<uint64_t>(vectors_.size()));
+  put(out, static_cast<uint64_t>(numbers_.size()));
+  for (const auto& [name, v] : vectors_) {
+    put_name(out, name);
+    put(out, static_cast<uint64_t>(v.size()));
+    const auto* raw = reinterpret_cast<const uint8_t*>(v.data());
+    out.insert(out.end(), raw, raw + v.size() * sizeof(float));
+  }
+  for (const auto& [name, value] : numbers_) {
+    put_name(out, name);
+    put(out, value);
+  }
+  put(out, fnv1a(out, out.size()));
+
+  const std::string temporary = path + ".tmp";
+  std::FILE* file = std::fopen(temporary.c_str(), "wb");
+  if (file == nullptr) fail_input("cannot write %s: %s", temporary.c_str(), std::strerror(errno));
+  const bool written = std::fwrite(out.data(), 1, out.size(), file) == out.size() && std::fflush(file) == 0 &&
+                       fsync(fileno(file)) == 0;
+  if (std::fclose(file) != 0 || !written) fail_input("cannot write %s: %s", temporary.c_str(), std::strerror(errno));
+  if (std::rename(temporary.c_str(), path.c_str()) != 0)
+    fail_input("cannot rename %s to %s: %s", temporary.c_str(), path.c_str(), std::strerror(errno));
+}
+
+CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) fail_input("cannot read checkpoint %s: %s", path.c_str(), std::strerror(errno));
+  std::vector<uint8_t> bytes;
+  uint8_t chunk[1 << 16];
+  size_t got;
+  while ((got = std::fread(chunk, 1, sizeof chunk, file)) > 0) bytes.insert(bytes.end(), chunk, chunk + got);
+  std::fclose(file);
+
+  size_t at = 0;
+  const auto take = [&](void* out, size_t n) {
+    if (at + n > bytes.size()) fail_input("checkpoint %s is truncated", path.c_str());
+    std::memcpy(out, bytes.data() + at, n);
+    at += n;
+  };
+  uint64_t stored_hash = 0;
+  if (bytes.size() < 8 + 16 + 8) fail_input("checkpoint %s is truncated", path.c_str());
+  std::memcpy(&stored_hash, bytes.data() + bytes.size() - 8, 8);
+  if (fnv1a(bytes, bytes.size() - 8) != stored_hash) fail_input("checkpoint %s is corrupt (checksum)", path.c_str());
+  uint32_t magic, version;
+  uint64_t vector_count, number_count;
+  take(&magic, 4);
+  take(&version, 4);
+  if (magic != kMagic || version != kVersion) fail_input("%s is not a version-%u checkpoint", path.c_str(), kVersion);
+  take(&vector_count, 8);
+  take(&number_count, 8);
+  const auto take_name = [&] {
+    uint32_t length;
+    take(&length, 4);
+    std::string name(length, '\0');
+    take(name.data(), length);
+    return name;
+  };
+  for (uint64_t i = 0; i < vector_count; ++i) {
+    const std::string name = take_name();
+    uint64_t n;
+    take(&n, 8);
+    std::vector<float>& v = vectors_[name];
+    v.resize(n);
+    take(v.data(), n * sizeof(float));
+  }
+  for (uint64_t i = 0; i < number_count; ++i) {
+    const std::string name = take_name();
+    take(&numbers_[name], sizeof(double));
+  }
+}
+
+void CheckpointReader::read_vector(const std::string& name, Context& ctx, float* data, size_t n) const {
+  const auto found = vectors_.find(name);
+  if (found == vectors_.end()) fail_input("checkpoint %s has no %s", path_.c_str(), name.c_str());
+  if (found->second.size() != n)
+    fail_input("checkpoint %s: %s has %zu values, the run needs %zu (another model or configuration?)", path_.c_str(),
+               name.c_str(), found->second.size(), n);
+  ctx.upload(data, found->second.data(), n * sizeof(float));
+  ctx.synchronize();  // the host copy goes away with the reader
+}
+
+double CheckpointReader::number(const std::string& name) const {
+  const auto found = numbers_.find(name);
+  if (found == numbers_.end()) fail_input("checkpoint %s has no %s", path_.c_str(), name.c_str());
+  return found->second;
+}

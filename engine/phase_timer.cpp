@@ -1,0 +1,53 @@
+// Phase timing with a reusable event pool.
+#include "engine/phase_timer.h"
+
+#include "engine/check.h"
+#include "engine/context.h"
+
+const char* phase_name(Phase phase) {
+  switch (phase) {
+    case Phase::Compute: return "compute";
+    case Phase::Compress: return "compress";
+    case Phase::Exchange: return "exchange";
+    case Phase::Update: return "update";
+    default: return "other";
+  }
+}
+
+PhaseTimer::~PhaseTimer() {
+  for (cudaEvent_t e : pool_) cudaEventDestroy(e);
+}
+
+void PhaseTimer::mark(Phase phase) {
+  Mark m{phase, nullptr, std::chrono::steady_clock::now()};
+  if (ctx_.is_cuda()) {
+    if (marks_.size() == pool_.size()) {
+      cudaEvent_t e;
+      CUDA_CHECK(cudaEventCreate(&e));
+      pool_.push_back(e);
+    }
+    m.event = pool_[marks_.size()];
+    CUDA_CHECK(cudaEventRecord(m.event, ctx_.stream));
+  }
+  marks_.push_back(m);
+}
+
+std::array<double, static_cast<size_t>(Phase::Count)> PhaseTimer::collect() {
+  std::array<double, static_cast<size_t>(Phase::Count)> seconds{};
+  if (marks_.empty()) return seconds;
+  mark(Phase::Other);  // closes the last phase
+  if (ctx_.is_cuda()) CUDA_CHECK(cudaEventSynchronize(marks_.back().event));
+  for (size_t i = 0; i + 1 < marks_.size(); ++i) {
+    double elapsed;
+    if (ctx_.is_cuda()) {
+      float ms = 0.0f;
+      CUDA_CHECK(cudaEventElapsedTime(&ms, marks_[i].event, marks_[i + 1].event));
+      elapsed = ms / 1e3;
+    } else {
+      elapsed = std::chrono::duration<double>(marks_[i + 1].time - marks_[i].time).count();
+    }
+    seconds[static_cast<size_t>(marks_[i].phase)] += elapsed;
+  }
+  marks_.clear();
+  return seconds;
+}

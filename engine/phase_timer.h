@@ -1,0 +1,36 @@
+// Splits a rank's step time into named phases with stream events (host clock on the CPU): mark()
+// starts a phase, which lasts until the next mark(). Marks cost no host wait; collect() (at log
+// time) waits once and returns the seconds spent in each phase since the previous collect().
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <vector>
+
+#include <cuda_runtime.h>
+
+enum class Phase { Compute, Compress, Exchange, Update, Other, Count };
+const char* phase_name(Phase phase);
+
+class Context;
+
+class PhaseTimer {
+ public:
+  explicit PhaseTimer(Context& ctx) : ctx_(ctx) {}
+  ~PhaseTimer();
+  PhaseTimer(const PhaseTimer&) = delete;
+  PhaseTimer& operator=(const PhaseTimer&) = delete;
+
+  void mark(Phase phase);
+  std::array<double, static_cast<size_t>(Phase::Count)> collect();
+
+ private:
+  struct Mark {
+    Phase phase;
+    cudaEvent_t event;  // GPU
+    std::chrono::steady_clock::time_point time;  // CPU
+  };
+  Context& ctx_;
+  std::vector<Mark> marks_;
+  std::vector<cudaEvent_t> pool_;  // events are reused from one interval to the next
+};
