@@ -1,8 +1,12 @@
 // ./train: trains a ResNet with N workers (ranks) running one of the distributed algorithms of
 // ALGORITHMS.md over a transport (threads, MPI processes or NCCL), and writes config.json,
 // metrics.jsonl and checkpoints to its run directory. `./train --help` lists every flag.
+#include <omp.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <thread>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -41,6 +45,7 @@ Flags declare_flags() {
   f.add("data-dir", "", "folder with the dataset's files (or their parent folder)");
   f.add("image-size", "0", "32 or 64; 0 keeps the dataset's size (Tiny ImageNet at 32 is box-downsampled)");
   f.add("classes", "10", "number of classes (synthetic data, --print-params)");
+  f.add("train-subset", "0", "train on the first N training images only (0: all); for quick runs");
   f.add_switch("inspect", "load the dataset, print its sizes and per-class counts, and exit");
   f.add("algo", "psgd", "psgd, memsgd, doublesqueeze, neolithic, cser, liec, choco or malcom");
   f.add("compressor", "identity", "identity, sign, topk, randk or dither (server/worker algorithms)");
@@ -83,7 +88,7 @@ struct Config {
   DatasetOptions data;
   AlgorithmConfig algorithm;
   size_t bucket_bytes;
-  int width, batch_size, log_every, eval_every, workers, checkpoint_every;
+  int width, batch_size, log_every, eval_every, workers, checkpoint_every, train_subset;
   long steps, epochs, crash_at_step;
   double comm_timeout;
   SgdConfig sgd;
@@ -136,6 +141,7 @@ Config read_config(const Flags& f) {
   c.eval_every = static_cast<int>(f.integer("eval-every"));
   c.workers = static_cast<int>(f.integer("workers"));
   c.checkpoint_every = static_cast<int>(f.integer("checkpoint-every"));
+  c.train_subset = static_cast<int>(f.integer("train-subset"));
   c.steps = f.integer("steps");
   c.epochs = f.integer("epochs");
   c.crash_at_step = f.integer("crash-at-step");
@@ -165,6 +171,7 @@ Config read_config(const Flags& f) {
   require(c.eval_every >= 1, "--eval-every must be at least 1, got %d", c.eval_every);
   require(c.workers >= 1 && c.workers <= 1024, "--workers must be in [1, 1024], got %d", c.workers);
   require(c.checkpoint_every >= 0, "--checkpoint-every must be non-negative, got %d", c.checkpoint_every);
+  require(c.train_subset >= 0, "--train-subset must be non-negative, got %d", c.train_subset);
   require(c.steps >= 0, "--steps must be non-negative, got %ld", c.steps);
   require(c.steps > 0 || c.epochs >= 1, "--epochs must be at least 1, got %ld", c.epochs);
   require(c.comm_timeout > 0, "--comm-timeout must be positive, got %g", c.comm_timeout);
@@ -498,13 +505,31 @@ int train_rank(const Config& c, const Flags& flags, const DatasetSplits& data, T
   return trainer.run();
 }
 
+// Ranks on one machine split its cores between their CPU kernels: OpenMP teams that outnumber
+// the cores spin against each other and run many times slower.
+void share_cores(int ranks_here) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  omp_set_num_threads(std::max(1, cores / std::max(1, ranks_here)));
+}
+
 // --comm local: the workers are threads of this process, on the CPU or spread over the GPUs.
+// The dataset, cut to --train-subset training images when asked.
+DatasetSplits load_training_data(const Config& c) {
+  DatasetSplits data = load_dataset(c.data);
+  if (c.train_subset > 0 && static_cast<size_t>(c.train_subset) < data.train.size()) {
+    data.train.labels.resize(c.train_subset);
+    data.train.images.resize(c.train_subset * data.train.image_bytes());
+  }
+  return data;
+}
+
 int run_local(const Config& c, const Flags& flags) {
-  const DatasetSplits data = load_dataset(c.data);
+  const DatasetSplits data = load_training_data(c);
   int devices = 1;
   if (c.device == Device::CUDA) CUDA_CHECK(cudaGetDeviceCount(&devices));
   std::vector<int> codes(c.workers, 0);
   run_local_ranks(c.workers, c.comm_timeout, [&](LocalHub& hub, int rank) {
+    share_cores(c.workers);
     Context ctx(ContextOptions{c.device, rank % devices, c.seed, c.deterministic});
     LocalTransport transport(ctx, hub, rank);
     codes[rank] = train_rank(c, flags, data, transport);
@@ -527,7 +552,8 @@ int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
       CUDA_CHECK(cudaGetDeviceCount(&devices));
       gpu = mpi.local_rank() % devices;  // several ranks may share a GPU: the MPI transport allows it
     }
-    const DatasetSplits data = load_dataset(c.data);
+    const DatasetSplits data = load_training_data(c);
+    share_cores(mpi.local_size());
     Context ctx(ContextOptions{c.device, gpu, c.seed, c.deterministic});
     std::unique_ptr<Transport> transport;
     if (c.comm == TransportKind::Mpi)

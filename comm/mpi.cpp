@@ -52,14 +52,22 @@ int MpiRuntime::size() const {
   return s;
 }
 
-int MpiRuntime::local_rank() const {
+namespace {
+// (rank, size) within the ranks that share this node's memory.
+std::pair<int, int> node_rank_and_size(int world_rank) {
   MPI_Comm node;
-  MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank(), MPI_INFO_NULL, &node));
-  int r = 0;
+  MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world_rank, MPI_INFO_NULL, &node));
+  int r = 0, s = 1;
   MPI_CHECK(MPI_Comm_rank(node, &r));
+  MPI_CHECK(MPI_Comm_size(node, &s));
   MPI_CHECK(MPI_Comm_free(&node));
-  return r;
+  return {r, s};
 }
+}  // namespace
+
+int MpiRuntime::local_rank() const { return node_rank_and_size(rank()).first; }
+
+int MpiRuntime::local_size() const { return node_rank_and_size(rank()).second; }
 
 void MpiRuntime::abort(int code) {
   std::fflush(stdout);

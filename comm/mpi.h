@@ -15,8 +15,9 @@ class MpiRuntime {
   ~MpiRuntime();
   int rank() const;
   int size() const;
-  // The rank among the ranks on this node (for picking a GPU).
+  // The rank among the ranks on this node (for picking a GPU), and how many share the node.
   int local_rank() const;
+  int local_size() const;
   // Ends every rank of the job: what a rank that failed does, so that no peer waits forever.
   [[noreturn]] static void abort(int code);
 };

@@ -1,4 +1,7 @@
 // ./train end to end on the CPU: it learns, it is deterministic, and bad input exits with code 2.
+#include <sys/wait.h>
+
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -94,6 +97,92 @@ TEST_CASE("train: --print-params and --help") {
                            "--momentum", "--wd", "--seed", "--log-every", "--run-dir", "--print-params"})
     CHECK(h.out.find(flag) != std::string::npos);
   CHECK(h.out.find("(default: 128)") != std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+std::string mpirun_train(int ranks, const std::string& args) {
+  return "mpirun --allow-run-as-root --oversubscribe -np " + std::to_string(ranks) + " " + train_binary() +
+         " --comm mpi " + args;
+}
+
+int shell(const std::string& command, std::string* output) {
+  const std::string log = temp_dir("shell") + ".log";
+  const int raw = std::system((command + " > " + log + " 2>&1").c_str());
+  *output = read_text(log);
+  std::remove(log.c_str());
+  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+}
+
+const char* kDistributed = "--device cpu --dataset synthetic --width 4 --batch-size 16 --algo liec --compressor sign "
+                           "--period 3 --log-every 2 --augment on --seed 3";
+
+TEST_CASE("train: the local and MPI transports give the same metrics for the same seeded run") {
+  const std::string local_dir = temp_dir("local"), mpi_dir = temp_dir("mpi");
+  const Outcome local = run_train(std::string(kDistributed) + " --steps 8 --workers 4 --run-dir " + local_dir);
+  REQUIRE(local.status == 0);
+  std::string output;
+  const int status = shell(mpirun_train(4, std::string(kDistributed) + " --steps 8 --run-dir " + mpi_dir), &output);
+  INFO(output);
+  REQUIRE(status == 0);
+  const std::string a = without_timings(read_text(local_dir + "/metrics.jsonl"));
+  const std::string b = without_timings(read_text(mpi_dir + "/metrics.jsonl"));
+  CHECK(!a.empty());
+  CHECK(a == b);
+  CHECK(a.find("\"bytes_up\": 0,") == std::string::npos);  // traffic was counted
+  std::filesystem::remove_all(local_dir);
+  std::filesystem::remove_all(mpi_dir);
+}
+
+TEST_CASE("train: kill one MPI rank, the others stop with an error; resuming reproduces the uninterrupted run") {
+  // 2 workers x 32 images: 16 steps per epoch on 1024 synthetic images; a checkpoint after every
+  // epoch; LIEC-SGD with momentum, so error memories, momentum and BN statistics must all come
+  // back for the runs to agree. The crash comes after step 24, in the second epoch.
+  const std::string args = "--device cpu --dataset synthetic --train-subset 1024 --width 4 --batch-size 32 --algo liec "
+                           "--compressor sign --period 5 --log-every 4 --epochs 3 --checkpoint-every 1 --augment on "
+                           "--seed 5 ";
+  const std::string whole = temp_dir("whole"), broken = temp_dir("broken");
+  std::string output;
+  REQUIRE(shell(mpirun_train(2, args + "--run-dir " + whole), &output) == 0);
+
+  const auto start = std::chrono::steady_clock::now();
+  const int status = shell(mpirun_train(2, args + "--crash-at-step 24 --comm-timeout 10 --run-dir " + broken), &output);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  INFO(output);
+  CHECK(status != 0);
+  CHECK(seconds < 60.0);
+  CHECK(output.find("exiting abruptly after step 24") != std::string::npos);
+  CHECK(std::filesystem::exists(broken + "/checkpoint/rank-0.bin"));
+  CHECK(std::filesystem::exists(broken + "/checkpoint/rank-1.bin"));
+
+  REQUIRE(shell(mpirun_train(2, args + "--resume --run-dir " + broken), &output) == 0);
+  CHECK(output.find("resumed from") != std::string::npos);
+  const std::string expected = without_timings(read_text(whole + "/metrics.jsonl"));
+  const std::string resumed = without_timings(read_text(broken + "/metrics.jsonl"));
+  CHECK(lines_of(expected).size() > 12);
+  CHECK(resumed == expected);
+  std::filesystem::remove_all(whole);
+  std::filesystem::remove_all(broken);
+}
+
+TEST_CASE("train: every algorithm runs end to end with 3 local workers") {
+  for (const std::string algo : {"psgd", "memsgd", "doublesqueeze", "neolithic", "cser", "liec", "choco", "malcom"}) {
+    INFO(algo);
+    const std::string dir = temp_dir(algo);
+    const Outcome o = run_train("--device cpu --dataset synthetic --width 4 --batch-size 16 --steps 8 --log-every 4 "
+                                "--workers 3 --compressor sign --levels 64 --period 4 --l1 0.0001 --algo " + algo +
+                                " --run-dir " + dir);
+    INFO(o.err);
+    REQUIRE(o.status == 0);
+    const std::string metrics = read_text(dir + "/metrics.jsonl");
+    CHECK(metrics.find("\"test_acc\"") != std::string::npos);
+    if (algo == "liec" || algo == "doublesqueeze" || algo == "neolithic")
+      CHECK(metrics.find("\"server_error_norm\"") != std::string::npos);
+    if (algo == "malcom") CHECK(metrics.find("\"sparsity\"") != std::string::npos);
+    std::filesystem::remove_all(dir);
+  }
 }
 
 }  // namespace
