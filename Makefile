@@ -40,7 +40,7 @@ TEST_HELPERS := $(BUILD)/tests/mpi_ranks  # programs the tests start
 BENCH_SOURCES := $(wildcard tests/bench/bench_*.cu)
 BENCH_BINARIES := $(patsubst tests/bench/%.cu,$(BUILD)/%,$(BENCH_SOURCES)) $(BUILD)/comm_bench
 
-.PHONY: all test run bench clean deps report
+.PHONY: all test run bench plots clean deps report
 all: report train $(TEST_BINARIES) $(TEST_HELPERS) $(BENCH_BINARIES)
 
 report:
@@ -99,6 +99,11 @@ bench: all
 run: deps
 	@$(MAKE) --no-print-directory all
 	bash scripts/run-default.sh
+
+# make plots RUN=runs/a RUN2=runs/b ... [PLOTS_DIR=plots]: accuracy against epoch, time and bits.
+PLOTS_DIR ?= plots
+plots:
+	bash scripts/plots.sh $(PLOTS_DIR) $(RUN) $(RUN2) $(RUN3) $(RUN4) $(RUN5) $(RUN6) $(RUN7) $(RUN8) $(RUNS)
 
 clean:
 	rm -rf $(BUILD) train

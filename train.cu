@@ -227,7 +227,7 @@ class RankTrainer {
     }
     LocalOptimizer local{ctx_, store_.values().data(), momentum_.defined() ? momentum_.data() : nullptr,
                          store_.param_count(), c_.sgd};
-    start_ = last_log_ = Clock::now();
+    start_ = last_log_ = segment_start_ = Clock::now();
     while (step_ < total_steps_) {
       const long epoch = step_ / steps_per_epoch_;
       const std::vector<int32_t> shard =
@@ -334,6 +334,7 @@ class RankTrainer {
   // of the test set; then every rank goes back to its own model.
   void evaluate_and_log(long epoch) {
     NVTX_RANGE("evaluate");
+    train_seconds_ += std::chrono::duration<double>(Clock::now() - segment_start_).count();
     const size_t d = store_.param_count();
     Tensor own = Tensor::empty(ctx_, {static_cast<int>(d)});
     Tensor own_buffers = Tensor::empty(ctx_, store_.buffer_values().shape());
@@ -358,15 +359,23 @@ class RankTrainer {
     }
     const std::vector<float> sums = stats.to_host(ctx_);
     const Evaluation e{t_.all_reduce_sum(sums[0]) / test_.size, t_.all_reduce_sum(sums[1]) / test_.size};
+    const auto [up, down] = per_worker_bytes();
     ctx_.copy(store_.values().data(), own.data(), own.bytes());
     ctx_.copy(store_.buffer_values().data(), own_buffers.data(), own_buffers.bytes());
     if (rank_ == 0) {
-      log_->append_metrics(
-          JsonObject().add("step", step_).add("epoch", epoch).add("test_loss", e.loss).add("test_acc", e.accuracy));
+      // With the cumulative traffic and time, so that accuracy can be plotted against either.
+      log_->append_metrics(JsonObject()
+                               .add("step", step_)
+                               .add("epoch", epoch)
+                               .add("test_loss", e.loss)
+                               .add("test_acc", e.accuracy)
+                               .add("bytes_up_total", up)
+                               .add("bytes_down_total", down)
+                               .add("train_s", train_seconds_));
       std::printf("epoch %3ld  test loss %.4f  test acc %.4f\n", epoch, e.loss, e.accuracy);
       std::fflush(stdout);
     }
-    last_log_ = Clock::now();  // evaluation time is not training throughput
+    last_log_ = segment_start_ = Clock::now();  // evaluation time is neither training time nor throughput
   }
 
   // Every rank's parameters become the mean over ranks (sum in rank order, then one scaling).
@@ -412,6 +421,7 @@ class RankTrainer {
     w.add_number("bytes_received", static_cast<double>(received_));
     w.add_number("logged_up", logged_up_);
     w.add_number("logged_down", logged_down_);
+    w.add_number("train_seconds", train_seconds_ + std::chrono::duration<double>(Clock::now() - segment_start_).count());
     w.write(checkpoint_file(temporary));
     t_.barrier();
     if (rank_ == 0) {
@@ -442,6 +452,7 @@ class RankTrainer {
     received_ = static_cast<uint64_t>(r.number("bytes_received"));
     logged_up_ = r.number("logged_up");
     logged_down_ = r.number("logged_down");
+    train_seconds_ = r.number("train_seconds");
     if (rank_ == 0) std::printf("resumed from %s at step %ld\n", dir.c_str(), step_);
   }
 
@@ -482,7 +493,8 @@ class RankTrainer {
   long steps_per_epoch_ = 0, total_steps_ = 0, step_ = 0, first_step_ = 0, logged_step_ = 0;
   uint64_t sent_ = 0, received_ = 0;
   double logged_up_ = 0.0, logged_down_ = 0.0;
-  Clock::time_point start_, last_log_;
+  double train_seconds_ = 0.0;  // training wall time before the current segment (evaluations excluded)
+  Clock::time_point start_, last_log_, segment_start_;
 };
 
 // --inspect: what a loader produced, without training.

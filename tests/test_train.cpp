@@ -186,3 +186,22 @@ TEST_CASE("train: every algorithm runs end to end with 3 local workers") {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE("plots: accuracy against epoch, time and bits for several runs, as PNG files") {
+  const std::string a = temp_dir("plot_a"), b = temp_dir("plot_b"), out = temp_dir("plots");
+  const std::string common = "--device cpu --width 4 --batch-size 32 --epochs 2 --train-subset 256 --workers 2 ";
+  REQUIRE(run_train(common + "--algo liec --compressor sign --run-dir " + a).status == 0);
+  REQUIRE(run_train(common + "--algo psgd --run-dir " + b).status == 0);
+  std::string output;
+  REQUIRE(shell("bash scripts/plots.sh " + out + " " + a + " " + b, &output) == 0);
+  for (const char* file : {"accuracy_vs_epoch.png", "accuracy_vs_time.png", "accuracy_vs_bits.png"}) {
+    const std::string png = read_text(out + "/" + file);
+    CHECK(png.size() > 1000);
+    CHECK(png.compare(0, 4, "\x89PNG") == 0);
+  }
+  for (const std::string& dir : {a, b, out}) std::filesystem::remove_all(dir);
+}
+
+}  // namespace
