@@ -20,34 +20,35 @@ struct BatchGeometry {
   int n, height, width;
 };
 
-// Output element i of the batch (NCHW order).
-__host__ __device__ inline void batch_element(size_t i, const BatchGeometry& g, const uint8_t* images,
-                                              const int32_t* indices, const Normalization& norm,
-                                              const Augmentation& a, float* out) {
-  const int x = static_cast<int>(i % g.width);
-  const int y = static_cast<int>((i / g.width) % g.height);
-  const int c = static_cast<int>((i / (static_cast<size_t>(g.width) * g.height)) % 3);
-  const int image = static_cast<int>(i / (static_cast<size_t>(g.width) * g.height * 3));
-  const int32_t sample = indices[image];
-  const SampleTransform t = draw_transform(a, static_cast<uint64_t>(sample));
+// Element (c, y, x) of one output image whose source sample and transform are known.
+__host__ __device__ inline float batch_pixel(int c, int y, int x, const BatchGeometry& g, const uint8_t* images,
+                                             int32_t sample, const SampleTransform& t, int pad,
+                                             const Normalization& norm) {
   // Crop from the image padded by `pad` black pixels, then mirror the crop if flipped.
   const int crop_x = t.flip ? g.width - 1 - x : x;
-  const int src_y = y + t.offset_y - a.pad, src_x = crop_x + t.offset_x - a.pad;
+  const int src_y = y + t.offset_y - pad, src_x = crop_x + t.offset_x - pad;
   float pixel = 0.0f;
   if (src_y >= 0 && src_y < g.height && src_x >= 0 && src_x < g.width)
     pixel = images[((static_cast<size_t>(sample) * g.height + src_y) * g.width + src_x) * 3 + c] * (1.0f / 255.0f);
-  out[i] = (pixel - norm.mean[c]) / norm.std[c];
+  return (pixel - norm.mean[c]) / norm.std[c];
 }
 
+// Grid: (pixel chunks, images). The image's transform is drawn once per block.
 __global__ void make_batch_kernel(BatchGeometry g, const uint8_t* images, const int32_t* dataset_labels,
                                   const int32_t* indices, Normalization norm, Augmentation a, float* out,
                                   int32_t* labels) {
-  const size_t total = static_cast<size_t>(g.n) * 3 * g.height * g.width;
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
-    batch_element(i, g, images, indices, norm, a, out);
-    if (i < static_cast<size_t>(g.n)) labels[i] = dataset_labels[indices[i]];
+  __shared__ SampleTransform transform;
+  const int image = blockIdx.y;
+  const int32_t sample = indices[image];
+  if (threadIdx.x == 0) transform = draw_transform(a, static_cast<uint64_t>(sample));
+  __syncthreads();
+  const int plane = g.height * g.width, per_image = 3 * plane;
+  float* image_out = out + static_cast<size_t>(image) * per_image;
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < per_image; i += gridDim.x * blockDim.x) {
+    const int c = i / plane, y = (i % plane) / g.width, x = i % g.width;
+    image_out[i] = batch_pixel(c, y, x, g, images, sample, transform, a.pad, norm);
   }
+  if (blockIdx.x == 0 && threadIdx.x == 0) labels[image] = dataset_labels[sample];
 }
 
 }  // namespace
@@ -78,15 +79,24 @@ void make_batch(Context& ctx, const DeviceDataset& data, const int32_t* indices,
                 int32_t* labels) {
   NVTX_RANGE("make_batch");
   const BatchGeometry g{n, data.height, data.width};
-  const size_t total = static_cast<size_t>(n) * 3 * data.height * data.width;
+  const int per_image = 3 * data.height * data.width;
   if (!ctx.is_cuda()) {
-    for (size_t i = 0; i < total; ++i)
-      batch_element(i, g, data.images.data(), indices, normalization, augmentation, images);
-    for (int i = 0; i < n; ++i) labels[i] = data.labels.data()[indices[i]];
+    for (int image = 0; image < n; ++image) {
+      const int32_t sample = indices[image];
+      const SampleTransform t = draw_transform(augmentation, static_cast<uint64_t>(sample));
+      float* out = images + static_cast<size_t>(image) * per_image;
+      for (int c = 0; c < 3; ++c)
+        for (int y = 0; y < g.height; ++y)
+          for (int x = 0; x < g.width; ++x)
+            *out++ = batch_pixel(c, y, x, g, data.images.data(), sample, t, augmentation.pad, normalization);
+      labels[image] = data.labels.data()[sample];
+    }
     return;
   }
-  make_batch_kernel<<<grid_size(total), kThreads, 0, ctx.stream>>>(g, data.images.data(), data.labels.data(),
-                                                                  indices, normalization, augmentation, images,
-                                                                  labels);
+  if (n == 0) return;
+  CHECK(n <= 65535, "a batch of %d images exceeds the grid's y dimension", n);
+  const dim3 grid((per_image + kThreads * 4 - 1) / (kThreads * 4), n);  // about four pixels per thread
+  make_batch_kernel<<<grid, kThreads, 0, ctx.stream>>>(g, data.images.data(), data.labels.data(), indices,
+                                                       normalization, augmentation, images, labels);
   CUDA_CHECK_LAUNCH();
 }
