@@ -20,7 +20,7 @@ Tensor& Algorithm::vector(const std::string& name) {
   return *vectors_.back().second;
 }
 
-std::vector<std::pair<std::string, Tensor*>> Algorithm::named_state() {
+std::vector<std::pair<std::string, Tensor*>> Algorithm::state() {
   std::vector<std::pair<std::string, Tensor*>> named;
   for (auto& [name, tensor] : vectors_)
     if (!name.empty()) named.emplace_back(name, tensor.get());

@@ -49,8 +49,8 @@ class Algorithm {
   // update to the model through `local`.
   virtual void step(long t, float* gradient, LocalOptimizer& local) = 0;
 
-  // The error-feedback state, by name, for checkpoints and tests.
-  virtual std::vector<std::pair<std::string, Tensor*>> state() { return {}; }
+  // The error-feedback state (error memories, estimates), by name, for checkpoints and tests.
+  std::vector<std::pair<std::string, Tensor*>> state();
   // ||e_s|| on the server for algorithms that keep a server error (NaN elsewhere).
   virtual double server_error_norm() { return std::numeric_limits<double>::quiet_NaN(); }
   // Whether workers' models may differ (then evaluation uses their average).
@@ -61,7 +61,6 @@ class Algorithm {
  protected:
   // A zeroed flat vector in the context's memory, listed in state() when `name` is not empty.
   Tensor& vector(const std::string& name);
-  std::vector<std::pair<std::string, Tensor*>> named_state();
 
   Context& ctx_;
   Transport& transport_;

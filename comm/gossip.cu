@@ -64,7 +64,6 @@ class Gossip : public Algorithm {
     if (proximal_) soft_threshold(ctx_, x, local.config.lr * config_.l1, count_);
   }
 
-  std::vector<std::pair<std::string, Tensor*>> state() override { return named_state(); }
   bool models_differ() const override { return true; }
 
  private:

@@ -73,6 +73,13 @@ class ServerWorker : public Algorithm {
     ctx_.timer.mark(Phase::Update);
   }
 
+  // ||e_s|| of the algorithms that keep a server error (they register it as "server_error").
+  double server_error_norm() override {
+    for (auto& [name, tensor] : state())
+      if (name == "server_error" && rank_ == 0) return std::sqrt(squared_norm(ctx_, tensor->data(), count_));
+    return Algorithm::server_error_norm();
+  }
+
   // Random-k's indices and the dither noise are keyed per message: step, round, sender (the
   // server's downlink uses `workers` as its sender id, apart from worker 0's uplink).
   static MessageKey key(long t, int round, int sender) {
@@ -113,7 +120,6 @@ class MemSgd : public ServerWorker {
     down(*full_, m_.data(), nullptr, u_.data(), t, 1);
     local.apply(u_.data());
   }
-  std::vector<std::pair<std::string, Tensor*>> state() override { return named_state(); }
 
  private:
   Tensor &e_ = vector("worker_error"), &p_ = vector(""), &m_ = vector(""), &u_ = vector("");
@@ -129,10 +135,6 @@ class DoubleSqueeze : public ServerWorker {
     if (rank_ == 0) axpy(ctx_, v_.data(), 1.0f, e_s_.data(), count_);
     down(*compressor_, v_.data(), e_s_.data(), u_.data(), t, 1);
     local.apply(u_.data());
-  }
-  std::vector<std::pair<std::string, Tensor*>> state() override { return named_state(); }
-  double server_error_norm() override {
-    return rank_ == 0 ? std::sqrt(squared_norm(ctx_, e_s_.data(), count_)) : Algorithm::server_error_norm();
   }
 
  private:
@@ -157,10 +159,6 @@ class Neolithic : public ServerWorker {
     down(*compressor_, r_.data(), e_s_.data(), m_.data(), t, 3);    // server: e_s = r - s2
     axpy(ctx_, u_.data(), 1.0f, m_.data(), count_);
     local.apply(u_.data());
-  }
-  std::vector<std::pair<std::string, Tensor*>> state() override { return named_state(); }
-  double server_error_norm() override {
-    return rank_ == 0 ? std::sqrt(squared_norm(ctx_, e_s_.data(), count_)) : Algorithm::server_error_norm();
   }
 
  private:
@@ -189,7 +187,6 @@ class Cser : public ServerWorker {
     }
     local.apply(u_.data());
   }
-  std::vector<std::pair<std::string, Tensor*>> state() override { return named_state(); }
   bool models_differ() const override { return true; }
 
  private:
@@ -219,10 +216,6 @@ class Liec : public ServerWorker {
       down(*full_, v_.data(), nullptr, u_.data(), t, 3);
     }
     local.apply(u_.data());
-  }
-  std::vector<std::pair<std::string, Tensor*>> state() override { return named_state(); }
-  double server_error_norm() override {
-    return rank_ == 0 ? std::sqrt(squared_norm(ctx_, e_s_.data(), count_)) : Algorithm::server_error_norm();
   }
   bool models_differ() const override { return true; }
 

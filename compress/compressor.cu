@@ -89,6 +89,13 @@ void Compressor::check_messages(Context& ctx) {
   throw MessageError(std::string(compressor_name(kind())) + " message refused: its header does not match");
 }
 
+KeptLayout::KeptLayout(Context& ctx, double ratio, const std::vector<Block>& blocks) : starts{0} {
+  for (const Block& b : blocks) starts.push_back(starts.back() + static_cast<uint32_t>(kept_per_block(ratio, b.length)));
+  if (!ctx.is_cuda()) return;
+  device_starts = Buffer<uint32_t>(ctx, starts.size());
+  ctx.upload(device_starts.data(), starts.data(), starts.size() * sizeof(uint32_t));
+}
+
 size_t kept_per_block(double ratio, size_t length) {
   const size_t k = static_cast<size_t>(std::floor(ratio * static_cast<double>(length)));
   return std::min(length, std::max<size_t>(1, k));

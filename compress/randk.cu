@@ -40,14 +40,8 @@ __global__ void scatter_kernel(const float* values, uint64_t seed, MessageKey ke
 class RandomKCompressor : public Compressor {
  public:
   RandomKCompressor(Context& ctx, const CompressorConfig& config, const std::vector<Block>& blocks)
-      : Compressor(ctx, config, blocks) {
-    kept_starts_.push_back(0);
-    for (const Block& b : blocks) kept_starts_.push_back(kept_starts_.back() + kept_per_block(config.ratio, b.length));
-    kept_ = kept_starts_.back();
-    if (!ctx.is_cuda()) return;
-    device_kept_starts_ = Buffer<uint32_t>(ctx, kept_starts_.size());
-    ctx.upload(device_kept_starts_.data(), kept_starts_.data(), kept_starts_.size() * sizeof(uint32_t));
-  }
+      : Compressor(ctx, config, blocks), layout_(ctx, config.ratio, blocks), kept_(layout_.total()),
+        kept_starts_(layout_.starts) {}
 
   size_t max_message_bytes() const override { return kHeaderBytes + 4 * kept_; }
   uint32_t header_parameter() const override { return static_cast<uint32_t>(kept_); }
@@ -67,7 +61,7 @@ class RandomKCompressor : public Compressor {
       return max_message_bytes();
     }
     gather_kernel<<<grid_size(kept_), kThreads, 0, ctx.stream>>>(x, config_.seed, key, device_block_starts_.data(),
-                                                                 device_kept_starts_.data(), blocks, kept, values, error);
+                                                                 layout_.device_starts.data(), blocks, kept, values, error);
     CUDA_CHECK_LAUNCH();
     return max_message_bytes();
   }
@@ -84,14 +78,14 @@ class RandomKCompressor : public Compressor {
       return;
     }
     scatter_kernel<<<grid_size(kept_), kThreads, 0, ctx.stream>>>(values, config_.seed, key, device_block_starts_.data(),
-                                                                  device_kept_starts_.data(), blocks, kept, out, status);
+                                                                  layout_.device_starts.data(), blocks, kept, out, status);
     CUDA_CHECK_LAUNCH();
   }
 
  private:
-  std::vector<uint32_t> kept_starts_;
-  size_t kept_ = 0;
-  Buffer<uint32_t> device_kept_starts_;
+  KeptLayout layout_;
+  const size_t kept_;
+  const std::vector<uint32_t>& kept_starts_;
 };
 
 }  // namespace

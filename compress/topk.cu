@@ -53,13 +53,9 @@ __global__ void scatter_kernel(const uint32_t* indices, const float* values, uin
 class TopKCompressor : public Compressor {
  public:
   TopKCompressor(Context& ctx, const CompressorConfig& config, const std::vector<Block>& blocks)
-      : Compressor(ctx, config, blocks) {
-    kept_starts_.push_back(0);
-    for (const Block& b : blocks) kept_starts_.push_back(kept_starts_.back() + kept_per_block(config.ratio, b.length));
-    kept_ = kept_starts_.back();
+      : Compressor(ctx, config, blocks), layout_(ctx, config.ratio, blocks), kept_(layout_.total()),
+        kept_starts_(layout_.starts) {
     if (!ctx.is_cuda()) return;
-    device_kept_starts_ = Buffer<uint32_t>(ctx, kept_starts_.size());
-    ctx.upload(device_kept_starts_.data(), kept_starts_.data(), kept_starts_.size() * sizeof(uint32_t));
     keys_ = Buffer<uint64_t>(ctx, count_);
     sorted_keys_ = Buffer<uint64_t>(ctx, count_);
     winners_ = Buffer<uint32_t>(ctx, kept_);
@@ -70,8 +66,8 @@ class TopKCompressor : public Compressor {
         nullptr, by_magnitude, keys_.data(), sorted_keys_.data(), n, segments, device_block_starts_.data(),
         device_block_starts_.data() + 1, 0, 64, ctx.stream));
     CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortKeys(nullptr, by_index, winners_.data(), winners_.data(),
-                                                       static_cast<int>(kept_), segments, device_kept_starts_.data(),
-                                                       device_kept_starts_.data() + 1, 0, 32, ctx.stream));
+                                                       static_cast<int>(kept_), segments, layout_.device_starts.data(),
+                                                       layout_.device_starts.data() + 1, 0, 32, ctx.stream));
     sort_scratch_ = Buffer<uint8_t>(ctx, std::max(by_magnitude, by_index));
   }
 
@@ -97,12 +93,12 @@ class TopKCompressor : public Compressor {
         device_block_starts_.data() + 1, 0, 64, ctx.stream));
     const uint32_t kept = static_cast<uint32_t>(kept_), blocks = static_cast<uint32_t>(blocks_.size());
     take_winners_kernel<<<grid_size(kept_), kThreads, 0, ctx.stream>>>(
-        sorted_keys_.data(), device_block_starts_.data(), device_kept_starts_.data(), blocks, kept, winners_.data());
+        sorted_keys_.data(), device_block_starts_.data(), layout_.device_starts.data(), blocks, kept, winners_.data());
     CUDA_CHECK_LAUNCH();
     scratch = sort_scratch_.bytes();
     CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortKeys(sort_scratch_.data(), scratch, winners_.data(), indices,
-                                                       static_cast<int>(kept_), segments, device_kept_starts_.data(),
-                                                       device_kept_starts_.data() + 1, 0, 32, ctx.stream));
+                                                       static_cast<int>(kept_), segments, layout_.device_starts.data(),
+                                                       layout_.device_starts.data() + 1, 0, 32, ctx.stream));
     write_values_kernel<<<grid_size(kept_), kThreads, 0, ctx.stream>>>(x, indices, kept, values, error);
     CUDA_CHECK_LAUNCH();
     return max_message_bytes();
@@ -149,9 +145,10 @@ class TopKCompressor : public Compressor {
     }
   }
 
-  std::vector<uint32_t> kept_starts_;
-  size_t kept_ = 0;
-  Buffer<uint32_t> device_kept_starts_, winners_;
+  KeptLayout layout_;
+  const size_t kept_;
+  const std::vector<uint32_t>& kept_starts_;
+  Buffer<uint32_t> winners_;
   Buffer<uint64_t> keys_, sorted_keys_;
   Buffer<uint8_t> sort_scratch_;
 };

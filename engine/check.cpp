@@ -3,15 +3,21 @@
 
 #include <cstdarg>
 
+namespace {
+// One line on stderr, after whatever stdout still holds, then the exit.
+[[noreturn]] void fail(int code, const char* format, va_list args) {
+  std::vfprintf(stderr, format, args);
+  std::fputc('\n', stderr);
+  std::exit(code);
+}
+}  // namespace
+
 void fail_input(const char* format, ...) {
   std::fflush(stdout);
   std::fputs("error: ", stderr);
   va_list args;
   va_start(args, format);
-  std::vfprintf(stderr, format, args);
-  va_end(args);
-  std::fputc('\n', stderr);
-  std::exit(2);
+  fail(2, format, args);
 }
 
 void fail_internal(const char* file, int line, const char* format, ...) {
@@ -19,10 +25,7 @@ void fail_internal(const char* file, int line, const char* format, ...) {
   std::fprintf(stderr, "fatal: %s:%d: ", file, line);
   va_list args;
   va_start(args, format);
-  std::vfprintf(stderr, format, args);
-  va_end(args);
-  std::fputc('\n', stderr);
-  std::exit(1);
+  fail(1, format, args);
 }
 
 const char* cublas_status_string(cublasStatus_t status) {
