@@ -289,6 +289,7 @@ class RankTrainer {
 
   // Returns false when the loss is no longer finite (the run stops).
   bool log_interval(long epoch, float lr) {
+    algorithm_->check_messages();
     const std::vector<float> sums = stats_.to_host(ctx_);
     ctx_.fill_zero(stats_.data(), stats_.bytes());
     const auto phases = ctx_.timer.collect();

@@ -53,6 +53,9 @@ class Algorithm {
   std::vector<std::pair<std::string, Tensor*>> state();
   // ||e_s|| on the server for algorithms that keep a server error (NaN elsewhere).
   virtual double server_error_norm() { return std::numeric_limits<double>::quiet_NaN(); }
+  // Throws MessageError if a message was refused since the last call (GPU decoders only flag it,
+  // so that a step never waits for the host); called at log time.
+  virtual void check_messages() = 0;
   // Whether workers' models may differ (then evaluation uses their average).
   virtual bool models_differ() const { return false; }
 

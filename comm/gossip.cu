@@ -65,6 +65,7 @@ class Gossip : public Algorithm {
   }
 
   bool models_differ() const override { return true; }
+  void check_messages() override { compressor_->check_messages(ctx_); }
 
  private:
   static MessageKey key(long t, int sender) { return MessageKey{static_cast<uint64_t>(t), static_cast<uint32_t>(sender)}; }

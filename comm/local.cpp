@@ -61,7 +61,7 @@ void LocalTransport::exchange(const std::vector<Post>& sends, const std::vector<
         CUDA_CHECK(cudaEventRecord(ready, ctx_.stream));
       }
       pending.push_back(std::make_shared<LocalHub::Completion>());
-      hub_.mailbox(rank_, s.peer).push_back(LocalHub::Message{s.data, s.bytes, ready, pending.back()});
+      hub_.mailbox(rank_, s.peer).push_back(LocalHub::Message{s.data, s.bytes, ready, ctx_.stream, pending.back()});
     }
     hub_.changed_.notify_all();
   }
@@ -82,20 +82,21 @@ void LocalTransport::exchange(const std::vector<Post>& sends, const std::vector<
     if (device) {
       CUDA_CHECK(cudaStreamWaitEvent(ctx_.stream, m.ready, 0));
       if (m.bytes > 0) CUDA_CHECK(cudaMemcpyAsync(r.data, m.data, m.bytes, cudaMemcpyDeviceToDevice, ctx_.stream));
-      m.done->copied_event = pooled_event(next_event++);
-      CUDA_CHECK(cudaEventRecord(m.done->copied_event, ctx_.stream));
+      const cudaEvent_t copied = pooled_event(next_event++);
+      CUDA_CHECK(cudaEventRecord(copied, ctx_.stream));
+      // Enqueued now, while the event holds this record: later reuse of the event cannot move it.
+      CUDA_CHECK(cudaStreamWaitEvent(m.sender_stream, copied, 0));
     } else if (m.bytes > 0) {
       std::memcpy(r.data, m.data, m.bytes);
     }
     m.done->copied = true;
     hub_.changed_.notify_all();
   }
-  // The senders' buffers may be reused only once every receiver has taken its copy.
-  for (size_t i = 0; i < sends.size(); ++i) {
+  // The senders' buffers may be reused only once every receiver has taken its copy (on a GPU:
+  // once the receiver has ordered this stream after it).
+  for (size_t i = 0; i < sends.size(); ++i)
     hub_.wait(lock, [&] { return pending[i]->copied; }, rank_,
               "rank " + std::to_string(sends[i].peer) + " to receive a message");
-    if (device) CUDA_CHECK(cudaStreamWaitEvent(ctx_.stream, pending[i]->copied_event, 0));
-  }
 }
 
 void LocalTransport::barrier() {

@@ -1,7 +1,8 @@
 // The local transport: ranks are threads of one process, each with its own Context (and stream).
 // A receiver copies straight out of the sender's buffer; on a GPU the copy waits for an event the
-// sender recorded after producing the data, and the sender's later work waits for an event the
-// receiver recorded after the copy, so no thread ever waits for the device.
+// sender recorded after producing the data, and the receiver makes the sender's stream wait for
+// an event it recorded after the copy (before telling the sender), so no thread ever waits for
+// the device and no event is waited on after its owner reuses it.
 #pragma once
 
 #include <condition_variable>
@@ -24,13 +25,13 @@ class LocalHub {
  private:
   friend class LocalTransport;
   struct Completion {
-    bool copied = false;
-    cudaEvent_t copied_event = nullptr;
+    bool copied = false;  // and, on a GPU, the sender's stream ordered after the copy
   };
   struct Message {
     const void* data;
     size_t bytes;
-    cudaEvent_t ready;  // null for host memory
+    cudaEvent_t ready;             // null for host memory
+    cudaStream_t sender_stream;    // the receiver makes it wait for the copy
     std::shared_ptr<Completion> done;
   };
 

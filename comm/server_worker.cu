@@ -73,6 +73,11 @@ class ServerWorker : public Algorithm {
     ctx_.timer.mark(Phase::Update);
   }
 
+  void check_messages() override {
+    compressor_->check_messages(ctx_);
+    full_->check_messages(ctx_);
+  }
+
   // ||e_s|| of the algorithms that keep a server error (they register it as "server_error").
   double server_error_norm() override {
     for (auto& [name, tensor] : state())

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "compress/exact_math.h"
+#include "engine/exact_math.h"
 #include "engine/check.h"
 #include "engine/launch.h"
 #include "engine/nvtx.h"

@@ -18,7 +18,8 @@ __global__ void write_header_kernel(uint8_t* message, MessageHeader header) {
 __global__ void check_header_kernel(const uint8_t* message, size_t bytes, MessageHeader expected, bool variable,
                                     int* status) {
   if (threadIdx.x != 0) return;
-  const MessageHeader got = *reinterpret_cast<const MessageHeader*>(message);
+  MessageHeader got{};
+  if (bytes >= kHeaderBytes) got = *reinterpret_cast<const MessageHeader*>(message);  // never read past the end
   const bool accepted = bytes >= kHeaderBytes && got.magic == kMessageMagic && got.version == expected.version &&
                         got.kind == expected.kind && got.count == expected.count && got.blocks == expected.blocks &&
                         got.parameter == expected.parameter && kHeaderBytes + got.payload_bytes == bytes &&
@@ -69,7 +70,7 @@ void Compressor::check_header(const uint8_t* host_message, size_t bytes) const {
   if (!why.empty()) throw MessageError(std::string(compressor_name(kind())) + " message refused: " + why);
 }
 
-const int* Compressor::validate(Context& ctx, const uint8_t* message, size_t bytes) {
+int* Compressor::validate(Context& ctx, const uint8_t* message, size_t bytes) {
   if (!ctx.is_cuda()) {
     check_header(message, bytes);
     return nullptr;

@@ -67,7 +67,7 @@ class Compressor {
   void check_header(const uint8_t* host_message, size_t bytes) const;
   // Checks a received message's header. CPU: throws on mismatch. GPU: launches the check and
   // returns the device flag that the decoding kernels must honour (0 = accepted).
-  const int* validate(Context& ctx, const uint8_t* message, size_t bytes);
+  int* validate(Context& ctx, const uint8_t* message, size_t bytes);
 
   // The block that element i belongs to (binary search over block_starts, B + 1 entries).
   std::vector<uint32_t> block_starts_;

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "compress/compressor.h"
-#include "compress/exact_math.h"
+#include "engine/exact_math.h"
 #include "engine/rng.h"
 
 constexpr uint64_t kDitherStream = 0xd17e4ed17e4e0001ull;  // keeps the noise apart from random-k's keys

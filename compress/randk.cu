@@ -68,7 +68,7 @@ class RandomKCompressor : public Compressor {
 
   void decompress(Context& ctx, const uint8_t* message, size_t bytes, float* out, const MessageKey& key) override {
     NVTX_RANGE("randk_decompress");
-    const int* status = validate(ctx, message, bytes);
+    int* status = validate(ctx, message, bytes);
     const float* values = reinterpret_cast<const float*>(message + kHeaderBytes);
     ctx.fill_zero(out, 4 * count_);
     const uint32_t kept = static_cast<uint32_t>(kept_), blocks = static_cast<uint32_t>(blocks_.size());

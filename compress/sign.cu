@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "compress/block_statistics.h"
-#include "compress/exact_math.h"
+#include "engine/exact_math.h"
 #include "compress/operators.h"
 #include "engine/check.h"
 #include "engine/launch.h"
@@ -34,12 +34,16 @@ __global__ void pack_signs_kernel(const float* x, uint32_t n, const float* scale
 
 __global__ void unpack_signs_kernel(const uint32_t* words, const float* scales, const uint32_t* block_starts,
                                     uint32_t blocks, uint32_t n, float* out, const int* status) {
-  const bool refused = status[0] != 0;
+  const bool refused = status[0] != 0;  // then the message may be shorter: never read it
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    if (refused) {
+      out[i] = 0.0f;
+      continue;
+    }
     const bool positive = (words[i / 32] >> (i % 32)) & 1u;
     const float scale = scales[block_of(block_starts, blocks, static_cast<uint32_t>(i))];
-    out[i] = refused ? 0.0f : (positive ? scale : -scale);
+    out[i] = positive ? scale : -scale;
   }
 }
 
@@ -77,7 +81,7 @@ class SignCompressor : public Compressor {
 
   void decompress(Context& ctx, const uint8_t* message, size_t bytes, float* out, const MessageKey&) override {
     NVTX_RANGE("sign_decompress");
-    const int* status = validate(ctx, message, bytes);
+    int* status = validate(ctx, message, bytes);
     const float* scales = reinterpret_cast<const float*>(message + kHeaderBytes);
     const uint32_t* packed = reinterpret_cast<const uint32_t*>(message + kHeaderBytes + scale_bytes());
     const uint32_t n = static_cast<uint32_t>(count_), b = static_cast<uint32_t>(blocks_.size());

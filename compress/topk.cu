@@ -43,11 +43,18 @@ __global__ void write_values_kernel(const float* x, const uint32_t* indices, uin
   }
 }
 
-__global__ void scatter_kernel(const uint32_t* indices, const float* values, uint32_t kept, uint32_t n, float* out,
+// An index past the vector refuses the whole message, like a bad header.
+__global__ void check_indices_kernel(const uint32_t* indices, uint32_t kept, uint32_t n, int* status) {
+  if (status[0] != 0) return;
+  for (uint32_t s = blockIdx.x * blockDim.x + threadIdx.x; s < kept; s += gridDim.x * blockDim.x)
+    if (indices[s] >= n) status[0] = status[1] = 1;
+}
+
+__global__ void scatter_kernel(const uint32_t* indices, const float* values, uint32_t kept, float* out,
                                const int* status) {
   if (status[0] != 0) return;  // refused: `out` stays all zeros
   for (uint32_t s = blockIdx.x * blockDim.x + threadIdx.x; s < kept; s += gridDim.x * blockDim.x)
-    if (indices[s] < n) out[indices[s]] = values[s];
+    out[indices[s]] = values[s];
 }
 
 class TopKCompressor : public Compressor {
@@ -106,7 +113,7 @@ class TopKCompressor : public Compressor {
 
   void decompress(Context& ctx, const uint8_t* message, size_t bytes, float* out, const MessageKey&) override {
     NVTX_RANGE("topk_decompress");
-    const int* status = validate(ctx, message, bytes);
+    int* status = validate(ctx, message, bytes);
     const uint32_t* indices = reinterpret_cast<const uint32_t*>(message + kHeaderBytes);
     const float* values = reinterpret_cast<const float*>(message + kHeaderBytes + 4 * kept_);
     ctx.fill_zero(out, 4 * count_);
@@ -117,8 +124,11 @@ class TopKCompressor : public Compressor {
       }
       return;
     }
-    scatter_kernel<<<grid_size(kept_), kThreads, 0, ctx.stream>>>(indices, values, static_cast<uint32_t>(kept_),
-                                                                  static_cast<uint32_t>(count_), out, status);
+    const uint32_t kept = static_cast<uint32_t>(kept_);
+    check_indices_kernel<<<grid_size(kept_), kThreads, 0, ctx.stream>>>(indices, kept, static_cast<uint32_t>(count_),
+                                                                        status);
+    CUDA_CHECK_LAUNCH();
+    scatter_kernel<<<grid_size(kept_), kThreads, 0, ctx.stream>>>(indices, values, kept, out, status);
     CUDA_CHECK_LAUNCH();
   }
 

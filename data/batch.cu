@@ -2,6 +2,7 @@
 #include "data/batch.h"
 
 #include "engine/check.h"
+#include "engine/exact_math.h"
 #include "engine/launch.h"
 #include "engine/nvtx.h"
 #include "engine/rng.h"
@@ -29,8 +30,8 @@ __host__ __device__ inline float batch_pixel(int c, int y, int x, const BatchGeo
   const int src_y = y + t.offset_y - pad, src_x = crop_x + t.offset_x - pad;
   float pixel = 0.0f;
   if (src_y >= 0 && src_y < g.height && src_x >= 0 && src_x < g.width)
-    pixel = images[((static_cast<size_t>(sample) * g.height + src_y) * g.width + src_x) * 3 + c] * (1.0f / 255.0f);
-  return (pixel - norm.mean[c]) / norm.std[c];
+    pixel = mul_rn(images[((static_cast<size_t>(sample) * g.height + src_y) * g.width + src_x) * 3 + c], 1.0f / 255.0f);
+  return div_rn(sub_rn(pixel, norm.mean[c]), norm.std[c]);  // single roundings: the CPU gets the same bits
 }
 
 // Grid: (pixel chunks, images). The image's transform is drawn once per block.
