@@ -121,10 +121,6 @@ Config read_config(const Flags& f) {
   require(c.augment == "auto" || c.augment == "on" || c.augment == "off", "--augment must be on, off or auto, got '%s'",
           c.augment.c_str());
   c.algorithm.name = f.str("algo");
-  bool known = false;
-  for (const std::string& name : algorithm_names()) known |= name == c.algorithm.name;
-  require(known, "unknown --algo '%s' (expected psgd, memsgd, doublesqueeze, neolithic, cser, liec, choco or malcom)",
-          c.algorithm.name.c_str());
   c.algorithm.compressor.kind = parse_compressor(f.str("compressor"));
   c.algorithm.compressor.ratio = f.number("ratio");
   c.algorithm.compressor.levels = static_cast<int>(f.integer("levels"));
@@ -156,7 +152,9 @@ Config read_config(const Flags& f) {
   c.resume = f.on("resume");
   const long seed = f.integer("seed");
   require(seed >= 0, "--seed must be non-negative, got %ld", seed);
-  c.seed = c.data.seed = static_cast<uint64_t>(seed);
+  c.seed = c.data.seed = c.algorithm.compressor.seed = static_cast<uint64_t>(seed);
+  // Everything that can be checked before ranks start is checked here, in the main thread.
+  validate_algorithm_config(c.algorithm, c.comm == TransportKind::Local ? c.workers : 0);
 
   require(c.width >= 1 && c.width <= 1024, "--width must be in [1, 1024], got %d", c.width);
   // Every parameter tensor then starts 16-byte aligned in the flat vector, as cuDNN's kernels want.
@@ -212,6 +210,7 @@ class RankTrainer {
     // Everyone starts from rank 0's model (seeded identically anyway; this makes it so).
     broadcast_from_server(t_, reinterpret_cast<uint8_t*>(store_.values().data()), store_.values().bytes());
     broadcast_from_server(t_, reinterpret_cast<uint8_t*>(store_.buffer_values().data()), store_.buffer_values().bytes());
+    algorithm_->start(store_.values().data());
   }
 
   // Returns the process exit code.
@@ -341,7 +340,7 @@ class RankTrainer {
     Tensor own_buffers = Tensor::empty(ctx_, store_.buffer_values().shape());
     ctx_.copy(own.data(), store_.values().data(), own.bytes());
     ctx_.copy(own_buffers.data(), store_.buffer_values().data(), own_buffers.bytes());
-    average_models();
+    if (algorithm_->models_differ()) average_models();  // else every rank holds the same model already
     broadcast_from_server(t_, reinterpret_cast<uint8_t*>(store_.buffer_values().data()), store_.buffer_values().bytes());
 
     const size_t begin = test_.size * rank_ / workers_, end = test_.size * (rank_ + 1) / workers_;
@@ -397,6 +396,20 @@ class RankTrainer {
     broadcast_from_server(t_, reinterpret_cast<uint8_t*>(x), bytes);
   }
 
+  // The settings a checkpoint's state only makes sense under: a resume must use the same.
+  std::vector<std::pair<std::string, double>> fingerprint() const {
+    const auto& algos = algorithm_names();
+    return {{"algo", static_cast<double>(std::find(algos.begin(), algos.end(), c_.algorithm.name) - algos.begin())},
+            {"compressor", static_cast<double>(c_.algorithm.compressor.kind)},
+            {"ratio", c_.algorithm.compressor.ratio},
+            {"levels", c_.algorithm.compressor.levels},
+            {"period", c_.algorithm.period},
+            {"bucket-bytes", static_cast<double>(c_.bucket_bytes)},
+            {"parameters", static_cast<double>(store_.param_count())},
+            {"momentum", c_.sgd.momentum},
+            {"batch-size", c_.batch_size}};
+  }
+
   std::string checkpoint_file(const std::string& dir) const { return dir + "/rank-" + std::to_string(rank_) + ".bin"; }
 
   // Every rank writes its file into checkpoint.tmp/; once all have, rank 0 swaps the folder in,
@@ -418,6 +431,7 @@ class RankTrainer {
     w.add_number("step", static_cast<double>(step_));
     w.add_number("logged_step", static_cast<double>(logged_step_));
     w.add_number("workers", workers_);
+    for (const auto& [name, value] : fingerprint()) w.add_number(name, value);
     w.add_number("bytes_sent", static_cast<double>(sent_));
     w.add_number("bytes_received", static_cast<double>(received_));
     w.add_number("logged_up", logged_up_);
@@ -441,6 +455,10 @@ class RankTrainer {
     if (static_cast<int>(r.number("workers")) != workers_)
       fail_input("the checkpoint in %s is from %d workers, this run has %d", dir.c_str(),
                  static_cast<int>(r.number("workers")), workers_);
+    for (const auto& [name, value] : fingerprint())
+      if (r.number(name) != value)
+        fail_input("the checkpoint in %s was written with another %s; resume with the run's own settings", dir.c_str(),
+                   name.c_str());
     r.read_vector("params", ctx_, store_.values().data(), store_.param_count());
     r.read_vector("buffers", ctx_, store_.buffer_values().data(), store_.buffer_values().numel());
     if (momentum_.defined()) r.read_vector("momentum", ctx_, momentum_.data(), momentum_.numel());
@@ -538,6 +556,9 @@ DatasetSplits load_training_data(const Config& c) {
 
 int run_local(const Config& c, const Flags& flags) {
   const DatasetSplits data = load_training_data(c);
+  if (steps_per_epoch(static_cast<int>(data.train.size()), c.workers, c.batch_size) == 0)
+    fail_input("%d workers x batch %d is more than the training set (%zu images)", c.workers, c.batch_size,
+               data.train.size());
   int devices = 1;
   if (c.device == Device::CUDA) CUDA_CHECK(cudaGetDeviceCount(&devices));
   std::vector<int> codes(c.workers, 0);
@@ -598,6 +619,9 @@ int main(int argc, char** argv) {
   if (c.comm != TransportKind::Local) return run_mpi(c, flags, &argc, &argv);
   try {
     return run_local(c, flags);
+  } catch (const UserError& e) {  // raised in a rank thread: the same one line and exit code as elsewhere
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

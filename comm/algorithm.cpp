@@ -27,12 +27,26 @@ std::vector<std::pair<std::string, Tensor*>> Algorithm::state() {
   return named;
 }
 
+void validate_algorithm_config(const AlgorithmConfig& config, int workers) {
+  bool known = false;
+  for (const std::string& name : algorithm_names()) known |= name == config.name;
+  if (!known)
+    fail_input("unknown --algo '%s' (expected psgd, memsgd, doublesqueeze, neolithic, cser, liec, choco or malcom)",
+               config.name.c_str());
+  if (config.period < 1) fail_input("--period must be at least 1, got %d", config.period);
+  const CompressorConfig& c = config.compressor;
+  if (!(c.ratio > 0.0 && c.ratio <= 1.0)) fail_input("--ratio must be in (0, 1], got %g", c.ratio);
+  if (c.levels < 1 || c.levels > 32767) fail_input("--levels must be in [1, 32767], got %d", c.levels);
+  if (config.name == "choco" || config.name == "malcom") {
+    if (!(config.gamma > 0.0f && config.gamma <= 1.0f)) fail_input("--gamma must be in (0, 1], got %g", config.gamma);
+    if (config.l1 < 0.0f) fail_input("--l1 must be non-negative, got %g", config.l1);
+    if (workers > 0) make_topology(config.topology, workers);  // refuses unknown or impossible graphs
+  }
+}
+
 std::unique_ptr<Algorithm> make_algorithm(Transport& transport, const std::vector<Block>& blocks,
                                           const AlgorithmConfig& config) {
-  if (config.period < 1) fail_input("--period must be at least 1, got %d", config.period);
+  validate_algorithm_config(config, transport.size());
   if (config.name == "choco" || config.name == "malcom") return make_gossip_algorithm(transport, blocks, config);
-  for (const std::string& name : algorithm_names())
-    if (name == config.name) return make_server_worker_algorithm(transport, blocks, config);
-  fail_input("unknown --algo '%s' (expected psgd, memsgd, doublesqueeze, neolithic, cser, liec, choco or malcom)",
-             config.name.c_str());
+  return make_server_worker_algorithm(transport, blocks, config);
 }

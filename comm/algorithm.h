@@ -45,6 +45,9 @@ class Algorithm {
   Algorithm(const Algorithm&) = delete;
   Algorithm& operator=(const Algorithm&) = delete;
 
+  // Called once with the initial model (the same on every rank), before any step or restore.
+  virtual void start(const float* /*params*/) {}
+
   // Step t (0-based) with this rank's gradient (which the algorithm may overwrite); applies the
   // update to the model through `local`.
   virtual void step(long t, float* gradient, LocalOptimizer& local) = 0;
@@ -75,6 +78,10 @@ class Algorithm {
  private:
   std::vector<std::pair<std::string, std::unique_ptr<Tensor>>> vectors_;
 };
+
+// A user error (exit code 2) on an unknown name or an impossible setting; workers = 0 skips the
+// checks that need the rank count (the graph).
+void validate_algorithm_config(const AlgorithmConfig& config, int workers);
 
 // A user error (exit code 2) on an unknown name or an impossible setting.
 std::unique_ptr<Algorithm> make_algorithm(Transport& transport, const std::vector<Block>& blocks,

@@ -34,6 +34,12 @@ class Gossip : public Algorithm {
     }
   }
 
+  // Every estimate, this node's and its neighbours', starts equal to the initial model.
+  void start(const float* params) override {
+    ctx_.copy(own_estimate_.data(), params, 4 * count_);
+    for (Tensor* estimate : estimates_) ctx_.copy(estimate->data(), params, 4 * count_);
+  }
+
   void step(long t, float* g, LocalOptimizer& local) override {
     float* x = local.params;
     local.apply(g);  // x now holds y
@@ -86,8 +92,6 @@ class Gossip : public Algorithm {
 }  // namespace
 
 std::unique_ptr<Algorithm> make_gossip_algorithm(Transport& t, const std::vector<Block>& b, const AlgorithmConfig& c) {
-  if (c.gamma <= 0.0f || c.gamma > 1.0f) fail_input("--gamma must be in (0, 1], got %g", c.gamma);
-  if (c.l1 < 0.0f) fail_input("--l1 must be non-negative, got %g", c.l1);
   if (c.name == "malcom") return std::make_unique<Gossip>(t, b, c, true);
   if (c.name == "choco") return std::make_unique<Gossip>(t, b, c, false);
   fail_input("unknown gossip algorithm '%s'", c.name.c_str());

@@ -15,19 +15,22 @@ void LocalHub::fail(int rank, const std::string& why) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!failed_) {
     failed_ = true;
+    first_failed_rank_ = rank;
     failure_ = "rank " + std::to_string(rank) + " failed: " + why;
   }
+  for (auto& box : mailboxes_) box.clear();  // copies happen under this lock: none is under way
   changed_.notify_all();
 }
 
 void LocalHub::wait(std::unique_lock<std::mutex>& lock, const std::function<bool()>& ready, int rank,
                     const std::string& what) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds_);
-  while (!ready()) {
+  for (;;) {
     if (failed_) throw CommError("rank " + std::to_string(rank) + " stopped: " + failure_);
+    if (ready()) return;
     if (changed_.wait_until(lock, deadline) == std::cv_status::timeout && !ready()) {
       if (failed_) throw CommError("rank " + std::to_string(rank) + " stopped: " + failure_);
-      throw CommError("rank " + std::to_string(rank) + " waited " + std::to_string(static_cast<int>(timeout_seconds_)) +
+      throw CommError("rank " + std::to_string(rank) + " waited " + seconds_text(timeout_seconds_) +
                       " s for " + what + " (did a rank stop early?)");
     }
   }
@@ -49,6 +52,15 @@ cudaEvent_t LocalTransport::pooled_event(size_t index) {
 }
 
 void LocalTransport::exchange(const std::vector<Post>& sends, const std::vector<Post>& recvs) {
+  try {
+    exchange_or_throw(sends, recvs);
+  } catch (const std::exception& e) {
+    hub_.fail(rank_, e.what());  // before this rank's buffers can go away with its stack
+    throw;
+  }
+}
+
+void LocalTransport::exchange_or_throw(const std::vector<Post>& sends, const std::vector<Post>& recvs) {
   const bool device = ctx_.is_cuda();
   size_t next_event = 0;
   std::vector<std::shared_ptr<LocalHub::Completion>> pending;
@@ -71,14 +83,9 @@ void LocalTransport::exchange(const std::vector<Post>& sends, const std::vector<
     hub_.wait(lock, [&] { return !box.empty(); }, rank_, "a message from rank " + std::to_string(r.peer));
     LocalHub::Message m = box.front();
     box.pop_front();
-    if (m.bytes != r.bytes) {
-      const std::string why = "rank " + std::to_string(rank_) + " expected " + std::to_string(r.bytes) +
-                              " bytes from rank " + std::to_string(r.peer) + ", got " + std::to_string(m.bytes);
-      hub_.failed_ = true;
-      hub_.failure_ = why;
-      hub_.changed_.notify_all();
-      throw CommError(why);
-    }
+    if (m.bytes != r.bytes)
+      throw CommError("rank " + std::to_string(rank_) + " expected " + std::to_string(r.bytes) + " bytes from rank " +
+                      std::to_string(r.peer) + ", got " + std::to_string(m.bytes));
     if (device) {
       CUDA_CHECK(cudaStreamWaitEvent(ctx_.stream, m.ready, 0));
       if (m.bytes > 0) CUDA_CHECK(cudaMemcpyAsync(r.data, m.data, m.bytes, cudaMemcpyDeviceToDevice, ctx_.stream));
@@ -134,6 +141,7 @@ void run_local_ranks(int ranks, double timeout_seconds, const std::function<void
   std::vector<std::thread> threads;
   for (int r = 0; r < ranks; ++r)
     threads.emplace_back([&, r] {
+      report_user_errors_by_exception(true);  // an exit() here would pull the process from under the others
       try {
         body(hub, r);
       } catch (const std::exception& e) {
@@ -142,17 +150,9 @@ void run_local_ranks(int ranks, double timeout_seconds, const std::function<void
       }
     });
   for (std::thread& t : threads) t.join();
-  // The root cause first: a rank that failed on its own, not one released by another's failure.
-  for (const auto& e : errors) {
-    if (!e) continue;
-    try {
-      std::rethrow_exception(e);
-    } catch (const CommError&) {
-      continue;
-    } catch (...) {
-      throw;
-    }
-  }
+  // The root cause: the error of the rank that failed first, not of those it released.
+  const int first = hub.first_failed_rank();
+  if (first >= 0 && errors[first]) std::rethrow_exception(errors[first]);
   for (const auto& e : errors)
     if (e) std::rethrow_exception(e);
 }

@@ -19,7 +19,14 @@ class LocalHub {
   LocalHub(int size, double timeout_seconds);
   int size() const { return size_; }
 
-  // Marks the whole group of ranks as failed (one rank threw): every waiting rank throws too.
+  // The rank whose failure stopped the others (-1 while none has failed).
+  int first_failed_rank() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return first_failed_rank_;
+  }
+
+  // Marks the whole group of ranks as failed (one rank threw): every waiting rank throws too, and
+  // no message of the failed rank (whose buffers are about to go) can be received any more.
   void fail(int rank, const std::string& why);
 
  private:
@@ -45,6 +52,7 @@ class LocalHub {
   std::condition_variable changed_;
   std::vector<std::deque<Message>> mailboxes_;
   bool failed_ = false;
+  int first_failed_rank_ = -1;
   std::string failure_;
   uint64_t barrier_generation_ = 0;
   int barrier_arrived_ = 0;
@@ -66,6 +74,7 @@ class LocalTransport : public Transport {
   void exchange(const std::vector<Post>& sends, const std::vector<Post>& recvs) override;
 
  private:
+  void exchange_or_throw(const std::vector<Post>& sends, const std::vector<Post>& recvs);
   cudaEvent_t pooled_event(size_t index);  // reused every group, so steps create none
   LocalHub& hub_;
   std::vector<cudaEvent_t> events_;

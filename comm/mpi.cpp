@@ -22,7 +22,7 @@ void wait_all(std::vector<MPI_Request>& requests, std::vector<MPI_Status>& statu
     MPI_CHECK(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, statuses.data()));
     if (done) return;
     if (std::chrono::steady_clock::now() > deadline)
-      throw CommError("rank " + std::to_string(rank) + " waited " + std::to_string(static_cast<int>(timeout_seconds)) +
+      throw CommError("rank " + std::to_string(rank) + " waited " + seconds_text(timeout_seconds) +
                       " s for " + what + " (did a rank stop early?)");
     std::this_thread::sleep_for(std::chrono::microseconds(20));
   }

@@ -1,7 +1,15 @@
 // Transport: group bookkeeping and byte counting shared by all implementations.
 #include "comm/transport.h"
 
+#include <cstdio>
+
 #include "engine/check.h"
+
+std::string seconds_text(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", seconds);
+  return text;
+}
 
 TransportKind parse_transport(const std::string& name) {
   if (name == "local") return TransportKind::Local;

@@ -17,6 +17,9 @@ struct CommError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// "120" or "0.5": a timeout as it reads in an error message.
+std::string seconds_text(double seconds);
+
 enum class TransportKind { Local, Mpi, Nccl };
 TransportKind parse_transport(const std::string& name);
 const char* transport_name(TransportKind kind);

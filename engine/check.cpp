@@ -4,6 +4,8 @@
 #include <cstdarg>
 
 namespace {
+thread_local bool throw_user_errors = false;
+
 // One line on stderr, after whatever stdout still holds, then the exit.
 [[noreturn]] void fail(int code, const char* format, va_list args) {
   std::vfprintf(stderr, format, args);
@@ -12,11 +14,19 @@ namespace {
 }
 }  // namespace
 
+void report_user_errors_by_exception(bool enabled) { throw_user_errors = enabled; }
+
 void fail_input(const char* format, ...) {
-  std::fflush(stdout);
-  std::fputs("error: ", stderr);
   va_list args;
   va_start(args, format);
+  if (throw_user_errors) {
+    char message[1024];
+    std::vsnprintf(message, sizeof message, format, args);
+    va_end(args);
+    throw UserError(message);
+  }
+  std::fflush(stdout);
+  std::fputs("error: ", stderr);
   fail(2, format, args);
 }
 

@@ -3,13 +3,22 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
 // Bad input from the user (flags, data files, configurations): one line on stderr, exit code 2.
+// In a thread that several ranks of one process share the process with, exiting would pull the
+// process from under the other ranks; there it throws UserError instead, which the thread's
+// launcher carries back to main (see run_local_ranks), and main exits with code 2.
 [[noreturn]] void fail_input(const char* format, ...) __attribute__((format(printf, 1, 2)));
+
+struct UserError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+void report_user_errors_by_exception(bool enabled);  // for the calling thread
 
 // An internal failure (a library call that failed, an impossible state): exit code 1.
 [[noreturn]] void fail_internal(const char* file, int line, const char* format, ...)

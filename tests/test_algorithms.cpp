@@ -99,6 +99,7 @@ RunResult run(const LeastSquares& problem, const AlgorithmConfig& config, int st
     LocalTransport t(ctx, hub, rank);
     auto algorithm = make_algorithm(t, two_blocks(problem.d), config);
     std::vector<float> x(problem.d, 0.0f);
+    algorithm->start(x.data());
     LocalOptimizer local{ctx, x.data(), nullptr, x.size(), SgdConfig{lr, 0.0f, 0.0f, false}};
     for (int step = 0; step < steps; ++step) {
       std::vector<float> g = problem.gradient(rank, x.data());
