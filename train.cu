@@ -340,7 +340,8 @@ class RankTrainer {
     Tensor own_buffers = Tensor::empty(ctx_, store_.buffer_values().shape());
     ctx_.copy(own.data(), store_.values().data(), own.bytes());
     ctx_.copy(own_buffers.data(), store_.buffer_values().data(), own_buffers.bytes());
-    if (algorithm_->models_differ()) average_models();  // else every rank holds the same model already
+    // Only where models differ: else every rank holds the same model already.
+    if (algorithm_->models_differ()) mean_over_ranks(t_, store_.values().data(), store_.param_count());
     broadcast_from_server(t_, reinterpret_cast<uint8_t*>(store_.buffer_values().data()), store_.buffer_values().bytes());
 
     const size_t begin = test_.size * rank_ / workers_, end = test_.size * (rank_ + 1) / workers_;
@@ -376,24 +377,6 @@ class RankTrainer {
       std::fflush(stdout);
     }
     last_log_ = segment_start_ = Clock::now();  // evaluation time is neither training time nor throughput
-  }
-
-  // Every rank's parameters become the mean over ranks (sum in rank order, then one scaling).
-  void average_models() {
-    const size_t bytes = store_.values().bytes();
-    if (inbox_.empty())
-      for (int r = 0; r < (rank_ == 0 ? workers_ : 0); ++r) {
-        inbox_storage_.push_back(Tensor::empty(ctx_, store_.values().shape()));
-        inbox_.push_back(reinterpret_cast<uint8_t*>(inbox_storage_.back().data()));
-      }
-    float* x = store_.values().data();
-    gather_to_server(t_, reinterpret_cast<const uint8_t*>(x), bytes, inbox_);
-    if (rank_ == 0) {
-      ctx_.copy(x, inbox_[0], bytes);
-      for (int r = 1; r < workers_; ++r) axpy(ctx_, x, 1.0f, inbox_storage_[r].data(), store_.param_count());
-      scale(ctx_, x, 1.0f / workers_, store_.param_count());
-    }
-    broadcast_from_server(t_, reinterpret_cast<uint8_t*>(x), bytes);
   }
 
   // The settings a checkpoint's state only makes sense under: a resume must use the same.
@@ -505,8 +488,6 @@ class RankTrainer {
   LrSchedule schedule_;
   Tensor momentum_, images_, dlogits_, stats_;
   Buffer<int32_t> labels_, order_;
-  std::vector<Tensor> inbox_storage_;
-  std::vector<uint8_t*> inbox_;
   RunLog* log_ = nullptr;
   bool augment_ = false;
   long steps_per_epoch_ = 0, total_steps_ = 0, step_ = 0, first_step_ = 0, logged_step_ = 0;
@@ -515,20 +496,6 @@ class RankTrainer {
   double train_seconds_ = 0.0;  // training wall time before the current segment (evaluations excluded)
   Clock::time_point start_, last_log_, segment_start_;
 };
-
-// --inspect: what a loader produced, without training.
-int inspect(const DatasetOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
-  const DatasetSplits data = load_dataset(options);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("train=%zu test=%zu classes=%d shape=%dx%dx3\n", data.train.size(), data.test.size(), data.train.classes,
-              data.train.height, data.train.width);
-  const std::vector<int> train_counts = data.train.class_counts(), test_counts = data.test.class_counts();
-  for (int c = 0; c < data.train.classes; ++c)
-    std::printf("%3d %-24s train=%d test=%d\n", c, data.train.class_names[c].c_str(), train_counts[c], test_counts[c]);
-  std::printf("loaded in %.2f s\n", seconds);
-  return 0;
-}
 
 int train_rank(const Config& c, const Flags& flags, const DatasetSplits& data, Transport& t) {
   RankTrainer trainer(c, data, t);
@@ -615,7 +582,7 @@ int main(int argc, char** argv) {
                 c.data.classes, c.width);
     return 0;
   }
-  if (flags.on("inspect")) return inspect(c.data);
+  if (flags.on("inspect")) return inspect_dataset(c.data);
   if (c.comm != TransportKind::Local) return run_mpi(c, flags, &argc, &argv);
   try {
     return run_local(c, flags);

@@ -3,6 +3,7 @@
 
 #include "engine/check.h"
 #include "engine/tensor.h"
+#include "engine/vector_ops.h"
 
 void gather_to_server(Transport& t, const uint8_t* message, size_t bytes, const std::vector<uint8_t*>& inbox) {
   t.start_group();
@@ -34,6 +35,22 @@ void exchange_with_neighbors(Transport& t, const std::vector<int>& neighbors, co
     t.recv(inbox[k], bytes, neighbors[k]);
   }
   t.end_group();
+}
+
+void mean_over_ranks(Transport& t, float* x, size_t n) {
+  Context& ctx = t.context();
+  std::vector<Tensor> storage;
+  std::vector<uint8_t*> inbox;
+  for (int r = 0; r < (t.rank() == 0 ? t.size() : 0); ++r) {
+    storage.push_back(Tensor::empty(ctx, {static_cast<int>(n)}));
+    inbox.push_back(reinterpret_cast<uint8_t*>(storage.back().data()));
+  }
+  gather_to_server(t, reinterpret_cast<const uint8_t*>(x), n * sizeof(float), inbox);
+  if (t.rank() == 0) {
+    for (int r = 1; r < t.size(); ++r) axpy(ctx, x, 1.0f, storage[r].data(), n);
+    scale(ctx, x, 1.0f / t.size(), n);
+  }
+  broadcast_from_server(t, reinterpret_cast<uint8_t*>(x), n * sizeof(float));
 }
 
 namespace {

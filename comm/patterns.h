@@ -21,6 +21,10 @@ void broadcast_from_server(Transport& t, uint8_t* message, size_t bytes);
 void exchange_with_neighbors(Transport& t, const std::vector<int>& neighbors, const uint8_t* message, size_t bytes,
                              const std::vector<uint8_t*>& inbox);
 
+// Every rank's x[0..n) becomes the mean over ranks (summed on the server in rank order, scaled
+// once, sent back): how evaluation averages the workers' models.
+void mean_over_ranks(Transport& t, float* x, size_t n);
+
 // Variable-length messages (entropy-coded payloads): the sizes travel first, 8 bytes each,
 // counted like everything else; inbox buffers must hold `capacity` bytes. Return the sizes
 // received (per inbox slot; the server's own slot holds its own size).

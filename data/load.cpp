@@ -1,6 +1,9 @@
 // Dataset dispatch and folder resolution.
 #include "data/load.h"
 
+#include <chrono>
+#include <cstdio>
+
 #include "data/cifar.h"
 #include "data/files.h"
 #include "data/image_folder.h"
@@ -56,4 +59,17 @@ DatasetSplits load_dataset(const DatasetOptions& o) {
     return load_tiny_imagenet(o.dir, o.image_size);
   }
   fail_input("unknown --dataset '%s' (expected synthetic, cifar10, cifar100 or tinyimagenet)", o.name.c_str());
+}
+
+int inspect_dataset(const DatasetOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const DatasetSplits data = load_dataset(options);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("train=%zu test=%zu classes=%d shape=%dx%dx3\n", data.train.size(), data.test.size(), data.train.classes,
+              data.train.height, data.train.width);
+  const std::vector<int> train_counts = data.train.class_counts(), test_counts = data.test.class_counts();
+  for (int c = 0; c < data.train.classes; ++c)
+    std::printf("%3d %-24s train=%d test=%d\n", c, data.train.class_names[c].c_str(), train_counts[c], test_counts[c]);
+  std::printf("loaded in %.2f s\n", seconds);
+  return 0;
 }

@@ -19,3 +19,7 @@ const std::vector<std::string>& dataset_names();
 
 // Stops with a one-line error (exit code 2) on an unknown name or bad files.
 DatasetSplits load_dataset(const DatasetOptions& options);
+
+// ./train --inspect: loads the dataset and prints "train=<n> test=<n> classes=<c> shape=<H>x<W>x3",
+// the per-class counts and the load time. Returns the exit code.
+int inspect_dataset(const DatasetOptions& options);

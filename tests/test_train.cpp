@@ -205,3 +205,36 @@ TEST_CASE("plots: accuracy against epoch, time and bits for several runs, as PNG
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE("train: errors inside rank threads exit with code 2 or 1 and one line, never a crash") {
+  const std::string dir = temp_dir("threads");
+  // A user error only a rank sees (here: a checkpoint that is not there) is still exit code 2.
+  Outcome o = run_train("--device cpu --width 4 --batch-size 16 --steps 2 --workers 3 --resume --run-dir " + dir);
+  CHECK(o.status == 2);
+  CHECK(lines_of(o.err).size() == 1);
+  CHECK(o.err.find("checkpoint") != std::string::npos);
+  // A peer that misses its deadline: every rank stops, the first failure is reported, exit code 1.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    o = run_train("--device cpu --width 4 --batch-size 16 --steps 3 --workers 4 --algo memsgd --compressor topk "
+                  "--comm-timeout 0.001 --run-dir " + dir);
+    CHECK((o.status == 0 || o.status == 1));  // a fast machine may make every deadline
+    if (o.status == 1) CHECK(o.err.find("did a rank stop early?") != std::string::npos);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("train: a checkpoint refuses to resume under other settings") {
+  const std::string dir = temp_dir("settings");
+  const std::string args = "--device cpu --width 4 --batch-size 32 --train-subset 128 --epochs 1 --workers 2 "
+                           "--checkpoint-every 1 --compressor sign --run-dir " + dir;
+  REQUIRE(run_train(args + " --algo memsgd").status == 0);
+  const Outcome o = run_train(args + " --algo doublesqueeze --epochs 2 --resume");
+  CHECK(o.status == 2);
+  CHECK(o.err.find("another algo") != std::string::npos);
+  CHECK(run_train(args + " --algo memsgd --epochs 2 --resume").status == 0);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
