@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <thread>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "comm/algorithm.h"
 #include "comm/local.h"
@@ -187,8 +187,9 @@ struct Evaluation {
 // One rank of a run: its model replica, its data shard, its optimizer and algorithm state.
 class RankTrainer {
  public:
-  RankTrainer(const Config& config, const DatasetSplits& data, Transport& transport)
-      : c_(config), data_(data), t_(transport), ctx_(transport.context()), rank_(transport.rank()),
+  RankTrainer(const Config& config, std::vector<std::pair<std::string, std::string>> flag_values,
+              const DatasetSplits& data, Transport& transport)
+      : flag_values_(std::move(flag_values)), c_(config), data_(data), t_(transport), ctx_(transport.context()), rank_(transport.rank()),
         workers_(transport.size()), train_(ctx_, data.train), test_(ctx_, data.test),
         model_(make_model(config.model, data.train.classes, config.width)), store_(model_->store()) {
     steps_per_epoch_ = steps_per_epoch(static_cast<int>(train_.size), workers_, c_.batch_size);
@@ -246,7 +247,6 @@ class RankTrainer {
       if ((epoch_done && (epoch + 1) % c_.eval_every == 0) || step_ == total_steps_) evaluate_and_log(epoch);
       if (epoch_done && c_.checkpoint_every > 0 && (epoch + 1) % c_.checkpoint_every == 0) save_checkpoint();
     }
-    algorithm_->config();  // keeps the algorithm alive to here
     return 0;
   }
 
@@ -461,7 +461,7 @@ class RankTrainer {
   void write_config() {
     JsonObject config;
     std::printf("%-16s %s\n", "setting", "value");
-    for (const auto& [name, value] : flags_values_) {
+    for (const auto& [name, value] : flag_values_) {
       config.add(name, value);
       std::printf("%-16s %s\n", name.c_str(), value.c_str());
     }
@@ -472,10 +472,8 @@ class RankTrainer {
     log_->write_config(config);
   }
 
- public:
-  std::vector<std::pair<std::string, std::string>> flags_values_;
-
  private:
+  const std::vector<std::pair<std::string, std::string>> flag_values_;  // for config.json
   const Config& c_;
   const DatasetSplits& data_;
   Transport& t_;
@@ -498,8 +496,7 @@ class RankTrainer {
 };
 
 int train_rank(const Config& c, const Flags& flags, const DatasetSplits& data, Transport& t) {
-  RankTrainer trainer(c, data, t);
-  trainer.flags_values_ = flags.values();
+  RankTrainer trainer(c, flags.values(), data, t);
   return trainer.run();
 }
 
