@@ -1,14 +1,16 @@
 // Top-k per block: keep the k = max(1, floor(ratio * d_b)) entries of largest magnitude (ties: the
 // lower index), zero the rest. Payload: all kept indices (uint32, ascending), then their values.
-// GPU: every element becomes one 64-bit key, |v| above the complement of its index, so a
-// descending segmented radix sort (CUB) puts each block's winners first in exactly the tie
-// order we want; the first k of each block are then sorted back into index order.
+// GPU: one stable radix sort (CUB) over the whole vector, descending on the key (block, |v|) with
+// the element index as value: every block's entries come out together, largest first, and equal
+// magnitudes keep their index order, which is exactly the tie rule. A second, small sort of the
+// winners on (block, index) puts them back in index order. Both sorts use every SM, where a
+// segmented sort would give each (large) block to a single thread block.
 #include <algorithm>
 #include <cstring>
 #include <memory>
 #include <numeric>
 
-#include <cub/device/device_segmented_radix_sort.cuh>
+#include <cub/device/device_radix_sort.cuh>
 
 #include "compress/operators.h"
 #include "engine/check.h"
@@ -17,29 +19,41 @@
 
 namespace {
 
-__device__ inline uint64_t magnitude_key(float v, uint32_t index) {
-  return (static_cast<uint64_t>(__float_as_uint(fabsf(v))) << 32) | (0xffffffffu - index);
+// Bits needed for block ids below `blocks`: the sorts skip the key bits that are always zero.
+int block_bits(size_t blocks) {
+  int bits = 0;
+  while ((size_t(1) << bits) < blocks) ++bits;
+  return bits;
 }
 
-__global__ void make_keys_kernel(const float* x, uint32_t n, uint64_t* keys) {
-  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
-    keys[i] = magnitude_key(x[i], i);
-}
-
-// Slot s of the K kept entries: the (s - kept_starts[b])-th best of block b.
-__global__ void take_winners_kernel(const uint64_t* sorted, const uint32_t* block_starts, const uint32_t* kept_starts,
-                                    uint32_t blocks, uint32_t kept, uint32_t* winners) {
-  for (uint32_t s = blockIdx.x * blockDim.x + threadIdx.x; s < kept; s += gridDim.x * blockDim.x) {
-    const uint32_t b = block_of(kept_starts, blocks, s);
-    const uint64_t key = sorted[block_starts[b] + (s - kept_starts[b])];
-    winners[s] = 0xffffffffu - static_cast<uint32_t>(key);
+__global__ void make_keys_kernel(const float* x, uint32_t n, const uint32_t* block_starts, uint32_t blocks,
+                                 uint64_t* keys, uint32_t* indices) {
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    const uint64_t block = block_of(block_starts, blocks, i);
+    keys[i] = (block << 32) | __float_as_uint(fabsf(x[i]));
+    indices[i] = i;
   }
 }
 
-__global__ void write_values_kernel(const float* x, const uint32_t* indices, uint32_t kept, float* values, float* error) {
+// Slot s of the K kept entries: the (s - kept_starts[b])-th best of block b, which sits after the
+// blocks above b in the descending order. Its new key orders the winners by (block, index).
+__global__ void take_winners_kernel(const uint32_t* sorted_indices, const uint32_t* block_starts,
+                                    const uint32_t* kept_starts, uint32_t blocks, uint32_t n, uint32_t kept,
+                                    uint64_t* winners) {
   for (uint32_t s = blockIdx.x * blockDim.x + threadIdx.x; s < kept; s += gridDim.x * blockDim.x) {
-    values[s] = x[indices[s]];
-    if (error != nullptr) error[indices[s]] = 0.0f;
+    const uint32_t b = block_of(kept_starts, blocks, s);
+    const uint32_t index = sorted_indices[(n - block_starts[b + 1]) + (s - kept_starts[b])];
+    winners[s] = (static_cast<uint64_t>(b) << 32) | index;
+  }
+}
+
+__global__ void write_values_kernel(const float* x, const uint64_t* winners, uint32_t kept, uint32_t* indices,
+                                    float* values, float* error) {
+  for (uint32_t s = blockIdx.x * blockDim.x + threadIdx.x; s < kept; s += gridDim.x * blockDim.x) {
+    const uint32_t i = static_cast<uint32_t>(winners[s]);
+    indices[s] = i;
+    values[s] = x[i];
+    if (error != nullptr) error[i] = 0.0f;
   }
 }
 
@@ -65,16 +79,18 @@ class TopKCompressor : public Compressor {
     if (!ctx.is_cuda()) return;
     keys_ = Buffer<uint64_t>(ctx, count_);
     sorted_keys_ = Buffer<uint64_t>(ctx, count_);
-    winners_ = Buffer<uint32_t>(ctx, kept_);
+    order_ = Buffer<uint32_t>(ctx, count_);
+    sorted_order_ = Buffer<uint32_t>(ctx, count_);
+    winners_ = Buffer<uint64_t>(ctx, kept_);
+    sorted_winners_ = Buffer<uint64_t>(ctx, kept_);
+    key_bits_ = 32 + block_bits(blocks.size());
     // Both sorts' scratch sizes are fixed by the shapes: ask once, allocate once.
     size_t by_magnitude = 0, by_index = 0;
-    const int n = static_cast<int>(count_), segments = static_cast<int>(blocks.size());
-    CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortKeysDescending(
-        nullptr, by_magnitude, keys_.data(), sorted_keys_.data(), n, segments, device_block_starts_.data(),
-        device_block_starts_.data() + 1, 0, 64, ctx.stream));
-    CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortKeys(nullptr, by_index, winners_.data(), winners_.data(),
-                                                       static_cast<int>(kept_), segments, layout_.device_starts.data(),
-                                                       layout_.device_starts.data() + 1, 0, 32, ctx.stream));
+    CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(nullptr, by_magnitude, keys_.data(), sorted_keys_.data(),
+                                                         order_.data(), sorted_order_.data(), static_cast<int>(count_),
+                                                         0, key_bits_, ctx.stream));
+    CUDA_CHECK(cub::DeviceRadixSort::SortKeys(nullptr, by_index, winners_.data(), sorted_winners_.data(),
+                                              static_cast<int>(kept_), 0, key_bits_, ctx.stream));
     sort_scratch_ = Buffer<uint8_t>(ctx, std::max(by_magnitude, by_index));
   }
 
@@ -91,22 +107,24 @@ class TopKCompressor : public Compressor {
       compress_cpu(x, indices, values, error);
       return max_message_bytes();
     }
-    const int n = static_cast<int>(count_), segments = static_cast<int>(blocks_.size());
-    make_keys_kernel<<<grid_size(count_), kThreads, 0, ctx.stream>>>(x, static_cast<uint32_t>(count_), keys_.data());
+    const uint32_t n = static_cast<uint32_t>(count_), kept = static_cast<uint32_t>(kept_),
+                   blocks = static_cast<uint32_t>(blocks_.size());
+    make_keys_kernel<<<grid_size(count_), kThreads, 0, ctx.stream>>>(x, n, device_block_starts_.data(), blocks,
+                                                                     keys_.data(), order_.data());
     CUDA_CHECK_LAUNCH();
     size_t scratch = sort_scratch_.bytes();
-    CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortKeysDescending(
-        sort_scratch_.data(), scratch, keys_.data(), sorted_keys_.data(), n, segments, device_block_starts_.data(),
-        device_block_starts_.data() + 1, 0, 64, ctx.stream));
-    const uint32_t kept = static_cast<uint32_t>(kept_), blocks = static_cast<uint32_t>(blocks_.size());
+    CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(sort_scratch_.data(), scratch, keys_.data(),
+                                                         sorted_keys_.data(), order_.data(), sorted_order_.data(),
+                                                         static_cast<int>(n), 0, key_bits_, ctx.stream));
     take_winners_kernel<<<grid_size(kept_), kThreads, 0, ctx.stream>>>(
-        sorted_keys_.data(), device_block_starts_.data(), layout_.device_starts.data(), blocks, kept, winners_.data());
+        sorted_order_.data(), device_block_starts_.data(), layout_.device_starts.data(), blocks, n, kept,
+        winners_.data());
     CUDA_CHECK_LAUNCH();
     scratch = sort_scratch_.bytes();
-    CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortKeys(sort_scratch_.data(), scratch, winners_.data(), indices,
-                                                       static_cast<int>(kept_), segments, layout_.device_starts.data(),
-                                                       layout_.device_starts.data() + 1, 0, 32, ctx.stream));
-    write_values_kernel<<<grid_size(kept_), kThreads, 0, ctx.stream>>>(x, indices, kept, values, error);
+    CUDA_CHECK(cub::DeviceRadixSort::SortKeys(sort_scratch_.data(), scratch, winners_.data(), sorted_winners_.data(),
+                                              static_cast<int>(kept), 0, key_bits_, ctx.stream));
+    write_values_kernel<<<grid_size(kept_), kThreads, 0, ctx.stream>>>(x, sorted_winners_.data(), kept, indices, values,
+                                                                      error);
     CUDA_CHECK_LAUNCH();
     return max_message_bytes();
   }
@@ -158,8 +176,9 @@ class TopKCompressor : public Compressor {
   KeptLayout layout_;
   const size_t kept_;
   const std::vector<uint32_t>& kept_starts_;
-  Buffer<uint32_t> winners_;
-  Buffer<uint64_t> keys_, sorted_keys_;
+  int key_bits_ = 64;
+  Buffer<uint64_t> keys_, sorted_keys_, winners_, sorted_winners_;
+  Buffer<uint32_t> order_, sorted_order_;
   Buffer<uint8_t> sort_scratch_;
 };
 
