@@ -279,7 +279,7 @@ class RankTrainer {
   // Bytes per worker: in server/worker algorithms, what the workers (not the server) sent up and
   // received down; in gossip algorithms, what each node sent and received.
   std::pair<double, double> per_worker_bytes() {
-    const bool gossip = c_.algorithm.name == "choco" || c_.algorithm.name == "malcom";
+    const bool gossip = algorithm_->decentralized();
     const bool counted = gossip || rank_ > 0;
     const double contributors = gossip ? workers_ : std::max(1, workers_ - 1);
     return {t_.all_reduce_sum(counted ? static_cast<double>(sent_) : 0.0) / contributors,
@@ -296,7 +296,7 @@ class RankTrainer {
     const double loss = t_.all_reduce_sum(sums[0]) / images, accuracy = t_.all_reduce_sum(sums[1]) / images;
     const auto [up, down] = per_worker_bytes();
     const double error_norm = algorithm_->server_error_norm();
-    const double sparsity = rank_ == 0 && (c_.algorithm.name == "malcom" || c_.algorithm.name == "choco")
+    const double sparsity = rank_ == 0 && algorithm_->decentralized()
                                 ? static_cast<double>(count_zeros(ctx_, store_.values().data(), store_.param_count())) /
                                       store_.param_count()
                                 : std::nan("");

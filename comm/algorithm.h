@@ -59,6 +59,8 @@ class Algorithm {
   // Throws MessageError if a message was refused since the last call (GPU decoders only flag it,
   // so that a step never waits for the host); called at log time.
   virtual void check_messages() = 0;
+  // Gossip on a graph (no server): traffic is per node, and the model's sparsity is reported.
+  virtual bool decentralized() const { return false; }
   // Whether workers' models may differ (then evaluation uses their average).
   virtual bool models_differ() const { return false; }
 

@@ -71,6 +71,7 @@ class Gossip : public Algorithm {
   }
 
   bool models_differ() const override { return true; }
+  bool decentralized() const override { return true; }
   void check_messages() override { compressor_->check_messages(ctx_); }
 
  private:
