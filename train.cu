@@ -76,6 +76,7 @@ Flags declare_flags() {
   f.add("checkpoint-every", "0", "epochs between checkpoints (0: none)");
   f.add_switch("resume", "continue from RUN_DIR/checkpoint");
   f.add_switch("deterministic", "pick only deterministic cuDNN algorithms");
+  f.add("precision", "fp32", "fp32, or tf32 (TF32 tensor cores for convolutions and matrix products)");
   f.add_switch("print-params", "print the model's parameter count and exit");
   f.add("crash-at-step", "0", "testing: the last rank exits abruptly after this step (0: never)");
   return f;
@@ -94,7 +95,7 @@ struct Config {
   SgdConfig sgd;
   LrSchedule::Kind schedule;
   std::vector<long> decay_epochs;
-  bool deterministic, resume;
+  bool deterministic, resume, tf32;
   uint64_t seed;
 };
 
@@ -149,6 +150,10 @@ Config read_config(const Flags& f) {
   c.schedule = parse_lr_schedule(f.str("lr-schedule"));
   c.decay_epochs = parse_epoch_list(f.str("decay-epochs"));
   c.deterministic = f.on("deterministic");
+  const std::string precision = f.str("precision");
+  require(precision == "fp32" || precision == "tf32", "unknown --precision '%s' (expected fp32 or tf32)",
+          precision.c_str());
+  c.tf32 = precision == "tf32";
   c.resume = f.on("resume");
   const long seed = f.integer("seed");
   require(seed >= 0, "--seed must be non-negative, got %ld", seed);
@@ -528,7 +533,7 @@ int run_local(const Config& c, const Flags& flags) {
   std::vector<int> codes(c.workers, 0);
   run_local_ranks(c.workers, c.comm_timeout, [&](LocalHub& hub, int rank) {
     share_cores(c.workers);
-    Context ctx(ContextOptions{c.device, rank % devices, c.seed, c.deterministic});
+    Context ctx(ContextOptions{c.device, rank % devices, c.seed, c.deterministic, c.tf32});
     LocalTransport transport(ctx, hub, rank);
     codes[rank] = train_rank(c, flags, data, transport);
   });
@@ -552,7 +557,7 @@ int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
     }
     const DatasetSplits data = load_training_data(c);
     share_cores(mpi.local_size());
-    Context ctx(ContextOptions{c.device, gpu, c.seed, c.deterministic});
+    Context ctx(ContextOptions{c.device, gpu, c.seed, c.deterministic, c.tf32});
     std::unique_ptr<Transport> transport;
     if (c.comm == TransportKind::Mpi)
       transport = std::make_unique<MpiTransport>(ctx, mpi, c.comm_timeout);

@@ -10,6 +10,7 @@ Context::Context(const ContextOptions& options)
     : device(options.device),
       gpu(options.gpu),
       deterministic(options.deterministic),
+      tf32(options.tf32),
       allocator(std::make_shared<CachingAllocator>(options.device)),
       conv_algorithms(std::make_unique<ConvAlgorithmCache>()),
       rng(options.seed),
@@ -22,8 +23,8 @@ Context::Context(const ContextOptions& options)
   CUDNN_CHECK(cudnnSetStream(cudnn, stream));
   CUBLAS_CHECK(cublasCreate(&cublas));
   CUBLAS_CHECK(cublasSetStream(cublas, stream));
-  // Plain fp32: TF32 tensor cores stay off unless a later precision flag asks for them.
-  CUBLAS_CHECK(cublasSetMathMode(cublas, CUBLAS_DEFAULT_MATH));
+  // Plain fp32 unless TF32 was asked for (--precision tf32).
+  CUBLAS_CHECK(cublasSetMathMode(cublas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
 }
 
 Context::~Context() {

@@ -21,6 +21,7 @@ struct ContextOptions {
   int gpu = 0;                 // CUDA device index
   uint64_t seed = 0;           // seeds this context's host RNG
   bool deterministic = false;  // pin deterministic cuDNN algorithms
+  bool tf32 = false;           // let convolutions and matrix products use TF32 tensor cores
 };
 
 class Context {
@@ -46,6 +47,7 @@ class Context {
   const Device device;
   const int gpu;
   const bool deterministic;
+  const bool tf32;
   cudaStream_t stream = nullptr;
   cudnnHandle_t cudnn = nullptr;
   cublasHandle_t cublas = nullptr;

@@ -114,8 +114,9 @@ ConvPlan make_plan(Context& ctx, const ConvShape& s) {
   CUDNN_CHECK(cudnnSetFilter4dDescriptor(p.w_desc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, s.k, s.c, s.r, s.s));
   CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p.conv_desc, s.pad, s.pad, s.stride, s.stride, 1, 1,
                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  // FMA math excludes TF32 tensor cores: fp32 results stay comparable with the CPU reference.
-  CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv_desc, CUDNN_FMA_MATH));
+  // FMA math excludes TF32 tensor cores, so fp32 results stay comparable with the CPU reference;
+  // default math lets cuDNN use them (--precision tf32).
+  CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv_desc, ctx.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
   cudnnHandle_t h = ctx.cudnn;
 
   using Forward = cudnnConvolutionFwdAlgoPerf_t;

@@ -72,7 +72,8 @@ TEST_CASE("train: bad flags and impossible values stop with one line and exit co
   const std::string dir = temp_dir("bad");
   for (const std::string args : {"--batch-size 0", "--dataset imagenet-21k", "--no-such-flag 1", "--lr abc",
                                  "--steps -3", "--device tpu", "--model resnet9000", "--width 0", "--momentum 1.5",
-                                 "--batch-size", "--batch-size 100000 --device cpu"}) {
+                                 "--batch-size", "--batch-size 100000 --device cpu", "--precision fp64",
+                                 "--algo liec --period 0", "--compressor topk --ratio 0"}) {
     INFO(args);
     const Outcome o = run_train(args + " --run-dir " + dir);
     CHECK(o.status == 2);
