@@ -40,7 +40,7 @@ TEST_HELPERS := $(BUILD)/tests/mpi_ranks  # programs the tests start
 BENCH_SOURCES := $(wildcard tests/bench/bench_*.cu)
 BENCH_BINARIES := $(patsubst tests/bench/%.cu,$(BUILD)/%,$(BENCH_SOURCES)) $(BUILD)/comm_bench
 
-.PHONY: all test run bench plots clean deps report
+.PHONY: all test run bench plots profile clean deps report
 all: report train $(TEST_BINARIES) $(TEST_HELPERS) $(BENCH_BINARIES)
 
 report:
@@ -99,6 +99,10 @@ bench: all
 run: deps
 	@$(MAKE) --no-print-directory all
 	bash scripts/run-default.sh
+
+# A few steps under Nsight Systems or Nsight Compute, with the NVTX phase names (needs a GPU).
+profile: all
+	bash scripts/profile.sh
 
 # make plots RUN=runs/a RUN2=runs/b ... [PLOTS_DIR=plots]: accuracy against epoch, time and bits.
 PLOTS_DIR ?= plots

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make profile`: a few training steps of the default job's network under Nsight Systems (or, if
+# only it is installed, Nsight Compute), with the NVTX phase names (forward, backward, compress,
+# exchange, update, and one range per launcher). Says where the report is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${PROFILE_DIR:-runs/profile}
+mkdir -p "$out"
+if ! ./train --device cuda --print-params >/dev/null 2>&1; then
+  echo "profile: no CUDA GPU here; profiling needs one" >&2
+  exit 2
+fi
+job=(./train --device cuda --dataset synthetic --model preact-resnet18 --workers 8 --algo liec --period 32
+     --compressor sign --batch-size 128 --steps 30 --log-every 10 --run-dir "$out/run")
+if command -v nsys >/dev/null; then
+  nsys profile --trace=cuda,nvtx,cublas,cudnn --force-overwrite=true --output "$out/train" "${job[@]}"
+  echo "profile: Nsight Systems report in $out/train.nsys-rep (open it with nsys-ui, or: nsys stats $out/train.nsys-rep)"
+elif command -v ncu >/dev/null; then
+  # Kernels of steps 20-21 only: the first steps include cuDNN's algorithm search.
+  ncu --nvtx --set basic --launch-skip 2000 --launch-count 400 --force-overwrite --export "$out/train" "${job[@]}"
+  echo "profile: Nsight Compute report in $out/train.ncu-rep (open it with ncu-ui, or: ncu --import $out/train.ncu-rep)"
+else
+  echo "profile: neither nsys nor ncu is installed (both come with the CUDA toolkit)" >&2
+  exit 2
+fi
