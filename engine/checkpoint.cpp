@@ -86,7 +86,7 @@ CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
   uint64_t stored_hash = 0;
   if (bytes.size() < 8 + 16 + 8) fail_input("checkpoint %s is truncated", path.c_str());
   std::memcpy(&stored_hash, bytes.data() + bytes.size() - 8, 8);
-  if (fnv1a(bytes, bytes.size() - 8) != stored_hash) fail_input("checkpoint %s is corrupt (checksum)", path.c_str());
+  if (fnv1a(bytes, bytes.size() - 8) != stored_hash) fail_input("checkpoint %s is truncated or corrupt (its checksum does not match)", path.c_str());
   uint32_t magic, version;
   uint64_t vector_count, number_count;
   take(&magic, 4);

@@ -1,12 +1,15 @@
 // Engine ops: every backward against central differences on the CPU, every CUDA op against its
 // CPU reference (on a GPU), and the SGD update against its formula.
 #include <cstring>
+#include <filesystem>
 
 #include "engine/batchnorm.h"
 #include "engine/conv.h"
 #include "engine/cross_entropy.h"
+#include "engine/checkpoint.h"
 #include "engine/elementwise.h"
 #include "engine/linear.h"
+#include "engine/lr_schedule.h"
 #include "engine/pool.h"
 #include "engine/sgd.h"
 #include "tests/helpers.h"
@@ -413,6 +416,48 @@ TEST_CASE("rng: Philox4x32-10 matches the published known-answer vector") {
   CHECK(ones.v[1] == 0x41c83b0eu);
   CHECK(ones.v[2] == 0xa20bc7c6u);
   CHECK(ones.v[3] == 0x6d5451fdu);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_CASE("learning-rate schedules: step decay, cosine to zero, one-cycle warm-up and anneal") {
+  LrSchedule step{LrSchedule::Step, 0.1f, 1000, 10, {80, 90}, 0.1f};
+  CHECK(step.at(0) == doctest::Approx(0.1));
+  CHECK(step.at(799) == doctest::Approx(0.1));
+  CHECK(step.at(800) == doctest::Approx(0.01));
+  CHECK(step.at(905) == doctest::Approx(0.001));
+  LrSchedule cosine{LrSchedule::Cosine, 0.2f, 100, 10, {}, 0.1f};
+  CHECK(cosine.at(0) == doctest::Approx(0.2));
+  CHECK(cosine.at(50) == doctest::Approx(0.1));
+  CHECK(cosine.at(100) == doctest::Approx(0.0).epsilon(1e-6));
+  LrSchedule one_cycle{LrSchedule::OneCycle, 0.1f, 100, 10, {}, 0.1f};
+  CHECK(one_cycle.at(0) == doctest::Approx(0.1 / 25));
+  CHECK(one_cycle.at(30) == doctest::Approx(0.1));
+  CHECK(one_cycle.at(100) == doctest::Approx(0.1 / 25 / 1e4).epsilon(1e-3));
+  CHECK(one_cycle.at(20) > one_cycle.at(10));
+  CHECK(one_cycle.at(60) < one_cycle.at(40));
+  CHECK(parse_epoch_list("80,120") == std::vector<long>{80, 120});
+}
+
+TEST_CASE("checkpoints: vectors and numbers read back exactly; a damaged file is detected") {
+  Context& ctx = cpu_context();
+  const std::string path = temp_dir("ckpt") + ".bin";
+  CheckpointWriter w;
+  const std::vector<float> v = random_vector(1000, 5);
+  w.add_vector("params", ctx, v.data(), v.size());
+  w.add_number("step", 1234);
+  w.write(path);
+  CHECK(!std::filesystem::exists(path + ".tmp"));
+  const CheckpointReader r(path);
+  std::vector<float> back(v.size());
+  r.read_vector("params", ctx, back.data(), back.size());
+  CHECK(back == v);
+  CHECK(r.number("step") == 1234);
+  CHECK(r.has("params"));
+  CHECK(!r.has("momentum"));
+  std::remove(path.c_str());
 }
 
 }  // namespace

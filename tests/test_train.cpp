@@ -239,3 +239,26 @@ TEST_CASE("train: a checkpoint refuses to resume under other settings") {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE("train: a damaged checkpoint stops the resume with one line; --flag=value works") {
+  const std::string dir = temp_dir("damaged");
+  const std::string args = "--device cpu --width 4 --batch-size=32 --train-subset=128 --epochs=1 --checkpoint-every 1 "
+                           "--run-dir=" + dir;
+  REQUIRE(run_train(args).status == 0);
+  std::string bytes = read_text(dir + "/checkpoint/rank-0.bin");
+  REQUIRE(bytes.size() > 100);
+  bytes[bytes.size() / 2] ^= 0x5a;
+  write_bytes(dir + "/checkpoint/rank-0.bin", bytes.data(), bytes.size());
+  Outcome o = run_train(args + " --epochs 2 --resume");
+  CHECK(o.status == 2);
+  CHECK(o.err.find("truncated or corrupt") != std::string::npos);
+  write_bytes(dir + "/checkpoint/rank-0.bin", bytes.data(), 50);
+  o = run_train(args + " --epochs 2 --resume");
+  CHECK(o.status == 2);
+  CHECK(o.err.find("truncated") != std::string::npos);  // too short for its checksum
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
