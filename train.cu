@@ -48,7 +48,7 @@ Flags declare_flags() {
   f.add("train-subset", "0", "train on the first N training images only (0: all); for quick runs");
   f.add_switch("inspect", "load the dataset, print its sizes and per-class counts, and exit");
   f.add("algo", "psgd", "psgd, memsgd, doublesqueeze, neolithic, cser, liec, choco or malcom");
-  f.add("compressor", "identity", "identity, sign, topk, randk or dither (server/worker algorithms)");
+  f.add("compressor", "identity", "identity, sign, topk, randk, dither or dither-fixed (server/worker algorithms)");
   f.add("bucket-bytes", "5242880", "compression blocks: tensors grouped up to this many bytes (huge: one block)");
   f.add("ratio", "0.01", "top-k and random-k: fraction of each block kept");
   f.add("levels", "16", "dithered quantizer: levels s (choco, malcom, --compressor dither)");
