@@ -45,6 +45,7 @@ Flags declare_flags() {
   f.add("data-dir", "", "folder with the dataset's files (or their parent folder)");
   f.add("image-size", "0", "32 or 64; 0 keeps the dataset's size (Tiny ImageNet at 32 is box-downsampled)");
   f.add("classes", "10", "number of classes (synthetic data, --print-params)");
+  f.add_switch("coarse-labels", "CIFAR-100: train on the 20 coarse labels instead of the 100 fine ones");
   f.add("train-subset", "0", "train on the first N training images only (0: all); for quick runs");
   f.add_switch("inspect", "load the dataset, print its sizes and per-class counts, and exit");
   f.add("algo", "psgd", "psgd, memsgd, doublesqueeze, neolithic, cser, liec, choco or malcom");
@@ -117,6 +118,8 @@ Config read_config(const Flags& f) {
   c.data.dir = f.str("data-dir");
   c.data.image_size = static_cast<int>(f.integer("image-size"));
   c.data.classes = static_cast<int>(f.integer("classes"));
+  c.data.coarse_labels = f.on("coarse-labels");
+  require(!c.data.coarse_labels || c.data.name == "cifar100", "%s", "--coarse-labels goes with --dataset cifar100");
   c.run_dir = f.str("run-dir");
   c.augment = f.str("augment");
   require(c.augment == "auto" || c.augment == "on" || c.augment == "off", "--augment must be on, off or auto, got '%s'",

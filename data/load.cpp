@@ -52,7 +52,7 @@ DatasetSplits load_dataset(const DatasetOptions& o) {
   if (o.name == "cifar100") {
     require_size("cifar100", o.image_size, 32);
     if (!is_directory(o.dir)) fail_input("missing folder %s (--data-dir)", o.dir.c_str());
-    return load_cifar100_binary(o.dir, Cifar100Labels::Fine);
+    return load_cifar100_binary(o.dir, o.coarse_labels ? Cifar100Labels::Coarse : Cifar100Labels::Fine);
   }
   if (o.name == "tinyimagenet") {
     if (!is_directory(o.dir)) fail_input("missing folder %s (--data-dir)", o.dir.c_str());

@@ -12,6 +12,7 @@ struct DatasetOptions {
   std::string dir;         // where the files are (not used by synthetic)
   int image_size = 0;      // 0: the dataset's own size
   int classes = 10;        // synthetic only
+  bool coarse_labels = false;  // CIFAR-100: the 20 superclasses instead of the 100 classes
   uint64_t seed = 0;       // synthetic only
 };
 
