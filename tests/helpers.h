@@ -69,6 +69,10 @@ struct Outcome {
   std::string out, err;
 };
 
+// Runs a shell command with stdout and stderr captured together; returns its exit code (-1 if
+// a signal ended it).
+int run_shell(const std::string& command, std::string* output);
+
 // Runs ./train with `args` (a shell-quoted string) and captures its exit code and output.
 Outcome run_train(const std::string& args);
 

@@ -1,7 +1,6 @@
 // Transports and exchange patterns: the local transport on 1, 2, 4 and 7 rank threads, the MPI
 // transport under mpirun with 4 processes, failures that stop the others within a bounded time,
 // and topologies.
-#include <sys/wait.h>
 
 #include <chrono>
 
@@ -82,14 +81,6 @@ TEST_CASE("local transport: a failing rank releases the others at once; a size m
 
 std::string mpirun(const std::string& args) {
   return "mpirun --allow-run-as-root --oversubscribe -np 4 build/tests/mpi_ranks " + args;
-}
-
-int run_shell(const std::string& command, std::string* output) {
-  const std::string log = temp_dir("mpi") + ".log";
-  const int raw = std::system((command + " > " + log + " 2>&1").c_str());
-  *output = read_text(log);
-  std::remove(log.c_str());
-  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
 }
 
 TEST_CASE("MPI transport: 4 processes pass every transport check") {

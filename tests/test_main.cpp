@@ -52,12 +52,24 @@ std::string without_timings(const std::string& metrics) {
   return std::regex_replace(metrics, std::regex("\"(images_per_s|wall_s|train_s|time_[a-z]+)\": [-+0-9.eE]+"), "");
 }
 
+namespace {
+int exit_code(int raw) { return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1; }
+}  // namespace
+
+int run_shell(const std::string& command, std::string* output) {
+  const std::string log = temp_dir("shell") + ".log";
+  const int raw = std::system((command + " > " + log + " 2>&1").c_str());
+  *output = read_text(log);
+  std::remove(log.c_str());
+  return exit_code(raw);
+}
+
 Outcome run_train(const std::string& args) {
   const std::string dir = temp_dir("io");
   std::filesystem::create_directories(dir);
   const std::string command = train_binary() + " " + args + " > " + dir + "/out 2> " + dir + "/err";
   const int raw = std::system(command.c_str());
-  Outcome o{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, read_text(dir + "/out"), read_text(dir + "/err")};
+  Outcome o{exit_code(raw), read_text(dir + "/out"), read_text(dir + "/err")};
   std::filesystem::remove_all(dir);
   return o;
 }

@@ -1,5 +1,4 @@
 // ./train end to end on the CPU: it learns, it is deterministic, and bad input exits with code 2.
-#include <sys/wait.h>
 
 #include <chrono>
 #include <filesystem>
@@ -109,14 +108,6 @@ std::string mpirun_train(int ranks, const std::string& args) {
          " --comm mpi " + args;
 }
 
-int shell(const std::string& command, std::string* output) {
-  const std::string log = temp_dir("shell") + ".log";
-  const int raw = std::system((command + " > " + log + " 2>&1").c_str());
-  *output = read_text(log);
-  std::remove(log.c_str());
-  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-}
-
 const char* kDistributed = "--device cpu --dataset synthetic --width 4 --batch-size 16 --algo liec --compressor sign "
                            "--period 3 --log-every 2 --augment on --seed 3";
 
@@ -125,7 +116,7 @@ TEST_CASE("train: the local and MPI transports give the same metrics for the sam
   const Outcome local = run_train(std::string(kDistributed) + " --steps 8 --workers 4 --run-dir " + local_dir);
   REQUIRE(local.status == 0);
   std::string output;
-  const int status = shell(mpirun_train(4, std::string(kDistributed) + " --steps 8 --run-dir " + mpi_dir), &output);
+  const int status = run_shell(mpirun_train(4, std::string(kDistributed) + " --steps 8 --run-dir " + mpi_dir), &output);
   INFO(output);
   REQUIRE(status == 0);
   const std::string a = without_timings(read_text(local_dir + "/metrics.jsonl"));
@@ -146,10 +137,10 @@ TEST_CASE("train: kill one MPI rank, the others stop with an error; resuming rep
                            "--seed 5 ";
   const std::string whole = temp_dir("whole"), broken = temp_dir("broken");
   std::string output;
-  REQUIRE(shell(mpirun_train(2, args + "--run-dir " + whole), &output) == 0);
+  REQUIRE(run_shell(mpirun_train(2, args + "--run-dir " + whole), &output) == 0);
 
   const auto start = std::chrono::steady_clock::now();
-  const int status = shell(mpirun_train(2, args + "--crash-at-step 24 --comm-timeout 10 --run-dir " + broken), &output);
+  const int status = run_shell(mpirun_train(2, args + "--crash-at-step 24 --comm-timeout 10 --run-dir " + broken), &output);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   INFO(output);
   CHECK(status != 0);
@@ -158,7 +149,7 @@ TEST_CASE("train: kill one MPI rank, the others stop with an error; resuming rep
   CHECK(std::filesystem::exists(broken + "/checkpoint/rank-0.bin"));
   CHECK(std::filesystem::exists(broken + "/checkpoint/rank-1.bin"));
 
-  REQUIRE(shell(mpirun_train(2, args + "--resume --run-dir " + broken), &output) == 0);
+  REQUIRE(run_shell(mpirun_train(2, args + "--resume --run-dir " + broken), &output) == 0);
   CHECK(output.find("resumed from") != std::string::npos);
   const std::string expected = without_timings(read_text(whole + "/metrics.jsonl"));
   const std::string resumed = without_timings(read_text(broken + "/metrics.jsonl"));
@@ -196,7 +187,7 @@ TEST_CASE("plots: accuracy against epoch, time and bits for several runs, as PNG
   REQUIRE(run_train(common + "--algo liec --compressor sign --run-dir " + a).status == 0);
   REQUIRE(run_train(common + "--algo psgd --run-dir " + b).status == 0);
   std::string output;
-  REQUIRE(shell("bash scripts/plots.sh " + out + " " + a + " " + b, &output) == 0);
+  REQUIRE(run_shell("bash scripts/plots.sh " + out + " " + a + " " + b, &output) == 0);
   for (const char* file : {"accuracy_vs_epoch.png", "accuracy_vs_time.png", "accuracy_vs_bits.png"}) {
     const std::string png = read_text(out + "/" + file);
     CHECK(png.size() > 1000);
