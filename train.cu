@@ -17,6 +17,7 @@
 #include "comm/mpi.h"
 #include "comm/nccl.h"
 #include "comm/patterns.h"
+#include "comm/step_graph.h"
 #include "data/batch.h"
 #include "data/load.h"
 #include "data/sharding.h"
@@ -27,6 +28,7 @@
 #include "engine/lr_schedule.h"
 #include "engine/nvtx.h"
 #include "engine/run_log.h"
+#include "engine/step_clock.h"
 #include "engine/vector_ops.h"
 #include "models/model.h"
 
@@ -78,6 +80,7 @@ Flags declare_flags() {
   f.add_switch("resume", "continue from RUN_DIR/checkpoint");
   f.add_switch("deterministic", "pick only deterministic cuDNN algorithms");
   f.add("precision", "fp32", "fp32, or tf32 (TF32 tensor cores for convolutions and matrix products)");
+  f.add("cuda-graphs", "on", "on: capture each step into a CUDA graph after warm-up and replay it, where the transport and algorithm allow; off: launch every kernel");
   f.add_switch("print-params", "print the model's parameter count and exit");
   f.add("crash-at-step", "0", "testing: the last rank exits abruptly after this step (0: never)");
   return f;
@@ -93,10 +96,11 @@ struct Config {
   int width, batch_size, log_every, eval_every, workers, checkpoint_every, train_subset;
   long steps, epochs, crash_at_step;
   double comm_timeout;
+  float lr;
   SgdConfig sgd;
   LrSchedule::Kind schedule;
   std::vector<long> decay_epochs;
-  bool deterministic, resume, tf32;
+  bool deterministic, resume, tf32, cuda_graphs;
   uint64_t seed;
 };
 
@@ -146,7 +150,7 @@ Config read_config(const Flags& f) {
   c.epochs = f.integer("epochs");
   c.crash_at_step = f.integer("crash-at-step");
   c.comm_timeout = f.number("comm-timeout");
-  c.sgd.lr = static_cast<float>(f.number("lr"));
+  c.lr = static_cast<float>(f.number("lr"));
   c.sgd.momentum = static_cast<float>(f.number("momentum"));
   c.sgd.weight_decay = static_cast<float>(f.number("wd"));
   c.sgd.nesterov = f.on("nesterov");
@@ -157,6 +161,9 @@ Config read_config(const Flags& f) {
   require(precision == "fp32" || precision == "tf32", "unknown --precision '%s' (expected fp32 or tf32)",
           precision.c_str());
   c.tf32 = precision == "tf32";
+  const std::string graphs = f.str("cuda-graphs");
+  require(graphs == "on" || graphs == "off", "--cuda-graphs must be on or off, got '%s'", graphs.c_str());
+  c.cuda_graphs = graphs == "on";
   c.resume = f.on("resume");
   const long seed = f.integer("seed");
   require(seed >= 0, "--seed must be non-negative, got %ld", seed);
@@ -181,7 +188,7 @@ Config read_config(const Flags& f) {
   require(c.steps >= 0, "--steps must be non-negative, got %ld", c.steps);
   require(c.steps > 0 || c.epochs >= 1, "--epochs must be at least 1, got %ld", c.epochs);
   require(c.comm_timeout > 0, "--comm-timeout must be positive, got %g", c.comm_timeout);
-  require(c.sgd.lr > 0.0f && std::isfinite(c.sgd.lr), "--lr must be positive, got %g", c.sgd.lr);
+  require(c.lr > 0.0f && std::isfinite(c.lr), "--lr must be positive, got %g", c.lr);
   require(c.sgd.momentum >= 0.0f && c.sgd.momentum < 1.0f, "--momentum must be in [0, 1), got %g", c.sgd.momentum);
   require(c.sgd.weight_decay >= 0.0f, "--wd must be non-negative, got %g", c.sgd.weight_decay);
   require(!c.sgd.nesterov || c.sgd.momentum != 0.0f, "%s", "--nesterov needs a non-zero --momentum");
@@ -205,7 +212,10 @@ class RankTrainer {
       fail_input("%d workers x batch %d is more than the training set (%zu images)", workers_, c_.batch_size, train_.size);
     total_steps_ = c_.steps > 0 ? c_.steps : c_.epochs * steps_per_epoch_;
     augment_ = c_.augment == "on" || (c_.augment == "auto" && data.name != "synthetic");
-    schedule_ = LrSchedule{c_.schedule, c_.sgd.lr, total_steps_, steps_per_epoch_, c_.decay_epochs, 0.1f};
+    schedule_ = LrSchedule{c_.schedule, c_.lr, total_steps_, steps_per_epoch_, c_.decay_epochs, 0.1f};
+    std::vector<float> rates(total_steps_);
+    for (long t = 0; t < total_steps_; ++t) rates[t] = schedule_.at(t);
+    clock_ = std::make_unique<StepClock>(ctx_, rates, steps_per_epoch_);
 
     store_.allocate(ctx_);
     store_.initialize(ctx_, c_.seed);
@@ -220,11 +230,13 @@ class RankTrainer {
     broadcast_from_server(t_, reinterpret_cast<uint8_t*>(store_.values().data()), store_.values().bytes());
     broadcast_from_server(t_, reinterpret_cast<uint8_t*>(store_.buffer_values().data()), store_.buffer_values().bytes());
     algorithm_->start(store_.values().data());
+    graphs_ = std::make_unique<StepGraphs>(t_, c_.cuda_graphs && algorithm_->capturable());
   }
 
   // Returns the process exit code.
   int run() {
     if (c_.resume) restore();
+    clock_->set(ctx_, step_);
     std::unique_ptr<RunLog> log;
     if (rank_ == 0) {
       log = std::make_unique<RunLog>(c_.run_dir, c_.resume ? step_ : -1);
@@ -232,28 +244,30 @@ class RankTrainer {
       write_config();
       std::printf("model %s: %zu parameters, %d workers (%s), %ld steps of %d images per worker\n", c_.model.c_str(),
                   store_.param_count(), workers_, t_.name(), total_steps_, c_.batch_size);
+      std::printf("cuda graphs: %s\n\n", graphs_description().c_str());
     }
-    LocalOptimizer local{ctx_, store_.values().data(), momentum_.defined() ? momentum_.data() : nullptr,
-                         store_.param_count(), c_.sgd};
     start_ = last_log_ = segment_start_ = Clock::now();
     while (step_ < total_steps_) {
       const long epoch = step_ / steps_per_epoch_;
       const std::vector<int32_t> shard =
           worker_shard(c_.seed, epoch, static_cast<int>(train_.size), workers_, rank_, c_.batch_size);
+      graphs_->pause();  // the last epoch's replayed steps may still read the old shard
       order_.ensure(ctx_, shard.size());
       ctx_.upload(order_.data(), shard.data(), shard.size() * sizeof(int32_t));
-      const Augmentation augmentation{augment_, train_.height / 8, c_.seed, static_cast<uint64_t>(epoch)};
       for (long s = step_ % steps_per_epoch_; s < steps_per_epoch_ && step_ < total_steps_; ++s) {
-        train_step(local, s, augmentation);
+        train_step();
         if (c_.crash_at_step > 0 && step_ == c_.crash_at_step && rank_ == workers_ - 1) {
           std::fprintf(stderr, "rank %d: exiting abruptly after step %ld (--crash-at-step)\n", rank_, step_);
           std::_Exit(3);
         }
-        if ((step_ % c_.log_every == 0 || step_ == total_steps_) && !log_interval(epoch, local.config.lr)) return 1;
+        if ((step_ % c_.log_every == 0 || step_ == total_steps_) && !log_interval(epoch)) return 1;
       }
       const bool epoch_done = step_ % steps_per_epoch_ == 0;
       if ((epoch_done && (epoch + 1) % c_.eval_every == 0) || step_ == total_steps_) evaluate_and_log(epoch);
-      if (epoch_done && c_.checkpoint_every > 0 && (epoch + 1) % c_.checkpoint_every == 0) save_checkpoint();
+      if (epoch_done && c_.checkpoint_every > 0 && (epoch + 1) % c_.checkpoint_every == 0) {
+        graphs_->pause();
+        save_checkpoint();
+      }
     }
     return 0;
   }
@@ -261,12 +275,24 @@ class RankTrainer {
  private:
   using Clock = std::chrono::steady_clock;
 
-  void train_step(LocalOptimizer& local, long s, const Augmentation& augmentation) {
+  // One step, eagerly or as a replayed graph; the transport counts its bytes either way.
+  void train_step() {
+    const uint64_t sent = t_.bytes_sent(), received = t_.bytes_received();
+    graphs_->run(algorithm_->step_variant(step_), [this] { issue_step(); });
+    sent_ += t_.bytes_sent() - sent;  // training traffic only: not the set-up or evaluation
+    received_ += t_.bytes_received() - received;
+    ++step_;
+  }
+
+  // Enqueues step step_: the same launches at every step of a variant; which batch it is and its
+  // learning rate are read on the device from the step clock, which the step advances last.
+  void issue_step() {
     ctx_.timer.mark(Phase::Compute);
     {
       NVTX_RANGE("forward");
-      make_batch(ctx_, train_, order_.data() + s * c_.batch_size, c_.batch_size, data_.normalization, augmentation,
-                 images_.data(), labels_.data());
+      const Augmentation augmentation{augment_, train_.height / 8, c_.seed, 0};
+      make_training_batch(ctx_, train_, order_.data(), c_.batch_size, data_.normalization, augmentation,
+                          clock_->position(), images_.data(), labels_.data());
       const Tensor& logits = model_->forward(ctx_, images_, /*training=*/true);
       softmax_cross_entropy(ctx_, dlogits_.data(), stats_.data(), logits.data(), labels_.data(), c_.batch_size,
                             train_.classes);
@@ -276,12 +302,24 @@ class RankTrainer {
       model_->backward(ctx_, dlogits_);
     }
     ctx_.timer.mark(Phase::Update);
-    local.config.lr = schedule_.at(step_);
-    const uint64_t sent = t_.bytes_sent(), received = t_.bytes_received();
+    LocalOptimizer local{ctx_, store_.values().data(), momentum_.defined() ? momentum_.data() : nullptr,
+                         store_.param_count(), c_.sgd, clock_->lr()};
     algorithm_->step(step_, store_.grads().data(), local);
-    sent_ += t_.bytes_sent() - sent;  // training traffic only: not the set-up or evaluation
-    received_ += t_.bytes_received() - received;
-    ++step_;
+    clock_->advance(ctx_);
+  }
+
+  std::string graphs_description() const {
+    if (!c_.cuda_graphs) return "off (--cuda-graphs off)";
+    if (!ctx_.is_cuda()) return "off (CPU)";
+    if (!algorithm_->capturable())
+      return "off: this algorithm and compressor draw from per-step keys or code on the host (graphs need identity, "
+             "sign or topk with a server/worker algorithm)";
+    switch (t_.capture()) {
+      case Transport::Capture::AllRanks: return "on, one graph for all " + std::to_string(workers_) + " workers";
+      case Transport::Capture::ThisRank: return "on, one graph per rank";
+      case Transport::Capture::None: break;
+    }
+    return std::string("off: the ") + t_.name() + " transport cannot be captured (local workers on several GPUs, or MPI)";
   }
 
   // Bytes per worker: in server/worker algorithms, what the workers (not the server) sent up and
@@ -295,7 +333,9 @@ class RankTrainer {
   }
 
   // Returns false when the loss is no longer finite (the run stops).
-  bool log_interval(long epoch, float lr) {
+  bool log_interval(long epoch) {
+    graphs_->pause();
+    const float lr = schedule_.at(step_ - 1);
     algorithm_->check_messages();
     const std::vector<float> sums = stats_.to_host(ctx_);
     ctx_.fill_zero(stats_.data(), stats_.bytes());
@@ -317,7 +357,7 @@ class RankTrainer {
       record.add("bytes_up_total", up).add("bytes_down_total", down);
       if (std::isfinite(error_norm)) record.add("server_error_norm", error_norm);
       if (std::isfinite(sparsity)) record.add("sparsity", sparsity);
-      for (Phase p : {Phase::Compute, Phase::Compress, Phase::Exchange, Phase::Update})
+      for (Phase p : {Phase::Compute, Phase::Compress, Phase::Exchange, Phase::Update, Phase::Step})
         record.add(std::string("time_") + phase_name(p), phases[static_cast<size_t>(p)]);
       record.add("images_per_s", seconds > 0 ? images / seconds : 0.0)
           .add("wall_s", std::chrono::duration<double>(now - start_).count());
@@ -342,6 +382,7 @@ class RankTrainer {
   // of the test set; then every rank goes back to its own model.
   void evaluate_and_log(long epoch) {
     NVTX_RANGE("evaluate");
+    graphs_->pause();
     train_seconds_ += std::chrono::duration<double>(Clock::now() - segment_start_).count();
     const size_t d = store_.param_count();
     Tensor own = Tensor::empty(ctx_, {static_cast<int>(d)});
@@ -385,6 +426,7 @@ class RankTrainer {
       std::fflush(stdout);
     }
     last_log_ = segment_start_ = Clock::now();  // evaluation time is neither training time nor throughput
+    graphs_->invalidate();  // the layers ran at the test batch size: their buffers may have moved
   }
 
   // The settings a checkpoint's state only makes sense under: a resume must use the same.
@@ -475,6 +517,7 @@ class RankTrainer {
     }
     const std::string device = device_name(ctx_.device);
     config.add("resolved_device", device).add("resolved_workers", workers_).add("commit", GIT_COMMIT);
+    config.add("resolved_cuda_graphs", std::string(graphs_->enabled() ? "on" : "off"));
     std::printf("%-16s %s\n%-16s %d\n%-16s %s\n\n", "resolved device", device.c_str(), "resolved workers", workers_,
                 "commit", GIT_COMMIT);
     log_->write_config(config);
@@ -492,6 +535,8 @@ class RankTrainer {
   ParamStore& store_;
   std::unique_ptr<Algorithm> algorithm_;
   LrSchedule schedule_;
+  std::unique_ptr<StepClock> clock_;
+  std::unique_ptr<StepGraphs> graphs_;
   Tensor momentum_, images_, dlogits_, stats_;
   Buffer<int32_t> labels_, order_;
   RunLog* log_ = nullptr;

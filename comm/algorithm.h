@@ -34,8 +34,9 @@ struct LocalOptimizer {
   float* params;
   float* momentum;  // null when mu = 0
   size_t count;
-  SgdConfig config;  // lr set every step by the schedule
-  void apply(const float* update) { sgd_update(ctx, config, params, update, momentum, count); }
+  SgdConfig config;
+  const float* lr;  // the current step's rate, in the context's memory (engine/step_clock.h)
+  void apply(const float* update) { sgd_update(ctx, config, lr, params, update, momentum, count); }
 };
 
 class Algorithm {
@@ -59,6 +60,12 @@ class Algorithm {
   // Throws MessageError if a message was refused since the last call (GPU decoders only flag it,
   // so that a step never waits for the host); called at log time.
   virtual void check_messages() = 0;
+  // Whether step() can be captured into a CUDA graph and replayed (comm/step_graph.h): the same
+  // kernels with the same arguments at every step of one variant, and no host work on data.
+  virtual bool capturable() const { return false; }
+  // Steps whose kernels differ (LIEC-SGD's and CSER's every H-th step) are other variants, each
+  // captured into a graph of its own.
+  virtual int step_variant(long /*t*/) const { return 0; }
   // Gossip on a graph (no server): traffic is per node, and the model's sparsity is reported.
   virtual bool decentralized() const { return false; }
   // Whether workers' models may differ (then evaluation uses their average).

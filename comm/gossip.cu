@@ -67,7 +67,7 @@ class Gossip : public Algorithm {
       add_scaled(ctx_, difference_.data(), estimates_[k]->data(), -1.0f, own_estimate_.data(), count_);
       axpy(ctx_, x, weight, difference_.data(), count_);
     }
-    if (proximal_) soft_threshold(ctx_, x, local.config.lr * config_.l1, count_);
+    if (proximal_) soft_threshold(ctx_, x, local.lr, config_.l1, count_);
   }
 
   bool models_differ() const override { return true; }

@@ -9,7 +9,7 @@
 
 LocalHub::LocalHub(int size, double timeout_seconds)
     : size_(size), timeout_seconds_(timeout_seconds), mailboxes_(static_cast<size_t>(size) * size),
-      reduce_values_(size, 0.0) {}
+      reduce_values_(size, 0.0), gpus_(size, -1), stream_marks_(size, nullptr) {}
 
 void LocalHub::fail(int rank, const std::string& why) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -36,10 +36,49 @@ void LocalHub::wait(std::unique_lock<std::mutex>& lock, const std::function<bool
   }
 }
 
-LocalTransport::LocalTransport(Context& ctx, LocalHub& hub, int rank) : Transport(ctx, rank, hub.size()), hub_(hub) {}
+LocalTransport::LocalTransport(Context& ctx, LocalHub& hub, int rank) : Transport(ctx, rank, hub.size()), hub_(hub) {
+  if (ctx.is_cuda()) CUDA_CHECK(cudaEventCreateWithFlags(&stream_mark_, cudaEventDisableTiming));
+  std::lock_guard<std::mutex> lock(hub_.mutex_);
+  hub_.gpus_[rank] = ctx.is_cuda() ? ctx.gpu : -1;
+}
 
 LocalTransport::~LocalTransport() {
   for (cudaEvent_t e : events_) cudaEventDestroy(e);
+  if (stream_mark_ != nullptr) cudaEventDestroy(stream_mark_);
+}
+
+Transport::Capture LocalTransport::capture() const {
+  std::lock_guard<std::mutex> lock(hub_.mutex_);
+  // Every rank must have registered a CUDA context on the same GPU (transports are built before
+  // the first step, and capture comes after it).
+  for (int gpu : hub_.gpus_)
+    if (gpu < 0 || gpu != hub_.gpus_[0]) return Capture::None;
+  return Capture::AllRanks;
+}
+
+void LocalTransport::publish_stream_mark() {
+  CUDA_CHECK(cudaEventRecord(stream_mark_, ctx_.stream));
+  std::lock_guard<std::mutex> lock(hub_.mutex_);
+  hub_.stream_marks_[rank_] = stream_mark_;
+}
+
+// The barriers make every wait see the record made just before them, and keep the owner from
+// recording its event again before every wait on it is enqueued.
+void LocalTransport::fork_streams() {
+  CHECK(ctx_.is_cuda(), "stream forks are for CUDA contexts");
+  if (rank_ == 0) publish_stream_mark();
+  barrier();
+  if (rank_ != 0) CUDA_CHECK(cudaStreamWaitEvent(ctx_.stream, hub_.stream_marks_[0], 0));
+  barrier();
+}
+
+void LocalTransport::join_streams() {
+  CHECK(ctx_.is_cuda(), "stream joins are for CUDA contexts");
+  if (rank_ != 0) publish_stream_mark();
+  barrier();
+  if (rank_ == 0)
+    for (int r = 1; r < size_; ++r) CUDA_CHECK(cudaStreamWaitEvent(ctx_.stream, hub_.stream_marks_[r], 0));
+  barrier();
 }
 
 cudaEvent_t LocalTransport::pooled_event(size_t index) {

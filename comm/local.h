@@ -60,6 +60,8 @@ class LocalHub {
   uint64_t reduce_generation_ = 0;
   int reduce_arrived_ = 0;
   double reduce_result_ = 0.0;
+  std::vector<int> gpus_;                  // each rank's device (CUDA contexts), -1 until known
+  std::vector<cudaEvent_t> stream_marks_;  // each rank's fork/join event, for the others to wait on
 };
 
 class LocalTransport : public Transport {
@@ -69,6 +71,10 @@ class LocalTransport : public Transport {
   const char* name() const override { return "local"; }
   void barrier() override;
   double all_reduce_sum(double value) override;
+  // One graph for all ranks when they are threads on the same GPU.
+  Capture capture() const override;
+  void fork_streams() override;
+  void join_streams() override;
 
  protected:
   void exchange(const std::vector<Post>& sends, const std::vector<Post>& recvs) override;
@@ -76,8 +82,11 @@ class LocalTransport : public Transport {
  private:
   void exchange_or_throw(const std::vector<Post>& sends, const std::vector<Post>& recvs);
   cudaEvent_t pooled_event(size_t index);  // reused every group, so steps create none
+  // Publishes an event recorded now on this rank's stream, for the others to wait on.
+  void publish_stream_mark();
   LocalHub& hub_;
   std::vector<cudaEvent_t> events_;
+  cudaEvent_t stream_mark_ = nullptr;
 };
 
 // Runs body(rank) on `ranks` threads and waits for all of them. If a rank throws, the others are

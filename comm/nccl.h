@@ -21,6 +21,8 @@ class NcclTransport : public Transport {
   const char* name() const override { return "nccl"; }
   void barrier() override;
   double all_reduce_sum(double value) override;
+  // ncclSend and ncclRecv can be captured into a CUDA graph on the rank's stream.
+  Capture capture() const override { return Capture::ThisRank; }
 
  protected:
   void exchange(const std::vector<Post>& sends, const std::vector<Post>& recvs) override;

@@ -78,6 +78,8 @@ class ServerWorker : public Algorithm {
     full_->check_messages(ctx_);
   }
 
+  bool capturable() const override { return compressor_->capturable() && full_->capturable(); }
+
   // ||e_s|| of the algorithms that keep a server error (they register it as "server_error").
   double server_error_norm() override {
     for (auto& [name, tensor] : state())
@@ -193,6 +195,7 @@ class Cser : public ServerWorker {
     local.apply(u_.data());
   }
   bool models_differ() const override { return true; }
+  int step_variant(long t) const override { return (t + 1) % config_.period == 0 ? 1 : 0; }
 
  private:
   Tensor &big_r_ = vector("residual_memory"), &r_ = vector(""), &m_ = vector(""), &v_ = vector(""), &u_ = vector("");
@@ -223,6 +226,7 @@ class Liec : public ServerWorker {
     local.apply(u_.data());
   }
   bool models_differ() const override { return true; }
+  int step_variant(long t) const override { return (t + 1) % config_.period == 0 ? 1 : 0; }
 
  private:
   Tensor &e_s_ = vector("server_error"), &delta_ = vector(""), &v_ = vector(""), &u_ = vector("");

@@ -52,6 +52,23 @@ class Transport {
   uint64_t bytes_sent() const { return bytes_sent_; }
   uint64_t bytes_received() const { return bytes_received_; }
 
+  // CUDA-graph capture of whole steps (comm/step_graph.h): which streams one graph can hold.
+  // None: the transport works on the host (MPI stages through host memory). ThisRank: each rank
+  // captures its own step, messages included (NCCL). AllRanks: the ranks are threads sharing one
+  // GPU, and their steps are captured together into one graph, with rank 0's stream as origin.
+  enum class Capture { None, ThisRank, AllRanks };
+  virtual Capture capture() const { return Capture::None; }
+  // For Capture::AllRanks, collective. fork_streams: every rank's stream waits for the work
+  // enqueued so far on rank 0's (while rank 0 captures, their streams thereby join its capture).
+  // join_streams: rank 0's stream waits for the work enqueued so far on every rank's.
+  virtual void fork_streams() {}
+  virtual void join_streams() {}
+  // A replayed step sends what its capture posted, without posting it: counted here.
+  void count_replayed(uint64_t sent, uint64_t received) {
+    bytes_sent_ += sent;
+    bytes_received_ += received;
+  }
+
  protected:
   struct Post {
     void* data;  // const for sends

@@ -44,6 +44,10 @@ class Compressor {
   // The size of every message (fixed-size operators) or an upper bound (dither).
   virtual size_t max_message_bytes() const = 0;
   virtual bool variable_size() const { return false; }
+  // Whether compress and decompress launch the same kernels with the same arguments at every
+  // step, whatever the key and the data, so that a CUDA graph can replay them (comm/step_graph.h).
+  // Random-k and the dithered quantizer draw from the message key, the entropy coder works on the host.
+  virtual bool capturable() const { return false; }
 
   // Packs C(x) into `message` (at least max_message_bytes()) and, unless `error` is null, writes
   // x - C(x) there. Returns the message's size in bytes.

@@ -23,6 +23,7 @@ class IdentityCompressor : public Compressor {
   using Compressor::Compressor;
 
   size_t max_message_bytes() const override { return kHeaderBytes + 4 * count_; }
+  bool capturable() const override { return true; }
 
   size_t compress(Context& ctx, const float* x, uint8_t* message, float* error, const MessageKey&) override {
     NVTX_RANGE("identity_compress");

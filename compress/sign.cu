@@ -53,6 +53,7 @@ class SignCompressor : public Compressor {
       : Compressor(ctx, config, blocks), statistics_(ctx, blocks) {}
 
   size_t max_message_bytes() const override { return kHeaderBytes + scale_bytes() + 4 * words(); }
+  bool capturable() const override { return true; }
 
   size_t compress(Context& ctx, const float* x, uint8_t* message, float* error, const MessageKey&) override {
     NVTX_RANGE("sign_compress");

@@ -95,6 +95,7 @@ class TopKCompressor : public Compressor {
   }
 
   size_t max_message_bytes() const override { return kHeaderBytes + 8 * kept_; }
+  bool capturable() const override { return true; }
   uint32_t header_parameter() const override { return static_cast<uint32_t>(kept_); }
 
   size_t compress(Context& ctx, const float* x, uint8_t* message, float* error, const MessageKey&) override {

@@ -34,13 +34,24 @@ __host__ __device__ inline float batch_pixel(int c, int y, int x, const BatchGeo
   return div_rn(sub_rn(pixel, norm.mean[c]), norm.std[c]);  // single roundings: the CPU gets the same bits
 }
 
+// With a step position, the batch and the epoch come from it (a captured training step).
+__host__ __device__ inline const int32_t* batch_indices(const int32_t* indices, int n, const StepPosition* position) {
+  return position != nullptr ? indices + position->batch * n : indices;
+}
+
+__host__ __device__ inline Augmentation batch_augmentation(Augmentation a, const StepPosition* position) {
+  if (position != nullptr) a.epoch = static_cast<uint64_t>(position->epoch);
+  return a;
+}
+
 // Grid: (pixel chunks, images). The image's transform is drawn once per block.
 __global__ void make_batch_kernel(BatchGeometry g, const uint8_t* images, const int32_t* dataset_labels,
-                                  const int32_t* indices, Normalization norm, Augmentation a, float* out,
-                                  int32_t* labels) {
+                                  const int32_t* indices, const StepPosition* position, Normalization norm,
+                                  Augmentation a, float* out, int32_t* labels) {
   __shared__ SampleTransform transform;
   const int image = blockIdx.y;
-  const int32_t sample = indices[image];
+  const int32_t sample = batch_indices(indices, g.n, position)[image];
+  a = batch_augmentation(a, position);
   if (threadIdx.x == 0) transform = draw_transform(a, static_cast<uint64_t>(sample));
   __syncthreads();
   const int plane = g.height * g.width, per_image = 3 * plane;
@@ -75,21 +86,24 @@ SampleTransform sample_transform(const Augmentation& augmentation, uint64_t samp
   return draw_transform(augmentation, sample);
 }
 
-void make_batch(Context& ctx, const DeviceDataset& data, const int32_t* indices, int n,
-                const Normalization& normalization, const Augmentation& augmentation, float* images,
-                int32_t* labels) {
-  NVTX_RANGE("make_batch");
+namespace {
+
+void assemble_batch(Context& ctx, const DeviceDataset& data, const int32_t* indices, int n,
+                    const Normalization& normalization, const Augmentation& augmentation,
+                    const StepPosition* position, float* images, int32_t* labels) {
   const BatchGeometry g{n, data.height, data.width};
   const int per_image = 3 * data.height * data.width;
   if (!ctx.is_cuda()) {
+    indices = batch_indices(indices, n, position);
+    const Augmentation a = batch_augmentation(augmentation, position);
     for (int image = 0; image < n; ++image) {
       const int32_t sample = indices[image];
-      const SampleTransform t = draw_transform(augmentation, static_cast<uint64_t>(sample));
+      const SampleTransform t = draw_transform(a, static_cast<uint64_t>(sample));
       float* out = images + static_cast<size_t>(image) * per_image;
       for (int c = 0; c < 3; ++c)
         for (int y = 0; y < g.height; ++y)
           for (int x = 0; x < g.width; ++x)
-            *out++ = batch_pixel(c, y, x, g, data.images.data(), sample, t, augmentation.pad, normalization);
+            *out++ = batch_pixel(c, y, x, g, data.images.data(), sample, t, a.pad, normalization);
       labels[image] = data.labels.data()[sample];
     }
     return;
@@ -97,7 +111,24 @@ void make_batch(Context& ctx, const DeviceDataset& data, const int32_t* indices,
   if (n == 0) return;
   CHECK(n <= 65535, "a batch of %d images exceeds the grid's y dimension", n);
   const dim3 grid((per_image + kThreads * 4 - 1) / (kThreads * 4), n);  // about four pixels per thread
-  make_batch_kernel<<<grid, kThreads, 0, ctx.stream>>>(g, data.images.data(), data.labels.data(), indices,
+  make_batch_kernel<<<grid, kThreads, 0, ctx.stream>>>(g, data.images.data(), data.labels.data(), indices, position,
                                                        normalization, augmentation, images, labels);
   CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void make_batch(Context& ctx, const DeviceDataset& data, const int32_t* indices, int n,
+                const Normalization& normalization, const Augmentation& augmentation, float* images,
+                int32_t* labels) {
+  NVTX_RANGE("make_batch");
+  assemble_batch(ctx, data, indices, n, normalization, augmentation, nullptr, images, labels);
+}
+
+void make_training_batch(Context& ctx, const DeviceDataset& data, const int32_t* shard, int n,
+                         const Normalization& normalization, const Augmentation& augmentation,
+                         const StepPosition* position, float* images, int32_t* labels) {
+  NVTX_RANGE("make_batch");
+  CHECK(position != nullptr, "a training batch needs the step position");
+  assemble_batch(ctx, data, shard, n, normalization, augmentation, position, images, labels);
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "data/dataset.h"
+#include "engine/step_clock.h"
 #include "engine/tensor.h"
 
 // The dataset copied once onto a context's device.
@@ -35,3 +36,11 @@ SampleTransform sample_transform(const Augmentation& augmentation, uint64_t samp
 void make_batch(Context& ctx, const DeviceDataset& data, const int32_t* indices, int n,
                 const Normalization& normalization, const Augmentation& augmentation, float* images,
                 int32_t* labels);
+
+// The training batch of the step at `position` (in the context's memory, engine/step_clock.h):
+// the samples shard[position->batch * n, + n), augmented as in epoch position->epoch (the epoch
+// of `augmentation` is not used). A captured step calls this: which batch it is comes from
+// memory, not from the arguments.
+void make_training_batch(Context& ctx, const DeviceDataset& data, const int32_t* shard, int n,
+                         const Normalization& normalization, const Augmentation& augmentation,
+                         const StepPosition* position, float* images, int32_t* labels);

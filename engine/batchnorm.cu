@@ -9,6 +9,13 @@
 
 namespace {
 
+HOST_DEVICE inline float activate(Activation a, float v) { return a == Activation::ReLU ? relu(v) : v; }
+
+// The gradient reaching the normalisation: dy, through the fused ReLU when there is one (y != null).
+HOST_DEVICE inline float normalized_gradient(const float* dy, const float* y, long i) {
+  return y != nullptr ? relu_gradient(dy[i], y[i]) : dy[i];
+}
+
 // Element j of channel ch, counting over the (N, H*W) plane of that channel.
 inline __host__ __device__ long channel_index(const BatchNormShape& s, int ch, long j) {
   const long image = j / s.hw, pixel = j % s.hw;
@@ -35,7 +42,7 @@ void batchnorm_forward_train_cpu(const BatchNormShape& s, const BatchNormParams&
     const float inv_std = static_cast<float>(1.0 / std::sqrt(var + p.eps));
     for (long j = 0; j < m; ++j) {
       const long i = channel_index(s, ch, j);
-      y[i] = gamma[ch] * ((x[i] - static_cast<float>(mean)) * inv_std) + beta[ch];
+      y[i] = activate(p.activation, gamma[ch] * ((x[i] - static_cast<float>(mean)) * inv_std) + beta[ch]);
     }
     saved_mean[ch] = static_cast<float>(mean);
     saved_inv_std[ch] = inv_std;
@@ -51,20 +58,21 @@ void batchnorm_forward_eval_cpu(const BatchNormShape& s, const BatchNormParams& 
   for (long i = 0; i < static_cast<long>(s.n) * s.c * s.hw; ++i) {
     const int ch = static_cast<int>((i / s.hw) % s.c);
     const float inv_std = 1.0f / std::sqrt(running_var[ch] + p.eps);
-    y[i] = gamma[ch] * ((x[i] - running_mean[ch]) * inv_std) + beta[ch];
+    y[i] = activate(p.activation, gamma[ch] * ((x[i] - running_mean[ch]) * inv_std) + beta[ch]);
   }
 }
 
 void batchnorm_backward_cpu(const BatchNormShape& s, float* dx, float* dgamma, float* dbeta, const float* dy,
-                            const float* x, const float* gamma, const float* saved_mean,
+                            const float* y, const float* x, const float* gamma, const float* saved_mean,
                             const float* saved_inv_std) {
   const long m = s.per_channel();
   for (int ch = 0; ch < s.c; ++ch) {
     double sum_dy = 0.0, sum_dy_xhat = 0.0;
     for (long j = 0; j < m; ++j) {
       const long i = channel_index(s, ch, j);
-      sum_dy += dy[i];
-      sum_dy_xhat += static_cast<double>(dy[i]) * ((x[i] - saved_mean[ch]) * saved_inv_std[ch]);
+      const float g = normalized_gradient(dy, y, i);
+      sum_dy += g;
+      sum_dy_xhat += static_cast<double>(g) * ((x[i] - saved_mean[ch]) * saved_inv_std[ch]);
     }
     dbeta[ch] = static_cast<float>(sum_dy);
     dgamma[ch] = static_cast<float>(sum_dy_xhat);
@@ -73,7 +81,8 @@ void batchnorm_backward_cpu(const BatchNormShape& s, float* dx, float* dgamma, f
     for (long j = 0; j < m; ++j) {
       const long i = channel_index(s, ch, j);
       const float x_hat = (x[i] - saved_mean[ch]) * saved_inv_std[ch];
-      dx[i] = scale * (m * dy[i] - static_cast<float>(sum_dy) - x_hat * static_cast<float>(sum_dy_xhat));
+      dx[i] = scale * (m * normalized_gradient(dy, y, i) - static_cast<float>(sum_dy) -
+                       x_hat * static_cast<float>(sum_dy_xhat));
     }
   }
 }
@@ -104,11 +113,12 @@ struct ShiftedMoments {
   }
 };
 
-// Backward sums: sum(dy) and sum(dy * x_hat).
+// Backward sums: sum(g) and sum(g * x_hat), g = dy through the fused ReLU if any (y != null).
 struct GradientSums {
-  const float *dy, *x, *mean, *inv_std;
+  const float *dy, *y, *x, *mean, *inv_std;
   __device__ float2 operator()(const BatchNormShape&, int ch, unsigned i) const {
-    return make_float2(dy[i], dy[i] * ((x[i] - mean[ch]) * inv_std[ch]));
+    const float g = normalized_gradient(dy, y, i);
+    return make_float2(g, g * ((x[i] - mean[ch]) * inv_std[ch]));
   }
 };
 
@@ -167,24 +177,24 @@ __global__ void batchnorm_gradient_sums_kernel(BatchNormShape s, const float2* p
 // y = gamma * (x - mean) * inv_std + beta with per-channel mean and inv_std (batch or running).
 __global__ void batchnorm_normalize_kernel(BatchNormShape s, float* y, const float* x, const float* gamma,
                                            const float* beta, const float* mean, const float* inv_std,
-                                           const float* running_var, float eps) {
+                                           const float* running_var, float eps, Activation activation) {
   const unsigned total = static_cast<unsigned>(s.n) * s.c * s.hw;
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
     const int ch = static_cast<int>((i / s.hw) % s.c);
     const float scale = inv_std != nullptr ? inv_std[ch] : rsqrtf(running_var[ch] + eps);
-    y[i] = gamma[ch] * ((x[i] - mean[ch]) * scale) + beta[ch];
+    y[i] = activate(activation, gamma[ch] * ((x[i] - mean[ch]) * scale) + beta[ch]);
   }
 }
 
-__global__ void batchnorm_input_gradient_kernel(BatchNormShape s, float* dx, const float* dy, const float* x,
-                                                const float* gamma, const float* mean, const float* inv_std,
-                                                const float* dgamma, const float* dbeta) {
+__global__ void batchnorm_input_gradient_kernel(BatchNormShape s, float* dx, const float* dy, const float* y,
+                                                const float* x, const float* gamma, const float* mean,
+                                                const float* inv_std, const float* dgamma, const float* dbeta) {
   const unsigned total = static_cast<unsigned>(s.n) * s.c * s.hw;
   const float m = static_cast<float>(s.per_channel());
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
     const int ch = static_cast<int>((i / s.hw) % s.c);
     const float x_hat = (x[i] - mean[ch]) * inv_std[ch];
-    dx[i] = gamma[ch] * inv_std[ch] / m * (m * dy[i] - dbeta[ch] - x_hat * dgamma[ch]);
+    dx[i] = gamma[ch] * inv_std[ch] / m * (m * normalized_gradient(dy, y, i) - dbeta[ch] - x_hat * dgamma[ch]);
   }
 }
 
@@ -219,8 +229,8 @@ void batchnorm_forward_train(Context& ctx, const BatchNormShape& shape, const Ba
       shape, params, x, partials, chunks_per_channel(shape), saved_mean, saved_inv_std, running_mean, running_var);
   CUDA_CHECK_LAUNCH();
   const size_t total = static_cast<size_t>(shape.n) * shape.c * shape.hw;
-  batchnorm_normalize_kernel<<<grid_size(total), kThreads, 0, ctx.stream>>>(shape, y, x, gamma, beta, saved_mean,
-                                                                          saved_inv_std, nullptr, params.eps);
+  batchnorm_normalize_kernel<<<grid_size(total), kThreads, 0, ctx.stream>>>(
+      shape, y, x, gamma, beta, saved_mean, saved_inv_std, nullptr, params.eps, params.activation);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -232,24 +242,25 @@ void batchnorm_forward_eval(Context& ctx, const BatchNormShape& shape, const Bat
     return batchnorm_forward_eval_cpu(shape, params, y, x, gamma, beta, running_mean, running_var);
   check_cuda_shape(shape);
   const size_t total = static_cast<size_t>(shape.n) * shape.c * shape.hw;
-  batchnorm_normalize_kernel<<<grid_size(total), kThreads, 0, ctx.stream>>>(shape, y, x, gamma, beta, running_mean,
-                                                                          nullptr, running_var, params.eps);
+  batchnorm_normalize_kernel<<<grid_size(total), kThreads, 0, ctx.stream>>>(
+      shape, y, x, gamma, beta, running_mean, nullptr, running_var, params.eps, params.activation);
   CUDA_CHECK_LAUNCH();
 }
 
-void batchnorm_backward(Context& ctx, const BatchNormShape& shape, float* dx, float* dgamma, float* dbeta,
-                        const float* dy, const float* x, const float* gamma, const float* saved_mean,
-                        const float* saved_inv_std) {
+void batchnorm_backward(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, float* dx,
+                        float* dgamma, float* dbeta, const float* dy, const float* y, const float* x,
+                        const float* gamma, const float* saved_mean, const float* saved_inv_std) {
   NVTX_RANGE("batchnorm_backward");
+  CHECK((params.activation == Activation::ReLU) == (y != nullptr), "batchnorm backward: pass y exactly when ReLU is fused");
   if (!ctx.is_cuda())
-    return batchnorm_backward_cpu(shape, dx, dgamma, dbeta, dy, x, gamma, saved_mean, saved_inv_std);
+    return batchnorm_backward_cpu(shape, dx, dgamma, dbeta, dy, y, x, gamma, saved_mean, saved_inv_std);
   check_cuda_shape(shape);
-  const float2* partials = channel_partials(ctx, shape, GradientSums{dy, x, saved_mean, saved_inv_std});
+  const float2* partials = channel_partials(ctx, shape, GradientSums{dy, y, x, saved_mean, saved_inv_std});
   batchnorm_gradient_sums_kernel<<<grid_size(shape.c), kThreads, 0, ctx.stream>>>(
       shape, partials, chunks_per_channel(shape), dgamma, dbeta);
   CUDA_CHECK_LAUNCH();
   const size_t total = static_cast<size_t>(shape.n) * shape.c * shape.hw;
   batchnorm_input_gradient_kernel<<<grid_size(total), kThreads, 0, ctx.stream>>>(
-      shape, dx, dy, x, gamma, saved_mean, saved_inv_std, dgamma, dbeta);
+      shape, dx, dy, y, x, gamma, saved_mean, saved_inv_std, dgamma, dbeta);
   CUDA_CHECK_LAUNCH();
 }

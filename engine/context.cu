@@ -25,12 +25,17 @@ Context::Context(const ContextOptions& options)
   CUBLAS_CHECK(cublasSetStream(cublas, stream));
   // Plain fp32 unless TF32 was asked for (--precision tf32).
   CUBLAS_CHECK(cublasSetMathMode(cublas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  // cuBLAS's own workspace, given once: left to itself, it would allocate one in every captured
+  // graph. Our only products are the classifier head's, small enough for cuBLAS's 4 MiB default.
+  cublas_workspace_ = allocator->allocate(kCublasWorkspaceBytes);
+  CUBLAS_CHECK(cublasSetWorkspace(cublas, cublas_workspace_, kCublasWorkspaceBytes));
 }
 
 Context::~Context() {
   if (device == Device::CUDA) cudaStreamSynchronize(stream);
   if (workspace_ != nullptr) allocator->release(workspace_, workspace_bytes_);
   if (cublas != nullptr) cublasDestroy(cublas);
+  if (cublas_workspace_ != nullptr) allocator->release(cublas_workspace_, kCublasWorkspaceBytes);
   if (cudnn != nullptr) cudnnDestroy(cudnn);
   if (stream != nullptr) cudaStreamDestroy(stream);
 }

@@ -59,6 +59,8 @@ class Context {
   PhaseTimer timer;
 
  private:
+  static constexpr size_t kCublasWorkspaceBytes = 4 << 20;
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 0;
+  void* cublas_workspace_ = nullptr;
 };

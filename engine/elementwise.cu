@@ -1,6 +1,7 @@
 // ReLU and residual add: CPU loops and grid-stride CUDA kernels.
 #include "engine/elementwise.h"
 
+#include "engine/activation.h"
 #include "engine/check.h"
 #include "engine/launch.h"
 #include "engine/nvtx.h"
@@ -12,11 +13,11 @@ namespace {
        i += static_cast<size_t>(gridDim.x) * blockDim.x)
 
 __global__ void relu_forward_kernel(float* y, const float* x, size_t n) {
-  GRID_STRIDE_LOOP(i, n) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  GRID_STRIDE_LOOP(i, n) y[i] = relu(x[i]);
 }
 
 __global__ void relu_backward_kernel(float* dx, const float* dy, const float* y, size_t n) {
-  GRID_STRIDE_LOOP(i, n) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+  GRID_STRIDE_LOOP(i, n) dx[i] = relu_gradient(dy[i], y[i]);
 }
 
 __global__ void add_kernel(float* y, const float* a, const float* b, size_t n) {
@@ -28,7 +29,7 @@ __global__ void add_kernel(float* y, const float* a, const float* b, size_t n) {
 void relu_forward(Context& ctx, float* y, const float* x, size_t n) {
   NVTX_RANGE("relu_forward");
   if (!ctx.is_cuda()) {
-    for (size_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    for (size_t i = 0; i < n; ++i) y[i] = relu(x[i]);
     return;
   }
   relu_forward_kernel<<<grid_size(n), kThreads, 0, ctx.stream>>>(y, x, n);
@@ -38,7 +39,7 @@ void relu_forward(Context& ctx, float* y, const float* x, size_t n) {
 void relu_backward(Context& ctx, float* dx, const float* dy, const float* y, size_t n) {
   NVTX_RANGE("relu_backward");
   if (!ctx.is_cuda()) {
-    for (size_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    for (size_t i = 0; i < n; ++i) dx[i] = relu_gradient(dy[i], y[i]);
     return;
   }
   relu_backward_kernel<<<grid_size(n), kThreads, 0, ctx.stream>>>(dx, dy, y, n);

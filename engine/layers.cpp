@@ -41,12 +41,14 @@ const Tensor& Conv2d::backward(Context& ctx, const Tensor& dy, bool need_input_g
   return dx_;
 }
 
-BatchNorm2d::BatchNorm2d(ParamStore& store, const std::string& name, int channels)
+BatchNorm2d::BatchNorm2d(ParamStore& store, const std::string& name, int channels, Activation activation)
     : weight_(store.add_param(name + ".weight", {channels}, Init::Ones)),
       bias_(store.add_param(name + ".bias", {channels}, Init::Zeros)),
       running_mean_(store.add_buffer(name + ".running_mean", {channels}, Init::Zeros)),
       running_var_(store.add_buffer(name + ".running_var", {channels}, Init::Ones)),
-      channels_(channels) {}
+      channels_(channels) {
+  params_.activation = activation;
+}
 
 BatchNormShape BatchNorm2d::shape_for(const Tensor& x) const {
   CHECK(x.shape().rank == 4 && x.dim(1) == channels_, "%s: input %s, expected [n, %d, h, w]",
@@ -73,7 +75,8 @@ const Tensor& BatchNorm2d::forward(Context& ctx, const Tensor& x, bool training)
 
 const Tensor& BatchNorm2d::backward(Context& ctx, const Tensor& dy) {
   dx_.ensure(ctx, x_.shape());
-  batchnorm_backward(ctx, shape_for(x_), dx_.data(), weight_->grad.data(), bias_->grad.data(), dy.data(),
+  const float* y = params_.activation == Activation::ReLU ? y_.data() : nullptr;
+  batchnorm_backward(ctx, shape_for(x_), params_, dx_.data(), weight_->grad.data(), bias_->grad.data(), dy.data(), y,
                      x_.data(), weight_->value.data(), saved_mean_.data(), saved_inv_std_.data());
   return dx_;
 }

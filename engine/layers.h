@@ -26,9 +26,10 @@ class Conv2d {
   Tensor x_, y_, dx_;
 };
 
+// With Activation::ReLU the layer is relu(batchnorm(x)) in one pass each way (engine/batchnorm.h).
 class BatchNorm2d {
  public:
-  BatchNorm2d(ParamStore& store, const std::string& name, int channels);
+  BatchNorm2d(ParamStore& store, const std::string& name, int channels, Activation activation = Activation::None);
   const Tensor& forward(Context& ctx, const Tensor& x, bool training);
   const Tensor& backward(Context& ctx, const Tensor& dy);
 

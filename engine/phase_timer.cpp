@@ -10,6 +10,7 @@ const char* phase_name(Phase phase) {
     case Phase::Compress: return "compress";
     case Phase::Exchange: return "exchange";
     case Phase::Update: return "update";
+    case Phase::Step: return "step";
     default: return "other";
   }
 }
@@ -19,6 +20,7 @@ PhaseTimer::~PhaseTimer() {
 }
 
 void PhaseTimer::mark(Phase phase) {
+  if (!enabled_) return;
   Mark m{phase, nullptr, std::chrono::steady_clock::now()};
   if (ctx_.is_cuda()) {
     if (marks_.size() == pool_.size()) {

@@ -9,7 +9,8 @@
 
 #include <cuda_runtime.h>
 
-enum class Phase { Compute, Compress, Exchange, Update, Other, Count };
+// Step: a replayed CUDA graph (comm/step_graph.h), every phase of the step in one launch.
+enum class Phase { Compute, Compress, Exchange, Update, Step, Other, Count };
 const char* phase_name(Phase phase);
 
 class Context;
@@ -22,6 +23,8 @@ class PhaseTimer {
   PhaseTimer& operator=(const PhaseTimer&) = delete;
 
   void mark(Phase phase);
+  // While disabled, marks are ignored (a step being captured into a graph records no events).
+  void set_enabled(bool enabled) { enabled_ = enabled; }
   std::array<double, static_cast<size_t>(Phase::Count)> collect();
 
  private:
@@ -31,6 +34,7 @@ class PhaseTimer {
     std::chrono::steady_clock::time_point time;  // CPU
   };
   Context& ctx_;
+  bool enabled_ = true;
   std::vector<Mark> marks_;
   std::vector<cudaEvent_t> pool_;  // events are reused from one interval to the next
 };

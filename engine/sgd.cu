@@ -7,36 +7,37 @@
 
 namespace {
 
-__host__ __device__ inline void sgd_element(const SgdConfig& c, float* x, float g, float* m) {
+__host__ __device__ inline void sgd_element(const SgdConfig& c, float lr, float* x, float g, float* m) {
   float d = g + c.weight_decay * *x;
   if (c.momentum != 0.0f) {
     *m = c.momentum * *m + d;
     d = c.nesterov ? d + c.momentum * *m : *m;
   }
-  *x -= c.lr * d;
+  *x -= lr * d;
 }
 
-__global__ void sgd_update_kernel(SgdConfig config, float* params, const float* grad, float* momentum_buffer,
-                                  size_t n) {
+__global__ void sgd_update_kernel(SgdConfig config, const float* lr, float* params, const float* grad,
+                                  float* momentum_buffer, size_t n) {
+  const float rate = *lr;
   float unused = 0.0f;
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<size_t>(gridDim.x) * blockDim.x)
-    sgd_element(config, &params[i], grad[i], momentum_buffer != nullptr ? &momentum_buffer[i] : &unused);
+    sgd_element(config, rate, &params[i], grad[i], momentum_buffer != nullptr ? &momentum_buffer[i] : &unused);
 }
 
 }  // namespace
 
-void sgd_update(Context& ctx, const SgdConfig& config, float* params, const float* grad, float* momentum_buffer,
-                size_t n) {
+void sgd_update(Context& ctx, const SgdConfig& config, const float* lr, float* params, const float* grad,
+                float* momentum_buffer, size_t n) {
   NVTX_RANGE("sgd_update");
   CHECK(config.momentum == 0.0f || momentum_buffer != nullptr, "momentum %g needs a momentum buffer",
         config.momentum);
   if (!ctx.is_cuda()) {
     float unused = 0.0f;
     for (size_t i = 0; i < n; ++i)
-      sgd_element(config, &params[i], grad[i], momentum_buffer != nullptr ? &momentum_buffer[i] : &unused);
+      sgd_element(config, *lr, &params[i], grad[i], momentum_buffer != nullptr ? &momentum_buffer[i] : &unused);
     return;
   }
-  sgd_update_kernel<<<grid_size(n), kThreads, 0, ctx.stream>>>(config, params, grad, momentum_buffer, n);
+  sgd_update_kernel<<<grid_size(n), kThreads, 0, ctx.stream>>>(config, lr, params, grad, momentum_buffer, n);
   CUDA_CHECK_LAUNCH();
 }

@@ -84,10 +84,10 @@ void scale(Context& ctx, float* x, float alpha, size_t n) {
   for_each(ctx, n, [=] __host__ __device__(size_t i) { x[i] *= alpha; });
 }
 
-void soft_threshold(Context& ctx, float* x, float threshold, size_t n) {
+void soft_threshold(Context& ctx, float* x, const float* lr, float lambda, size_t n) {
   NVTX_RANGE("soft_threshold");
   for_each(ctx, n, [=] __host__ __device__(size_t i) {
-    const float magnitude = fabsf(x[i]) - threshold;
+    const float magnitude = fabsf(x[i]) - *lr * lambda;
     x[i] = magnitude > 0.0f ? copysignf(magnitude, x[i]) : 0.0f;
   });
 }

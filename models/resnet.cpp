@@ -10,7 +10,7 @@ bool needs_projection(int in_channels, int channels, int stride) { return stride
 
 BasicBlock::BasicBlock(ParamStore& store, const std::string& name, int in_channels, int channels, int stride)
     : conv1_(store, name + ".conv1", in_channels, channels, 3, stride, 1),
-      bn1_(store, name + ".bn1", channels),
+      bn1_(store, name + ".bn1", channels, Activation::ReLU),
       conv2_(store, name + ".conv2", channels, channels, 3, 1, 1),
       bn2_(store, name + ".bn2", channels) {
   if (needs_projection(in_channels, channels, stride)) {
@@ -20,7 +20,7 @@ BasicBlock::BasicBlock(ParamStore& store, const std::string& name, int in_channe
 }
 
 const Tensor& BasicBlock::forward(Context& ctx, const Tensor& x, bool training) {
-  const Tensor& h = relu1_.forward(ctx, bn1_.forward(ctx, conv1_.forward(ctx, x), training));
+  const Tensor& h = bn1_.forward(ctx, conv1_.forward(ctx, x), training);
   const Tensor& main = bn2_.forward(ctx, conv2_.forward(ctx, h), training);
   const Tensor& shortcut = shortcut_conv_ ? shortcut_bn_->forward(ctx, shortcut_conv_->forward(ctx, x), training) : x;
   return relu_out_.forward(ctx, sum_into(ctx, sum_, main, shortcut));
@@ -29,36 +29,36 @@ const Tensor& BasicBlock::forward(Context& ctx, const Tensor& x, bool training) 
 const Tensor& BasicBlock::backward(Context& ctx, const Tensor& dy) {
   const Tensor& d_sum = relu_out_.backward(ctx, dy);
   const Tensor& d_main =
-      conv1_.backward(ctx, bn1_.backward(ctx, relu1_.backward(ctx, conv2_.backward(ctx, bn2_.backward(ctx, d_sum)))));
+      conv1_.backward(ctx, bn1_.backward(ctx, conv2_.backward(ctx, bn2_.backward(ctx, d_sum))));
   const Tensor& d_shortcut = shortcut_conv_ ? shortcut_conv_->backward(ctx, shortcut_bn_->backward(ctx, d_sum)) : d_sum;
   return sum_into(ctx, dx_, d_main, d_shortcut);
 }
 
 PreActBlock::PreActBlock(ParamStore& store, const std::string& name, int in_channels, int channels, int stride)
-    : bn1_(store, name + ".bn1", in_channels),
+    : bn1_(store, name + ".bn1", in_channels, Activation::ReLU),
       conv1_(store, name + ".conv1", in_channels, channels, 3, stride, 1),
-      bn2_(store, name + ".bn2", channels),
+      bn2_(store, name + ".bn2", channels, Activation::ReLU),
       conv2_(store, name + ".conv2", channels, channels, 3, 1, 1) {
   if (needs_projection(in_channels, channels, stride))
     shortcut_conv_ = std::make_unique<Conv2d>(store, name + ".shortcut.0", in_channels, channels, 1, stride, 0);
 }
 
 const Tensor& PreActBlock::forward(Context& ctx, const Tensor& x, bool training) {
-  const Tensor& a = relu1_.forward(ctx, bn1_.forward(ctx, x, training));
+  const Tensor& a = bn1_.forward(ctx, x, training);
   const Tensor& shortcut = shortcut_conv_ ? shortcut_conv_->forward(ctx, a) : x;
-  const Tensor& h = relu2_.forward(ctx, bn2_.forward(ctx, conv1_.forward(ctx, a), training));
+  const Tensor& h = bn2_.forward(ctx, conv1_.forward(ctx, a), training);
   return sum_into(ctx, sum_, conv2_.forward(ctx, h), shortcut);
 }
 
 const Tensor& PreActBlock::backward(Context& ctx, const Tensor& dy) {
-  const Tensor& d_h = relu2_.backward(ctx, conv2_.backward(ctx, dy));
+  const Tensor& d_h = conv2_.backward(ctx, dy);
   const Tensor& d_a_main = conv1_.backward(ctx, bn2_.backward(ctx, d_h));
   if (shortcut_conv_) {
     // Both paths start from a: their gradients meet there, before the pre-activation.
     const Tensor& d_a = sum_into(ctx, da_, d_a_main, shortcut_conv_->backward(ctx, dy));
-    return bn1_.backward(ctx, relu1_.backward(ctx, d_a));
+    return bn1_.backward(ctx, d_a);
   }
-  return sum_into(ctx, dx_, bn1_.backward(ctx, relu1_.backward(ctx, d_a_main)), dy);
+  return sum_into(ctx, dx_, bn1_.backward(ctx, d_a_main), dy);
 }
 
 ResNet::ResNet(BlockKind kind, const std::vector<int>& blocks_per_stage, int classes, int width) {
@@ -66,8 +66,7 @@ ResNet::ResNet(BlockKind kind, const std::vector<int>& blocks_per_stage, int cla
   // PyTorch's order: conv1, bn1, layer1..layer4, linear.
   stem_ = std::make_unique<Conv2d>(store_, "conv1", 3, width, 3, 1, 1);
   if (kind == BlockKind::Basic) {
-    stem_bn_ = std::make_unique<BatchNorm2d>(store_, "bn1", width);
-    stem_relu_ = std::make_unique<ReLU>();
+    stem_bn_ = std::make_unique<BatchNorm2d>(store_, "bn1", width, Activation::ReLU);
   }
   int in_channels = width;
   for (size_t stage = 0; stage < blocks_per_stage.size(); ++stage) {
@@ -87,7 +86,7 @@ ResNet::ResNet(BlockKind kind, const std::vector<int>& blocks_per_stage, int cla
 
 const Tensor& ResNet::forward(Context& ctx, const Tensor& images, bool training) {
   const Tensor* h = &stem_->forward(ctx, images);
-  if (stem_bn_) h = &stem_relu_->forward(ctx, stem_bn_->forward(ctx, *h, training));
+  if (stem_bn_) h = &stem_bn_->forward(ctx, *h, training);
   for (auto& block : blocks_) h = &block->forward(ctx, *h, training);
   return head_->forward(ctx, pool_.forward(ctx, *h));
 }
@@ -95,7 +94,7 @@ const Tensor& ResNet::forward(Context& ctx, const Tensor& images, bool training)
 void ResNet::backward(Context& ctx, const Tensor& dlogits) {
   const Tensor* d = &pool_.backward(ctx, head_->backward(ctx, dlogits));
   for (auto block = blocks_.rbegin(); block != blocks_.rend(); ++block) d = &(*block)->backward(ctx, *d);
-  if (stem_bn_) d = &stem_bn_->backward(ctx, stem_relu_->backward(ctx, *d));
+  if (stem_bn_) d = &stem_bn_->backward(ctx, *d);
   stem_->backward(ctx, *d, /*need_input_grad=*/false);
 }
 

@@ -17,7 +17,7 @@ class ResidualBlock {
 };
 
 // out = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), shortcut = 1x1 conv + BN when the
-// shape changes, else the identity.
+// shape changes, else the identity. relu(bn1(.)) is one fused layer.
 class BasicBlock : public ResidualBlock {
  public:
   BasicBlock(ParamStore& store, const std::string& name, int in_channels, int channels, int stride);
@@ -26,8 +26,7 @@ class BasicBlock : public ResidualBlock {
 
  private:
   Conv2d conv1_;
-  BatchNorm2d bn1_;
-  ReLU relu1_;
+  BatchNorm2d bn1_;  // with ReLU
   Conv2d conv2_;
   BatchNorm2d bn2_;
   std::unique_ptr<Conv2d> shortcut_conv_;
@@ -37,7 +36,7 @@ class BasicBlock : public ResidualBlock {
 };
 
 // a = relu(bn1(x)); out = conv2(relu(bn2(conv1(a)))) + shortcut, shortcut = 1x1 conv of a (no BN)
-// when the shape changes, else x.
+// when the shape changes, else x. Both relu(bn(.)) are fused layers.
 class PreActBlock : public ResidualBlock {
  public:
   PreActBlock(ParamStore& store, const std::string& name, int in_channels, int channels, int stride);
@@ -45,11 +44,9 @@ class PreActBlock : public ResidualBlock {
   const Tensor& backward(Context& ctx, const Tensor& dy) override;
 
  private:
-  BatchNorm2d bn1_;
-  ReLU relu1_;
+  BatchNorm2d bn1_;  // with ReLU
   Conv2d conv1_;
-  BatchNorm2d bn2_;
-  ReLU relu2_;
+  BatchNorm2d bn2_;  // with ReLU
   Conv2d conv2_;
   std::unique_ptr<Conv2d> shortcut_conv_;
   Tensor sum_, da_, dx_;
@@ -65,8 +62,8 @@ class ResNet : public Model {
 
  private:
   std::unique_ptr<Conv2d> stem_;
-  std::unique_ptr<BatchNorm2d> stem_bn_;  // BasicBlock networks only: pre-activation ones
-  std::unique_ptr<ReLU> stem_relu_;       // normalise inside their first block
+  std::unique_ptr<BatchNorm2d> stem_bn_;  // with ReLU; BasicBlock networks only: pre-activation
+                                          // ones normalise inside their first block
   std::vector<std::unique_ptr<ResidualBlock>> blocks_;
   GlobalAvgPool pool_;
   std::unique_ptr<Linear> head_;

@@ -100,7 +100,8 @@ RunResult run(const LeastSquares& problem, const AlgorithmConfig& config, int st
     auto algorithm = make_algorithm(t, two_blocks(problem.d), config);
     std::vector<float> x(problem.d, 0.0f);
     algorithm->start(x.data());
-    LocalOptimizer local{ctx, x.data(), nullptr, x.size(), SgdConfig{lr, 0.0f, 0.0f, false}};
+    const float rate = lr;  // CPU context memory is host memory: the optimizer reads it in place
+    LocalOptimizer local{ctx, x.data(), nullptr, x.size(), SgdConfig{0.0f, 0.0f, false}, &rate};
     for (int step = 0; step < steps; ++step) {
       std::vector<float> g = problem.gradient(rank, x.data());
       result.gradients[step][rank] = g;

@@ -119,8 +119,8 @@ TEST_CASE("conv2d: CUDA matches the CPU reference" * REQUIRES_GPU) {
 
 // ---------------------------------------------------------------------------------------------
 
-OpRun batchnorm_run(const BatchNormShape& s, bool training) {
-  return [s, training](Context& ctx, const Vectors& in, const std::vector<float>& dy) {
+OpRun batchnorm_run(const BatchNormShape& s, bool training, Activation activation = Activation::None) {
+  return [s, training, activation](Context& ctx, const Vectors& in, const std::vector<float>& dy) {
     const Shape shape{s.n, s.c, s.hw};
     const Tensor x = tensor_from(ctx, shape, in[0]), gamma = tensor_from(ctx, {s.c}, in[1]),
                  beta = tensor_from(ctx, {s.c}, in[2]);
@@ -129,7 +129,8 @@ OpRun batchnorm_run(const BatchNormShape& s, bool training) {
     Tensor y = Tensor::empty(ctx, shape), dx = Tensor::empty(ctx, shape);
     Tensor dgamma = Tensor::empty(ctx, {s.c}), dbeta = Tensor::empty(ctx, {s.c});
     Tensor mean = Tensor::empty(ctx, {s.c}), inv_std = Tensor::empty(ctx, {s.c});
-    const BatchNormParams p;
+    BatchNormParams p;
+    p.activation = activation;
     if (!training) {
       batchnorm_forward_eval(ctx, s, p, y.data(), x.data(), gamma.data(), beta.data(), running_mean.data(),
                              running_var.data());
@@ -138,7 +139,8 @@ OpRun batchnorm_run(const BatchNormShape& s, bool training) {
     const Tensor g = tensor_from(ctx, shape, dy);
     batchnorm_forward_train(ctx, s, p, y.data(), x.data(), gamma.data(), beta.data(), mean.data(), inv_std.data(),
                             running_mean.data(), running_var.data());
-    batchnorm_backward(ctx, s, dx.data(), dgamma.data(), dbeta.data(), g.data(), x.data(), gamma.data(),
+    const float* output = activation == Activation::ReLU ? y.data() : nullptr;
+    batchnorm_backward(ctx, s, p, dx.data(), dgamma.data(), dbeta.data(), g.data(), output, x.data(), gamma.data(),
                        mean.data(), inv_std.data());
     return Vectors{y.to_host(ctx), dx.to_host(ctx), dgamma.to_host(ctx), dbeta.to_host(ctx),
                    running_mean.to_host(ctx), running_var.to_host(ctx)};
@@ -178,6 +180,52 @@ TEST_CASE("batchnorm: batch statistics, running averages and evaluation mode") {
   const Vectors eval = batchnorm_run(s, false)(cpu_context(), in, {});
   const double expected = in[1][1] * (in[0][s.hw] - old_mean[1]) / std::sqrt(old_var[1] + 1e-5) + in[2][1];
   CHECK(eval[0][s.hw] == doctest::Approx(expected).epsilon(1e-5));
+}
+
+// Batch normalisation, then ReLU, as two ops (the reference for the fused layer).
+OpRun batchnorm_then_relu_run(const BatchNormShape& s, bool training) {
+  return [s, training](Context& ctx, const Vectors& in, const std::vector<float>& dy) {
+    const size_t n = static_cast<size_t>(s.n) * s.c * s.hw;
+    std::vector<float> zeros(n, 0.0f);
+    // The normalisation's output y first; its backward is fed relu's input gradient below.
+    Vectors out = batchnorm_run(s, training)(ctx, in, zeros);
+    const Tensor y = tensor_from(ctx, {static_cast<int>(n)}, out[0]), g = tensor_from(ctx, y.shape(), dy);
+    Tensor activated = Tensor::empty(ctx, y.shape()), dy_normalized = Tensor::empty(ctx, y.shape());
+    relu_forward(ctx, activated.data(), y.data(), n);
+    if (!training) return Vectors{activated.to_host(ctx)};
+    relu_backward(ctx, dy_normalized.data(), g.data(), activated.data(), n);
+    out = batchnorm_run(s, training)(ctx, in, dy_normalized.to_host(ctx));
+    out[0] = activated.to_host(ctx);
+    return out;
+  };
+}
+
+TEST_CASE("batchnorm + relu: the fused layer computes the same bits as the two ops") {
+  for (const BatchNormShape& s : {BatchNormShape{4, 3, 6}, BatchNormShape{2, 5, 49}}) {
+    const Vectors in = batchnorm_inputs(s);
+    const std::vector<float> dy = random_vector(static_cast<size_t>(s.n) * s.c * s.hw, 99);
+    for (bool training : {true, false}) {
+      INFO("training " << training);
+      const Vectors fused = batchnorm_run(s, training, Activation::ReLU)(cpu_context(), in, dy);
+      const Vectors separate = batchnorm_then_relu_run(s, training)(cpu_context(), in, dy);
+      REQUIRE(fused.size() == separate.size());
+      for (size_t i = 0; i < fused.size(); ++i) CHECK(fused[i] == separate[i]);
+      size_t zeros = 0;
+      for (float v : fused[0]) zeros += v == 0.0f;
+      CHECK(zeros > 0);  // the ReLU really cut something
+    }
+  }
+}
+
+TEST_CASE("batchnorm + relu: fused CUDA equals the two CUDA ops and matches the CPU" * REQUIRES_GPU) {
+  for (const BatchNormShape& s : {BatchNormShape{4, 3, 6}, BatchNormShape{128, 64, 1024}}) {
+    const size_t size = static_cast<size_t>(s.n) * s.c * s.hw;
+    const Vectors in = batchnorm_inputs(s);
+    const std::vector<float> dy = random_vector(size, 99);
+    Context gpu(ContextOptions{Device::CUDA});
+    CHECK(batchnorm_run(s, true, Activation::ReLU)(gpu, in, dy) == batchnorm_then_relu_run(s, true)(gpu, in, dy));
+    check_cuda_matches_cpu(batchnorm_run(s, true, Activation::ReLU), in, size);
+  }
 }
 
 TEST_CASE("batchnorm: CUDA matches the CPU reference" * REQUIRES_GPU) {
@@ -327,37 +375,43 @@ TEST_CASE("softmax cross-entropy: CUDA matches the CPU reference" * REQUIRES_GPU
 
 // ---------------------------------------------------------------------------------------------
 
+// An optimizer setting and its learning rate (which the update reads from context memory).
+struct SgdCase {
+  SgdConfig config;
+  float lr;
+};
+
 // Three steps of PyTorch's SGD rule, written out in double.
-void sgd_reference(const SgdConfig& c, std::vector<double>& x, std::vector<double>& m, const std::vector<float>& g) {
+void sgd_reference(const SgdCase& c, std::vector<double>& x, std::vector<double>& m, const std::vector<float>& g) {
   for (size_t i = 0; i < x.size(); ++i) {
-    double d = g[i] + c.weight_decay * x[i];
-    if (c.momentum != 0.0f) {
-      m[i] = c.momentum * m[i] + d;
-      d = c.nesterov ? d + c.momentum * m[i] : m[i];
+    double d = g[i] + c.config.weight_decay * x[i];
+    if (c.config.momentum != 0.0f) {
+      m[i] = c.config.momentum * m[i] + d;
+      d = c.config.nesterov ? d + c.config.momentum * m[i] : m[i];
     }
     x[i] -= c.lr * d;
   }
 }
 
-OpRun sgd_run(const SgdConfig& config, int steps) {
+OpRun sgd_run(const SgdCase& c, int steps) {
   return [=](Context& ctx, const Vectors& in, const std::vector<float>&) {
     const int n = static_cast<int>(in[0].size());
-    Tensor x = tensor_from(ctx, {n}, in[0]), m = Tensor::zeros(ctx, {n});
+    Tensor x = tensor_from(ctx, {n}, in[0]), m = Tensor::zeros(ctx, {n}), lr = tensor_from(ctx, {1}, {c.lr});
     for (int step = 0; step < steps; ++step) {
       const Tensor g = tensor_from(ctx, {n}, in[1 + step]);
-      sgd_update(ctx, config, x.data(), g.data(), m.data(), n);
+      sgd_update(ctx, c.config, lr.data(), x.data(), g.data(), m.data(), n);
     }
     return Vectors{x.to_host(ctx), m.to_host(ctx)};
   };
 }
 
-std::vector<SgdConfig> sgd_configs() {
-  return {SgdConfig{0.1f, 0.0f, 0.0f, false}, SgdConfig{0.05f, 0.9f, 5e-4f, false}, SgdConfig{0.2f, 0.8f, 1e-3f, true}};
+std::vector<SgdCase> sgd_cases() {
+  return {{SgdConfig{0.0f, 0.0f, false}, 0.1f}, {SgdConfig{0.9f, 5e-4f, false}, 0.05f}, {SgdConfig{0.8f, 1e-3f, true}, 0.2f}};
 }
 
 TEST_CASE("sgd: momentum, Nesterov and weight decay follow PyTorch's rule") {
   const int n = 257, steps = 3;
-  for (const SgdConfig& c : sgd_configs()) {
+  for (const SgdCase& c : sgd_cases()) {
     Vectors in = {random_vector(n, 71)};
     for (int s = 0; s < steps; ++s) in.push_back(random_vector(n, 72 + s));
     const Vectors out = sgd_run(c, steps)(cpu_context(), in, {});
@@ -369,7 +423,7 @@ TEST_CASE("sgd: momentum, Nesterov and weight decay follow PyTorch's rule") {
 
 TEST_CASE("sgd: CUDA matches the CPU reference" * REQUIRES_GPU) {
   const int n = 1 << 20;
-  for (const SgdConfig& c : sgd_configs())
+  for (const SgdCase& c : sgd_cases())
     check_cuda_matches_cpu(sgd_run(c, 2), {random_vector(n, 71), random_vector(n, 72), random_vector(n, 73)}, 1);
 }
 

@@ -1,0 +1,64 @@
+// Whole training steps as CUDA graphs. After warm-up a step launches the same kernels on the same
+// buffers every time (DESIGN.md: the step is static; what changes per step is read from the step
+// clock), so it is captured once and then replayed with one launch, which removes the host's
+// launch cost: hundreds of kernels per worker per step.
+//
+// With the local transport on one GPU, all ranks' steps go into one graph: rank 0 begins the
+// capture on its stream, every other rank's stream forks from it, each rank thread then issues its
+// step exactly as in eager mode (messages become copies ordered by event edges), and the streams
+// join back before rank 0 ends the capture. The workers are independent branches of that graph,
+// so the GPU overlaps them. With NCCL each rank captures its own step, sends and receives included.
+// The MPI transport stages through host memory and cannot be captured: its steps run eagerly.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+
+#include <cuda_runtime.h>
+
+#include "comm/transport.h"
+
+class StepGraphs {
+ public:
+  // Disabled unless `wanted` and the transport can capture.
+  StepGraphs(Transport& transport, bool wanted);
+  ~StepGraphs();
+  StepGraphs(const StepGraphs&) = delete;
+  StepGraphs& operator=(const StepGraphs&) = delete;
+
+  bool enabled() const { return capture_ != Transport::Capture::None; }
+
+  // Runs one step of kind `variant` (a step whose kernels differ, such as LIEC-SGD's
+  // synchronisation step, is another variant). `issue` enqueues the step. After invalidate() the
+  // first step of each variant runs eagerly (it sizes buffers and picks cuDNN algorithms); the
+  // next is captured, and every later one replays the graph. Collective: every rank calls it with
+  // the same variant; with one graph for all ranks, rank 0 launches it and the others only count.
+  void run(int variant, const std::function<void()>& issue);
+
+  // Orders device work outside the steps (logging, evaluation, checkpoints, a new epoch's
+  // shard) after every step replayed so far. Collective. Replays order themselves after such work.
+  void pause();
+
+  // Forgets the graphs, for when the buffers they use may have moved (evaluation runs the layers
+  // at another batch size). They are captured again, after one eager step per variant.
+  void invalidate();
+
+ private:
+  struct Graph {
+    bool warm = false;  // ran eagerly once since the last invalidate()
+    cudaGraphExec_t exec = nullptr;
+    uint64_t sent = 0, received = 0;  // what one step's capture posted, for the byte counters
+  };
+  void capture(Graph& graph, const std::function<void()>& issue);
+  void replay(Graph& graph);
+  // Whether this rank launches graphs (rank 0, or every rank when each captures its own).
+  bool launches() const { return capture_ == Transport::Capture::ThisRank || transport_.rank() == 0; }
+
+  Transport& transport_;
+  Context& ctx_;
+  Transport::Capture capture_;
+  std::map<int, Graph> graphs_;
+  bool eager_since_replay_ = true;   // device work outside graphs since the last replay
+  bool replayed_since_pause_ = false;
+};
