@@ -91,10 +91,12 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/run-tests.sh $(TEST_BINARIES)
 
-# Kernel timings against the copy bandwidth measured in the same run (GPU; the CPU where none).
+# Kernel timings against the copy bandwidth measured in the same run (GPU; the CPU where none),
+# then, on a GPU, training images/s beside PyTorch's and the 8-worker LIEC-SGD step cost.
 bench: all
 	@for b in $(filter-out $(BUILD)/comm_bench,$(BENCH_BINARIES)); do $$b; done
 	$(BUILD)/comm_bench --comm local --workers 4
+	bash scripts/bench_train.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -79,7 +79,7 @@ Flags declare_flags() {
   f.add("checkpoint-every", "0", "epochs between checkpoints (0: none)");
   f.add_switch("resume", "continue from RUN_DIR/checkpoint");
   f.add_switch("deterministic", "pick only deterministic cuDNN algorithms");
-  f.add("precision", "fp32", "fp32, or tf32 (TF32 tensor cores for convolutions and matrix products)");
+  f.add("precision", "fp32", "fp32; tf32 (TF32 tensor cores for convolutions and matrix products); bf16 (bf16 operands, float32 accumulation and master weights)");
   f.add("cuda-graphs", "on", "on: capture each step into a CUDA graph after warm-up and replay it, where the transport and algorithm allow; off: launch every kernel");
   f.add_switch("print-params", "print the model's parameter count and exit");
   f.add("crash-at-step", "0", "testing: the last rank exits abruptly after this step (0: never)");
@@ -100,7 +100,8 @@ struct Config {
   SgdConfig sgd;
   LrSchedule::Kind schedule;
   std::vector<long> decay_epochs;
-  bool deterministic, resume, tf32, cuda_graphs;
+  bool deterministic, resume, cuda_graphs;
+  Precision precision;
   uint64_t seed;
 };
 
@@ -157,10 +158,7 @@ Config read_config(const Flags& f) {
   c.schedule = parse_lr_schedule(f.str("lr-schedule"));
   c.decay_epochs = parse_epoch_list(f.str("decay-epochs"));
   c.deterministic = f.on("deterministic");
-  const std::string precision = f.str("precision");
-  require(precision == "fp32" || precision == "tf32", "unknown --precision '%s' (expected fp32 or tf32)",
-          precision.c_str());
-  c.tf32 = precision == "tf32";
+  c.precision = parse_precision(f.str("precision"));
   const std::string graphs = f.str("cuda-graphs");
   require(graphs == "on" || graphs == "off", "--cuda-graphs must be on or off, got '%s'", graphs.c_str());
   c.cuda_graphs = graphs == "on";
@@ -581,7 +579,7 @@ int run_local(const Config& c, const Flags& flags) {
   std::vector<int> codes(c.workers, 0);
   run_local_ranks(c.workers, c.comm_timeout, [&](LocalHub& hub, int rank) {
     share_cores(c.workers);
-    Context ctx(ContextOptions{c.device, rank % devices, c.seed, c.deterministic, c.tf32});
+    Context ctx(ContextOptions{c.device, rank % devices, c.seed, c.deterministic, c.precision});
     LocalTransport transport(ctx, hub, rank);
     codes[rank] = train_rank(c, flags, data, transport);
   });
@@ -605,7 +603,7 @@ int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
     }
     const DatasetSplits data = load_training_data(c);
     share_cores(mpi.local_size());
-    Context ctx(ContextOptions{c.device, gpu, c.seed, c.deterministic, c.tf32});
+    Context ctx(ContextOptions{c.device, gpu, c.seed, c.deterministic, c.precision});
     std::unique_ptr<Transport> transport;
     if (c.comm == TransportKind::Mpi)
       transport = std::make_unique<MpiTransport>(ctx, mpi, c.comm_timeout);

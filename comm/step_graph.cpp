@@ -6,9 +6,10 @@
 #include "engine/nvtx.h"
 
 StepGraphs::StepGraphs(Transport& transport, bool wanted)
-    : transport_(transport),
-      ctx_(transport.context()),
-      capture_(wanted && transport.context().is_cuda() ? transport.capture() : Transport::Capture::None) {}
+    : transport_(transport), ctx_(transport.context()), capture_(Transport::Capture::None) {
+  transport_.barrier();  // every rank's transport is complete: all ranks see the same capture()
+  if (wanted && ctx_.is_cuda()) capture_ = transport_.capture();
+}
 
 StepGraphs::~StepGraphs() { invalidate(); }
 

@@ -21,7 +21,7 @@
 
 class StepGraphs {
  public:
-  // Disabled unless `wanted` and the transport can capture.
+  // Disabled unless `wanted` and the transport can capture. Collective.
   StepGraphs(Transport& transport, bool wanted);
   ~StepGraphs();
   StepGraphs(const StepGraphs&) = delete;

@@ -10,7 +10,7 @@ Context::Context(const ContextOptions& options)
     : device(options.device),
       gpu(options.gpu),
       deterministic(options.deterministic),
-      tf32(options.tf32),
+      precision(options.precision),
       allocator(std::make_shared<CachingAllocator>(options.device)),
       conv_algorithms(std::make_unique<ConvAlgorithmCache>()),
       rng(options.seed),
@@ -23,12 +23,27 @@ Context::Context(const ContextOptions& options)
   CUDNN_CHECK(cudnnSetStream(cudnn, stream));
   CUBLAS_CHECK(cublasCreate(&cublas));
   CUBLAS_CHECK(cublasSetStream(cublas, stream));
-  // Plain fp32 unless TF32 was asked for (--precision tf32).
-  CUBLAS_CHECK(cublasSetMathMode(cublas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  // Plain fp32 unless asked otherwise: the products pass their compute type (engine/linear.cu).
+  CUBLAS_CHECK(cublasSetMathMode(cublas, CUBLAS_DEFAULT_MATH));
   // cuBLAS's own workspace, given once: left to itself, it would allocate one in every captured
   // graph. Our only products are the classifier head's, small enough for cuBLAS's 4 MiB default.
   cublas_workspace_ = allocator->allocate(kCublasWorkspaceBytes);
   CUBLAS_CHECK(cublasSetWorkspace(cublas, cublas_workspace_, kCublasWorkspaceBytes));
+}
+
+Precision parse_precision(const std::string& name) {
+  for (Precision p : {Precision::FP32, Precision::TF32, Precision::BF16})
+    if (name == precision_name(p)) return p;
+  fail_input("unknown --precision '%s' (expected fp32, tf32 or bf16)", name.c_str());
+}
+
+const char* precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::TF32: return "tf32";
+    case Precision::BF16: return "bf16";
+    case Precision::FP32: break;
+  }
+  return "fp32";
 }
 
 Context::~Context() {

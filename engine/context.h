@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -16,12 +17,19 @@
 
 struct ConvAlgorithmCache;  // engine/conv.h: the cuDNN algorithms chosen per shape
 
+// The arithmetic of convolutions and matrix products; everything else is float32 in every mode.
+// FP32: plain float32 (no tensor cores). TF32: TF32 tensor cores. BF16: bf16 operands with float32
+// accumulation and master weights; outputs rounded to bf16 (the CPU emulates the roundings).
+enum class Precision { FP32, TF32, BF16 };
+Precision parse_precision(const std::string& name);  // fp32, tf32, bf16; else a user error
+const char* precision_name(Precision precision);
+
 struct ContextOptions {
   Device device = Device::CPU;
   int gpu = 0;                 // CUDA device index
   uint64_t seed = 0;           // seeds this context's host RNG
   bool deterministic = false;  // pin deterministic cuDNN algorithms
-  bool tf32 = false;           // let convolutions and matrix products use TF32 tensor cores
+  Precision precision = Precision::FP32;
 };
 
 class Context {
@@ -47,7 +55,7 @@ class Context {
   const Device device;
   const int gpu;
   const bool deterministic;
-  const bool tf32;
+  const Precision precision;
   cudaStream_t stream = nullptr;
   cudnnHandle_t cudnn = nullptr;
   cublasHandle_t cublas = nullptr;

@@ -4,6 +4,7 @@
 #include <functional>
 #include <vector>
 
+#include "engine/bf16.h"
 #include "engine/check.h"
 #include "engine/gemm_cpu.h"
 #include "engine/nvtx.h"
@@ -80,6 +81,41 @@ void conv2d_backward_filter_cpu(const ConvShape& s, float* dw, const float* dy, 
   }
 }
 
+// --precision bf16 on the CPU: the float32 convolution of bf16-rounded operands, its result
+// rounded to bf16, which is what cuDNN's bf16 convolutions compute (float32 accumulation).
+struct Bf16Operands {
+  std::vector<float> a, b;
+  Bf16Operands(const float* a_values, size_t a_count, const float* b_values, size_t b_count)
+      : a(a_values, a_values + a_count), b(b_values, b_values + b_count) {
+    round_to_bf16_cpu(a.data(), a.size());
+    round_to_bf16_cpu(b.data(), b.size());
+  }
+};
+
+size_t input_count(const ConvShape& s) { return static_cast<size_t>(s.n) * s.c * s.h * s.w; }
+size_t output_count(const ConvShape& s) { return static_cast<size_t>(s.n) * s.k * s.out_h() * s.out_w(); }
+
+void conv2d_forward_host(Context& ctx, const ConvShape& s, float* y, const float* x, const float* w) {
+  if (ctx.precision != Precision::BF16) return conv2d_forward_cpu(s, y, x, w);
+  const Bf16Operands in(x, input_count(s), w, s.weight_count());
+  conv2d_forward_cpu(s, y, in.a.data(), in.b.data());
+  round_to_bf16_cpu(y, output_count(s));
+}
+
+void conv2d_backward_data_host(Context& ctx, const ConvShape& s, float* dx, const float* dy, const float* w) {
+  if (ctx.precision != Precision::BF16) return conv2d_backward_data_cpu(s, dx, dy, w);
+  const Bf16Operands in(dy, output_count(s), w, s.weight_count());
+  conv2d_backward_data_cpu(s, dx, in.a.data(), in.b.data());
+  round_to_bf16_cpu(dx, input_count(s));
+}
+
+void conv2d_backward_filter_host(Context& ctx, const ConvShape& s, float* dw, const float* dy, const float* x) {
+  if (ctx.precision != Precision::BF16) return conv2d_backward_filter_cpu(s, dw, dy, x);
+  const Bf16Operands in(dy, output_count(s), x, input_count(s));
+  conv2d_backward_filter_cpu(s, dw, in.a.data(), in.b.data());
+  round_to_bf16_cpu(dw, s.weight_count());
+}
+
 // ---------------------------------------------------------------------------------------------
 // cuDNN. Normally cudnnFind* times every algorithm once per shape and the fastest wins. With
 // --deterministic the choice must not depend on timing either, so cuDNN's heuristic ranking
@@ -108,15 +144,22 @@ ConvPlan make_plan(Context& ctx, const ConvShape& s) {
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.y_desc));
   CUDNN_CHECK(cudnnCreateFilterDescriptor(&p.w_desc));
   CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p.conv_desc));
-  CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.x_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, s.n, s.c, s.h, s.w));
-  CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.y_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, s.n, s.k,
-                                         s.out_h(), s.out_w()));
-  CUDNN_CHECK(cudnnSetFilter4dDescriptor(p.w_desc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, s.k, s.c, s.r, s.s));
+  // bf16 operands are NHWC (converted around every call), the layout of cuDNN's tensor-core
+  // kernels; float32 ones stay NCHW, the engine's layout. Accumulation is float32 either way.
+  const bool bf16 = ctx.precision == Precision::BF16;
+  const cudnnTensorFormat_t layout = bf16 ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+  const cudnnDataType_t type = bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.x_desc, layout, type, s.n, s.c, s.h, s.w));
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.y_desc, layout, type, s.n, s.k, s.out_h(), s.out_w()));
+  CUDNN_CHECK(cudnnSetFilter4dDescriptor(p.w_desc, type, layout, s.k, s.c, s.r, s.s));
   CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p.conv_desc, s.pad, s.pad, s.stride, s.stride, 1, 1,
                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   // FMA math excludes TF32 tensor cores, so fp32 results stay comparable with the CPU reference;
-  // default math lets cuDNN use them (--precision tf32).
-  CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv_desc, ctx.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+  // default math lets cuDNN use them (--precision tf32); bf16 runs on tensor cores.
+  const cudnnMathType_t math = ctx.precision == Precision::FP32 ? CUDNN_FMA_MATH
+                               : bf16                          ? CUDNN_TENSOR_OP_MATH
+                                                               : CUDNN_DEFAULT_MATH;
+  CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv_desc, math));
   cudnnHandle_t h = ctx.cudnn;
 
   using Forward = cudnnConvolutionFwdAlgoPerf_t;
@@ -184,32 +227,83 @@ ConvAlgorithmCache::~ConvAlgorithmCache() {
   }
 }
 
+namespace {
+
+// Scratch for one bf16 call: cuDNN's workspace, then the bf16 operands and result, in one block
+// of the context's workspace (stream-ordered, so consecutive calls may share it).
+struct Bf16Scratch {
+  void* cudnn;
+  uint16_t *a, *b, *out;
+};
+
+size_t aligned(size_t bytes) { return (bytes + 255) / 256 * 256; }
+
+Bf16Scratch bf16_scratch(Context& ctx, size_t cudnn_bytes, size_t a_count, size_t b_count, size_t out_count) {
+  const size_t a_at = aligned(cudnn_bytes), b_at = a_at + aligned(2 * a_count), out_at = b_at + aligned(2 * b_count);
+  auto* base = static_cast<uint8_t*>(ctx.workspace(out_at + aligned(2 * out_count)));
+  return Bf16Scratch{base, reinterpret_cast<uint16_t*>(base + a_at), reinterpret_cast<uint16_t*>(base + b_at),
+                     reinterpret_cast<uint16_t*>(base + out_at)};
+}
+
+}  // namespace
+
 void conv2d_forward(Context& ctx, const ConvShape& shape, float* y, const float* x, const float* w) {
   NVTX_RANGE("conv2d_forward");
-  if (!ctx.is_cuda()) return conv2d_forward_cpu(shape, y, x, w);
+  if (!ctx.is_cuda()) return conv2d_forward_host(ctx, shape, y, x, w);
   const ConvPlan& p = plan_for(ctx, shape);
   const float one = 1.0f, zero = 0.0f;
-  CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn, &one, p.x_desc, x, p.w_desc, w, p.conv_desc, p.forward_algo,
-                                      ctx.workspace(p.forward_workspace), p.forward_workspace, &zero,
-                                      p.y_desc, y));
+  if (ctx.precision != Precision::BF16) {
+    CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn, &one, p.x_desc, x, p.w_desc, w, p.conv_desc, p.forward_algo,
+                                        ctx.workspace(p.forward_workspace), p.forward_workspace, &zero, p.y_desc, y));
+    return;
+  }
+  const Bf16Scratch b = bf16_scratch(ctx, p.forward_workspace, input_count(shape), shape.weight_count(),
+                                     output_count(shape));
+  nchw_to_nhwc_bf16(ctx, b.a, x, shape.n, shape.c, shape.h * shape.w);
+  nchw_to_nhwc_bf16(ctx, b.b, w, shape.k, shape.c, shape.r * shape.s);
+  CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn, &one, p.x_desc, b.a, p.w_desc, b.b, p.conv_desc, p.forward_algo,
+                                      b.cudnn, p.forward_workspace, &zero, p.y_desc, b.out));
+  nhwc_bf16_to_nchw(ctx, y, b.out, shape.n, shape.k, shape.out_h() * shape.out_w());
 }
 
 void conv2d_backward_data(Context& ctx, const ConvShape& shape, float* dx, const float* dy, const float* w) {
   NVTX_RANGE("conv2d_backward_data");
-  if (!ctx.is_cuda()) return conv2d_backward_data_cpu(shape, dx, dy, w);
+  if (!ctx.is_cuda()) return conv2d_backward_data_host(ctx, shape, dx, dy, w);
   const ConvPlan& p = plan_for(ctx, shape);
   const float one = 1.0f, zero = 0.0f;
-  CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn, &one, p.w_desc, w, p.y_desc, dy, p.conv_desc,
-                                           p.backward_data_algo, ctx.workspace(p.backward_data_workspace),
-                                           p.backward_data_workspace, &zero, p.x_desc, dx));
+  if (ctx.precision != Precision::BF16) {
+    CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn, &one, p.w_desc, w, p.y_desc, dy, p.conv_desc,
+                                             p.backward_data_algo, ctx.workspace(p.backward_data_workspace),
+                                             p.backward_data_workspace, &zero, p.x_desc, dx));
+    return;
+  }
+  const Bf16Scratch b = bf16_scratch(ctx, p.backward_data_workspace, output_count(shape), shape.weight_count(),
+                                     input_count(shape));
+  nchw_to_nhwc_bf16(ctx, b.a, dy, shape.n, shape.k, shape.out_h() * shape.out_w());
+  nchw_to_nhwc_bf16(ctx, b.b, w, shape.k, shape.c, shape.r * shape.s);
+  CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn, &one, p.w_desc, b.b, p.y_desc, b.a, p.conv_desc,
+                                           p.backward_data_algo, b.cudnn, p.backward_data_workspace, &zero, p.x_desc,
+                                           b.out));
+  nhwc_bf16_to_nchw(ctx, dx, b.out, shape.n, shape.c, shape.h * shape.w);
 }
 
 void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, const float* dy, const float* x) {
   NVTX_RANGE("conv2d_backward_filter");
-  if (!ctx.is_cuda()) return conv2d_backward_filter_cpu(shape, dw, dy, x);
+  if (!ctx.is_cuda()) return conv2d_backward_filter_host(ctx, shape, dw, dy, x);
   const ConvPlan& p = plan_for(ctx, shape);
   const float one = 1.0f, zero = 0.0f;
-  CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn, &one, p.x_desc, x, p.y_desc, dy, p.conv_desc,
-                                             p.backward_filter_algo, ctx.workspace(p.backward_filter_workspace),
-                                             p.backward_filter_workspace, &zero, p.w_desc, dw));
+  if (ctx.precision != Precision::BF16) {
+    CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn, &one, p.x_desc, x, p.y_desc, dy, p.conv_desc,
+                                               p.backward_filter_algo, ctx.workspace(p.backward_filter_workspace),
+                                               p.backward_filter_workspace, &zero, p.w_desc, dw));
+    return;
+  }
+  const Bf16Scratch b = bf16_scratch(ctx, p.backward_filter_workspace, output_count(shape), input_count(shape),
+                                     shape.weight_count());
+  nchw_to_nhwc_bf16(ctx, b.a, dy, shape.n, shape.k, shape.out_h() * shape.out_w());
+  nchw_to_nhwc_bf16(ctx, b.b, x, shape.n, shape.c, shape.h * shape.w);
+  CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn, &one, p.x_desc, b.b, p.y_desc, b.a, p.conv_desc,
+                                             p.backward_filter_algo, b.cudnn, p.backward_filter_workspace, &zero,
+                                             p.w_desc, b.out));
+  nhwc_bf16_to_nchw(ctx, dw, b.out, shape.k, shape.c, shape.r * shape.s);
 }

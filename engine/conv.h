@@ -1,5 +1,7 @@
 // 2-D convolution (no bias, NCHW, square stride and padding): cuDNN on the GPU, im2col + GEMM on
-// the CPU. The cuDNN descriptors and algorithms are chosen once per shape and cached.
+// the CPU. The cuDNN descriptors and algorithms are chosen once per shape and cached. Under
+// --precision bf16, cuDNN convolves bf16 NHWC copies of the operands (float32 accumulation) and
+// the result comes back as float32 NCHW; the CPU emulates it by rounding operands and result.
 #pragma once
 
 #include <cstddef>

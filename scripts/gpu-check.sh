@@ -23,9 +23,19 @@ mpirun --allow-run-as-root -np 1 build/comm_bench --comm nccl --device cuda | ta
 mpirun --allow-run-as-root --oversubscribe -np 2 ./train --comm nccl --device cuda --steps 1 --run-dir /tmp/nccl2 2>&1 |
   grep -m1 -E 'error|share'
 
-echo "== throughput, fp32 with TF32 off, synthetic data, one worker"
-for batch in 32 128; do
-  ./train --device cuda --dataset synthetic --batch-size $batch --steps 200 --log-every 100 --run-dir /tmp/speed 2>&1 |
-    grep 'step    200' | sed "s|^|ours  batch=$batch  |"
-  python3 scripts/bench_torch.py --model resnet18 --batch $batch --precision fp32 2>/dev/null || echo "torch: not available"
+echo "== CUDA graphs: 8 LIEC-SGD workers, eager against replayed (img/s of the last interval)"
+for graphs in off on; do
+  ./train --device cuda --dataset synthetic --model preact-resnet18 --workers 8 --algo liec --compressor sign \
+    --batch-size 128 --steps 200 --log-every 100 --cuda-graphs $graphs --run-dir /tmp/graphs-$graphs 2>&1 |
+    grep -E 'cuda graphs|step    200' | sed "s|^|graphs=$graphs  |"
 done
+
+echo "== compute-sanitizer on a few replayed steps (memcheck, racecheck)"
+for tool in memcheck racecheck; do
+  compute-sanitizer --tool $tool --error-exitcode 9 ./train --device cuda --dataset synthetic --width 16 --workers 2 \
+    --algo liec --period 4 --compressor sign --batch-size 16 --steps 8 --log-every 4 --run-dir /tmp/sanitize 2>&1 |
+    tail -n 2 | sed "s|^|$tool: |"
+done
+
+echo "== throughput table (scripts/bench_train.sh)"
+bash scripts/bench_train.sh

@@ -1,9 +1,12 @@
 // Engine ops: every backward against central differences on the CPU, every CUDA op against its
 // CPU reference (on a GPU), and the SGD update against its formula.
+#include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <tuple>
 
 #include "engine/batchnorm.h"
+#include "engine/bf16.h"
 #include "engine/conv.h"
 #include "engine/cross_entropy.h"
 #include "engine/checkpoint.h"
@@ -40,10 +43,15 @@ void check_gradients(const OpRun& run, Vectors inputs, size_t output_size, const
   }
 }
 
-void check_cuda_matches_cpu(const OpRun& run, const Vectors& inputs, size_t output_size, double tolerance = 1e-4) {
-  Context gpu(ContextOptions{Device::CUDA});
+void check_cuda_matches_cpu(const OpRun& run, const Vectors& inputs, size_t output_size, double tolerance = 1e-4,
+                            Precision precision = Precision::FP32) {
+  ContextOptions options;
+  options.precision = precision;
+  Context cpu(options);
+  options.device = Device::CUDA;
+  Context gpu(options);
   const std::vector<float> dy = random_vector(output_size, 99);
-  const Vectors expected = run(cpu_context(), inputs, dy), actual = run(gpu, inputs, dy);
+  const Vectors expected = run(cpu, inputs, dy), actual = run(gpu, inputs, dy);
   REQUIRE(actual.size() == expected.size());
   for (size_t i = 0; i < expected.size(); ++i) {
     INFO("output " << i);
@@ -114,6 +122,80 @@ TEST_CASE("conv2d: CUDA matches the CPU reference" * REQUIRES_GPU) {
     const Vectors inputs = {random_vector(static_cast<size_t>(s.n) * s.c * s.h * s.w, 1),
                             random_vector(s.weight_count(), 2)};
     check_cuda_matches_cpu(conv_run(s), inputs, conv_output_size(s));
+  }
+}
+
+TEST_CASE("bf16: round to nearest even, infinities and NaN kept") {
+  CHECK(bf16_from_float(1.0f) == 0x3f80);
+  CHECK(bf16_from_float(-2.0f) == 0xc000);
+  CHECK(round_to_bf16(1.0f + 1.0f / 256) == 1.0f);                       // a tie: down to even
+  CHECK(round_to_bf16(1.0f + 3.0f / 256) == 1.0f + 4.0f / 256);          // a tie: up to even
+  CHECK(round_to_bf16(1.0f + 1.0f / 256 + 1.0f / 4096) == 1.0f + 2.0f / 256);  // above the tie: up
+  CHECK(std::isinf(round_to_bf16(INFINITY)));
+  CHECK(std::isnan(round_to_bf16(NAN)));
+  CHECK(round_to_bf16(3.0e38f) < 3.0e38f * 1.01f);  // below the largest bf16 (about 3.39e38): finite
+  CHECK(round_to_bf16(3.4e38f) == INFINITY);  // past it, round to nearest goes to infinity
+}
+
+TEST_CASE("conv2d and linear in bf16 on the CPU: bf16 results, within bf16 precision of float32") {
+  ContextOptions options;
+  options.precision = Precision::BF16;
+  Context bf16(options);
+  const ConvShape s{2, 8, 8, 8, 6, 3, 3, 1, 1};
+  const Vectors inputs = {random_vector(static_cast<size_t>(s.n) * s.c * s.h * s.w, 1),
+                          random_vector(s.weight_count(), 2)};
+  const std::vector<float> dy = random_vector(conv_output_size(s), 5);
+  const Vectors low = conv_run(s)(bf16, inputs, dy), full = conv_run(s)(cpu_context(), inputs, dy);
+  for (size_t i = 0; i < low.size(); ++i) {
+    INFO("output " << i);
+    for (float v : low[i]) REQUIRE(v == round_to_bf16(v));  // every value is a bf16 value
+    const double error = relative_error(low[i], full[i]);
+    CHECK(error > 0.0);   // really another arithmetic
+    CHECK(error < 2e-2);  // bf16 keeps 8 significant bits
+  }
+  const LinearShape l{4, 9, 5};
+  const std::vector<float> x = random_vector(36, 6), w = random_vector(45, 7), b = random_vector(5, 8), g = random_vector(20, 9);
+  Tensor y_low = Tensor::empty(bf16, {4, 5}), y_full = Tensor::empty(cpu_context(), {4, 5});
+  linear_forward(bf16, l, y_low.data(), x.data(), w.data(), b.data());
+  linear_forward(cpu_context(), l, y_full.data(), x.data(), w.data(), b.data());
+  const double error = relative_error(y_low.to_host(bf16), y_full.to_host(cpu_context()));
+  CHECK(error > 0.0);
+  CHECK(error < 2e-2);
+}
+
+TEST_CASE("conv2d in bf16: CUDA (cuDNN on bf16 NHWC copies) matches the CPU emulation" * REQUIRES_GPU) {
+  std::vector<ConvShape> shapes = conv_cases();
+  shapes.push_back(ConvShape{8, 64, 32, 32, 64, 3, 3, 1, 1});
+  shapes.push_back(ConvShape{8, 128, 16, 16, 256, 3, 3, 2, 1});
+  for (const ConvShape& s : shapes) {
+    const Vectors inputs = {random_vector(static_cast<size_t>(s.n) * s.c * s.h * s.w, 1),
+                            random_vector(s.weight_count(), 2)};
+    // Both round to bf16 at the end, after summing in another order: a last-bit difference is
+    // about 2^-8 of a value.
+    check_cuda_matches_cpu(conv_run(s), inputs, conv_output_size(s), 1e-2, Precision::BF16);
+  }
+}
+
+TEST_CASE("bf16: the NCHW <-> NHWC conversion kernels round as the CPU rule does, and invert" * REQUIRES_GPU) {
+  Context gpu(ContextOptions{Device::CUDA});
+  for (const auto& [n, c, hw] : {std::tuple<int, int, int>{3, 5, 7}, {2, 64, 1024}, {4, 70, 33}}) {
+    const size_t count = static_cast<size_t>(n) * c * hw;
+    std::vector<float> values = random_vector(count, 17, -100.0f, 100.0f);
+    const Tensor source = tensor_from(gpu, {static_cast<int>(count)}, values);
+    Buffer<uint16_t> converted(gpu, count);
+    Tensor back = Tensor::empty(gpu, source.shape());
+    nchw_to_nhwc_bf16(gpu, converted.data(), source.data(), n, c, hw);
+    nhwc_bf16_to_nchw(gpu, back.data(), converted.data(), n, c, hw);
+    std::vector<uint16_t> bits(count);
+    gpu.download(bits.data(), converted.data(), count * sizeof(uint16_t));
+    const std::vector<float> returned = back.to_host(gpu);
+    for (int image = 0; image < n; ++image)
+      for (int ch = 0; ch < c; ++ch)
+        for (int p = 0; p < hw; ++p) {
+          const size_t nchw = (static_cast<size_t>(image) * c + ch) * hw + p, nhwc = (static_cast<size_t>(image) * hw + p) * c + ch;
+          REQUIRE(bits[nhwc] == bf16_from_float(values[nchw]));
+          REQUIRE(returned[nchw] == round_to_bf16(values[nchw]));
+        }
   }
 }
 
@@ -321,6 +403,12 @@ Vectors linear_inputs(const LinearShape& s) {
 TEST_CASE("linear: backward matches central differences") {
   const LinearShape s{3, 7, 5};
   check_gradients(linear_run(s), linear_inputs(s), 15, {0, 1, 2}, 0.05f, 1e-3);
+}
+
+TEST_CASE("linear in tf32 and bf16: cuBLAS's fast compute types match the CPU" * REQUIRES_GPU) {
+  const LinearShape s{128, 512, 10};
+  check_cuda_matches_cpu(linear_run(s), linear_inputs(s), static_cast<size_t>(s.n) * s.out, 1e-2, Precision::BF16);
+  check_cuda_matches_cpu(linear_run(s), linear_inputs(s), static_cast<size_t>(s.n) * s.out, 5e-3, Precision::TF32);
 }
 
 TEST_CASE("linear: CUDA matches the CPU reference" * REQUIRES_GPU) {

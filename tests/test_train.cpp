@@ -1,6 +1,7 @@
 // ./train end to end on the CPU: it learns, it is deterministic, and bad input exits with code 2.
 
 #include <chrono>
+#include <map>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -47,6 +48,26 @@ TEST_CASE("train: the loss on synthetic data falls below half its first value in
   CHECK(config.find("\"commit\"") != std::string::npos);
   CHECK(series(metrics, "test_acc").size() == 1);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("train: --precision bf16 learns on the CPU (emulated bf16 roundings), and is another arithmetic") {
+  std::map<std::string, std::vector<double>> losses;
+  for (const std::string precision : {"fp32", "bf16"}) {
+    const std::string dir = temp_dir(precision);
+    const Outcome o = run_train(std::string(kTiny) + " --steps 40 --lr 0.05 --log-every 1 --precision " + precision +
+                                " --run-dir " + dir);
+    INFO(o.err);
+    REQUIRE(o.status == 0);
+    losses[precision] = series(read_text(dir + "/metrics.jsonl"), "loss");
+    REQUIRE(losses[precision].size() == 40);
+    std::filesystem::remove_all(dir);
+  }
+  const std::vector<double>& bf16 = losses["bf16"];
+  double last5 = 0.0;
+  for (int i = 35; i < 40; ++i) last5 += bf16[i] / 5;
+  MESSAGE("bf16: first loss " << bf16[0] << ", mean of the last 5 " << last5 << "; fp32 last " << losses["fp32"][39]);
+  CHECK(last5 < bf16[0] / 2);
+  CHECK(bf16 != losses["fp32"]);
 }
 
 TEST_CASE("train: the same seed gives bit-identical metrics on the CPU") {
@@ -160,12 +181,12 @@ TEST_CASE("train: kill one MPI rank, the others stop with an error; resuming rep
 }
 
 TEST_CASE("train: CUDA-graph replay gives eager execution's losses bit for bit over 50 steps" * REQUIRES_GPU) {
-  // 4 LIEC-SGD workers with blockwise sign on one GPU, in one graph: both step variants (H = 8),
-  // 512 images so that an epoch ends every 4 steps (evaluation in between: graphs dropped and
-  // captured again), momentum, deterministic cuDNN algorithms.
-  const std::string args = "--device cuda --deterministic --dataset synthetic --train-subset 512 --width 16 "
-                           "--batch-size 32 --workers 4 --algo liec --period 8 --compressor sign --bucket-bytes 65536 "
-                           "--momentum 0.9 --augment on --steps 50 --log-every 1 --seed 11 ";
+  // 4 LIEC-SGD workers with blockwise sign on one GPU, in one graph. 1024 images make 8 steps an
+  // epoch, evaluated every 2 epochs (graphs dropped and captured again); with H = 4 both step
+  // variants are captured and replayed between evaluations. Momentum, deterministic cuDNN.
+  const std::string args = "--device cuda --deterministic --dataset synthetic --train-subset 1024 --width 16 "
+                           "--batch-size 32 --workers 4 --algo liec --period 4 --compressor sign --bucket-bytes 65536 "
+                           "--momentum 0.9 --augment on --steps 50 --log-every 1 --eval-every 2 --seed 11 ";
   const std::string eager = temp_dir("eager"), graph = temp_dir("graph");
   const Outcome e = run_train(args + "--cuda-graphs off --run-dir " + eager);
   const Outcome g = run_train(args + "--cuda-graphs on --run-dir " + graph);
