@@ -243,6 +243,32 @@ TEST_CASE("plots: accuracy against epoch, time and bits for several runs, as PNG
   for (const std::string& dir : {a, b, out}) std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("reproduce: --quick runs experiments by name, records their commands, builds the table and plots") {
+  // On a machine without a GPU and (here) without CIFAR-10: width-8 runs on synthetic data. With a
+  // GPU, --quick trains the full network for 2 epochs: a job for scripts/gpu-check.sh, not a unit test.
+  if (cuda_available()) return;
+  const std::string runs = temp_dir("reproduce");
+  const std::string env = "RUNS_DIR=" + runs + " CIFAR10_DIR=" + runs + "/absent ";
+  std::string output;
+  const int status = run_shell(env + "bash scripts/reproduce.sh --quick c10-psgd c10-liec32-bsign", &output);
+  INFO(output);
+  REQUIRE(status == 0);
+  const std::string table = read_text(runs + "/quick/results.md");
+  CHECK(lines_of(table).size() == 4);  // header, rule, two runs
+  CHECK(table.find("| c10-liec32-bsign | ") != std::string::npos);
+  const std::string command = read_text(runs + "/quick/c10-liec32-bsign/command.txt");
+  CHECK(command.find("--algo liec --period 32 --compressor sign --bucket-bytes 5242880") != std::string::npos);
+  CHECK(table.find(command) != std::string::npos);  // the exact command is in the table
+  CHECK(std::filesystem::exists(runs + "/quick/c10-psgd/done"));
+  CHECK(read_text(runs + "/quick/plots/accuracy_vs_bits.png").compare(0, 4, "\x89PNG") == 0);
+  // A second call finds them finished; an unknown name is refused.
+  REQUIRE(run_shell(env + "bash scripts/reproduce.sh --quick c10-psgd", &output) == 0);
+  CHECK(output.find("c10-psgd finished earlier") != std::string::npos);
+  CHECK(run_shell(env + "bash scripts/reproduce.sh --quick c10-nothing", &output) == 2);
+  CHECK(output.find("unknown run 'c10-nothing'") != std::string::npos);
+  std::filesystem::remove_all(runs);
+}
+
 }  // namespace
 
 namespace {

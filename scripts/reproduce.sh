@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# The experiments of the LIEC-SGD and Malcom-PSGD papers (settings: ../shared/ALGORITHMS.md, last
+# section), by name: each run trains into RUNS_DIR/<name>/ (with command.txt, the exact command),
+# then the results table and the plots are built from every finished run.
+#
+# Usage: scripts/reproduce.sh [--quick] [--list] [NAME|GROUP ...]      (default: all)
+#   groups: cifar10 (13 runs), tinyimagenet (3), gossip (2), all
+#   --quick  a few epochs each (on a CPU: a width-8 network on 2048 images, synthetic data when the
+#            real data is missing), into RUNS_DIR/quick/, to check the pipeline; its table goes to
+#            RUNS_DIR/quick/results.md and nothing in docs/ or the README changes.
+#   --list   the run names, each with its flags.
+# Environment: CIFAR10_DIR (default data/cifar10), TINY_DIR (default data/tiny-imagenet-200),
+#   RUNS_DIR (runs), DOCS_DIR (docs), PIECE_SECONDS (stop each ./train after this long and resume
+#   it from its last checkpoint on the next call: how a run longer than one sitting is done).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0 list=0 wanted=()
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    --list) list=1 ;;
+    -*) echo "reproduce: unknown option '$arg' (expected --quick, --list)" >&2; exit 2 ;;
+    *) wanted+=("$arg") ;;
+  esac
+done
+[ ${#wanted[@]} -gt 0 ] || wanted=(all)
+
+cifar_dir=${CIFAR10_DIR:-data/cifar10}
+tiny_dir=${TINY_DIR:-data/tiny-imagenet-200}
+runs=${RUNS_DIR:-runs}
+docs=${DOCS_DIR:-docs}
+piece=${PIECE_SECONDS:-}
+one_block=1099511627776  # a bucket larger than any model: one block, SignSGD
+five_mib=5242880         # Blockwise-SignSGD
+
+# name -> flags beyond the dataset's common ones, in the papers' order.
+names=()
+declare -A flags=() dataset_of=()
+add() {  # name dataset flags...
+  names+=("$1")
+  dataset_of[$1]=$2
+  flags[$1]="${*:3}"
+}
+add c10-psgd cifar10 --algo psgd
+for algo in memsgd doublesqueeze neolithic "cser --period 8" "liec --period 32" "liec --period 100"; do
+  set -- $algo
+  label=$1
+  [ $# -gt 1 ] && [ "$1" = liec ] && label="liec$3"
+  add "c10-$label-sign" cifar10 --algo $algo --compressor sign --bucket-bytes $one_block
+  add "c10-$label-bsign" cifar10 --algo $algo --compressor sign --bucket-bytes $five_mib
+done
+add tin-psgd tinyimagenet --algo psgd
+add tin-doublesqueeze-bsign tinyimagenet --algo doublesqueeze --compressor sign --bucket-bytes $five_mib
+add tin-liec32-bsign tinyimagenet --algo liec --period 32 --compressor sign --bucket-bytes $five_mib
+# Gossip on a ring of 8: blocks of 65,536 weights and s = 512 levels keep the quantizer's variance
+# factor min(d_b / s^2, sqrt(d_b) / s) at 0.25, below the 1 the estimates need to converge.
+gossip=(--topology ring --levels 512 --bucket-bytes 262144 --gamma 0.4)
+add c10-choco gossip --algo choco "${gossip[@]}"
+add c10-malcom gossip --algo malcom "${gossip[@]}" --l1 1e-5
+
+if [ $list = 1 ]; then
+  for name in "${names[@]}"; do printf "%-26s %-13s %s\n" "$name" "${dataset_of[$name]}" "${flags[$name]}"; done
+  exit 0
+fi
+
+selected=()
+for w in "${wanted[@]}"; do
+  case "$w" in
+    all) selected+=("${names[@]}") ;;
+    cifar10|tinyimagenet|gossip)
+      for name in "${names[@]}"; do [ "${dataset_of[$name]}" = "$w" ] && selected+=("$name"); done ;;
+    *)
+      [ -n "${dataset_of[$w]:-}" ] || { echo "reproduce: unknown run '$w' (scripts/reproduce.sh --list names them)" >&2; exit 2; }
+      selected+=("$w") ;;
+  esac
+done
+
+gpu=0
+./train --device cuda --print-params >/dev/null 2>&1 && gpu=1
+[ -x ./train ] || { echo "reproduce: ./train is missing; run make first" >&2; exit 2; }
+
+# The authors' settings: 8 workers, batch 128 each, 120 epochs, lr 0.1, momentum 0, wd 5e-4.
+network=(--model preact-resnet18 --batch-size 128)
+authors=(--workers 8 --lr 0.1 --momentum 0 --wd 5e-4 --augment on --checkpoint-every 5)
+schedule_of() {  # dataset -> schedule flags
+  if [ "$1" = tinyimagenet ]; then echo "--lr-schedule cosine"; else echo "--lr-schedule step --decay-epochs 80"; fi
+}
+epochs=(--epochs 120)
+if [ $quick = 1 ]; then
+  runs="$runs/quick"
+  epochs=(--epochs 2)
+  schedule_of() {
+    if [ "$1" = tinyimagenet ]; then echo "--lr-schedule cosine"; else echo "--lr-schedule step --decay-epochs 1"; fi
+  }
+  if [ $gpu = 0 ]; then
+    echo "reproduce: no CUDA GPU; quick runs train a width-8 network on 2048 images on the CPU"
+    network=(--device cpu --model preact-resnet18 --width 8 --batch-size 32 --train-subset 2048)
+    epochs=(--epochs 1)
+  fi
+elif [ $gpu = 0 ]; then
+  echo "reproduce: the papers' runs need a CUDA GPU (scripts/reproduce.sh --quick checks the pipeline on a CPU)" >&2
+  exit 2
+fi
+
+# Where each dataset is; quick runs fall back to synthetic data, the real runs stop.
+data_flags() {  # dataset
+  local kind=cifar10 dir=$cifar_dir extra=""
+  [ "$1" = tinyimagenet ] && { kind=tinyimagenet; dir=$tiny_dir; extra="--image-size 32"; }
+  if ./train --inspect --dataset $kind --data-dir "$dir" $extra >/dev/null 2>&1; then
+    echo "--dataset $kind --data-dir $dir $extra"
+  elif [ $quick = 1 ]; then
+    echo "reproduce: no $kind in $dir; this quick run uses the synthetic dataset" >&2
+    echo "--dataset synthetic"
+  else
+    echo "reproduce: no $kind in $dir (scripts/get-data.sh $kind $dir fetches it, or set ${kind^^}_DIR)" >&2
+    return 2
+  fi
+}
+
+# Runs one experiment to its end, or for PIECE_SECONDS; returns 3 when stopped for time.
+run_one() {
+  local name=$1 dir="$runs/$1" data
+  if [ -f "$dir/done" ]; then echo "reproduce: $name finished earlier ($dir)"; return 0; fi
+  data=$(data_flags "${dataset_of[$name]}") || return 2
+  local dataset=${dataset_of[$name]}
+  [ "$dataset" = gossip ] && dataset=cifar10
+  local command=(./train $data "${network[@]}" "${authors[@]}" "${epochs[@]}" $(schedule_of "$dataset") ${flags[$name]} --run-dir "$dir")
+  local resume=()
+  if [ -d "$dir/checkpoint" ] || [ -d "$dir/checkpoint.old" ]; then
+    resume=(--resume)
+    echo "reproduce: $name: resuming from its checkpoint"
+  else
+    rm -rf "$dir"
+  fi
+  mkdir -p "$dir"
+  printf '%q ' "${command[@]}" | sed 's/ $//' > "$dir/command.txt"
+  echo "reproduce: $name: $(cat "$dir/command.txt")"
+  local status
+  if [ -n "$piece" ]; then
+    timeout --signal=TERM "$piece" "${command[@]}" "${resume[@]}"
+    status=$?
+    if [ $status = 124 ]; then
+      echo "reproduce: $name stopped after $piece s; run the same command again to resume it"
+      return 3
+    fi
+  else
+    "${command[@]}" "${resume[@]}"
+    status=$?
+  fi
+  [ $status = 0 ] || { echo "reproduce: $name failed (exit $status); see $dir" >&2; return 1; }
+  touch "$dir/done"
+}
+
+failed=0
+for name in "${selected[@]}"; do
+  run_one "$name"
+  case $? in
+    0) ;;
+    3) break ;;  # out of time for this sitting
+    *) failed=1 ;;
+  esac
+done
+
+# The table and the plots, from every finished run.
+finished=()
+for name in "${names[@]}"; do [ -f "$runs/$name/done" ] && finished+=("$runs/$name"); done
+if [ ${#finished[@]} -gt 0 ]; then
+  if [ $quick = 1 ]; then
+    bash scripts/results_table.sh "${finished[@]}" > "$runs/results.md"
+    bash scripts/plots.sh "$runs/plots" "${finished[@]}" >/dev/null
+    echo "reproduce: quick table in $runs/results.md, plots in $runs/plots/"
+  else
+    mkdir -p "$docs"
+    bash scripts/results_table.sh "${finished[@]}" > "$docs/results.md"
+    for group in cifar10-sign cifar10-bsign tinyimagenet gossip; do
+      members=()
+      for run in "${finished[@]}"; do
+        name=$(basename "$run")
+        case "$group" in
+          cifar10-sign) [[ $name == c10-psgd || $name == c10-*-sign ]] && members+=("$run") ;;
+          cifar10-bsign) [[ $name == c10-psgd || $name == c10-*-bsign ]] && members+=("$run") ;;
+          tinyimagenet) [[ $name == tin-* ]] && members+=("$run") ;;
+          gossip) [[ $name == c10-choco || $name == c10-malcom ]] && members+=("$run") ;;
+        esac
+      done
+      [ ${#members[@]} -gt 0 ] && bash scripts/plots.sh "$docs/$group" "${members[@]}" >/dev/null
+    done
+    echo "reproduce: table in $docs/results.md, plots in $docs/*/accuracy_vs_{epoch,time,bits}.png"
+  fi
+fi
+exit $failed
