@@ -626,8 +626,11 @@ int main(int argc, char** argv) {
   const Config c = read_config(flags);
   if (flags.on("print-params")) {
     std::unique_ptr<Model> model = make_model(c.model, c.data.classes, c.width);
-    std::printf("%s: %zu parameters (%d classes, width %d)\n", c.model.c_str(), model->store().param_count(),
-                c.data.classes, c.width);
+    const int size = c.data.image_size > 0 ? c.data.image_size : 32;
+    std::printf("%s: %zu parameters (%d classes, width %d); %.4g GMAC per %dx%d image forward, a training step "
+                "about 3x that\n",
+                c.model.c_str(), model->store().param_count(), c.data.classes, c.width, model->forward_macs(size) / 1e9,
+                size, size);
     return 0;
   }
   if (flags.on("inspect")) return inspect_dataset(c.data);

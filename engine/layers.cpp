@@ -41,6 +41,11 @@ const Tensor& Conv2d::backward(Context& ctx, const Tensor& dy, bool need_input_g
   return dx_;
 }
 
+double Conv2d::forward_macs(int& size) const {
+  size = (size + 2 * pad_ - kernel_) / stride_ + 1;
+  return static_cast<double>(size) * size * out_channels_ * in_channels_ * kernel_ * kernel_;
+}
+
 BatchNorm2d::BatchNorm2d(ParamStore& store, const std::string& name, int channels, Activation activation)
     : weight_(store.add_param(name + ".weight", {channels}, Init::Ones)),
       bias_(store.add_param(name + ".bias", {channels}, Init::Zeros)),

@@ -18,6 +18,8 @@ class Conv2d {
   // Writes the weight gradient; returns the input gradient unless need_input_grad is false
   // (the stem, whose input is the image), in which case the returned tensor is empty.
   const Tensor& backward(Context& ctx, const Tensor& dy, bool need_input_grad = true);
+  // Multiply-adds of the forward pass on one image of side `size`, which becomes the output's side.
+  double forward_macs(int& size) const;
 
  private:
   ConvShape shape_for(const Tensor& x) const;
@@ -63,6 +65,7 @@ class GlobalAvgPool {
 class Linear {
  public:
   Linear(ParamStore& store, const std::string& name, int in_features, int out_features);
+  double macs() const { return static_cast<double>(in_features_) * out_features_; }  // per image
   const Tensor& forward(Context& ctx, const Tensor& x);
   const Tensor& backward(Context& ctx, const Tensor& dy);
 

@@ -16,6 +16,9 @@ class Model {
   virtual const Tensor& forward(Context& ctx, const Tensor& images, bool training) = 0;
   // Overwrites every parameter's gradient (each parameter is used once, so nothing accumulates).
   virtual void backward(Context& ctx, const Tensor& dlogits) = 0;
+  // Multiply-adds of the convolutions and the head for one square image of side `size`: the
+  // arithmetic a forward pass must do (a training step does about three times as much).
+  virtual double forward_macs(int size) const = 0;
 
   ParamStore& store() { return store_; }
 

@@ -34,6 +34,13 @@ const Tensor& BasicBlock::backward(Context& ctx, const Tensor& dy) {
   return sum_into(ctx, dx_, d_main, d_shortcut);
 }
 
+double BasicBlock::forward_macs(int& size) const {
+  int shortcut_size = size;
+  double macs = conv1_.forward_macs(size) + conv2_.forward_macs(size);
+  if (shortcut_conv_) macs += shortcut_conv_->forward_macs(shortcut_size);
+  return macs;
+}
+
 PreActBlock::PreActBlock(ParamStore& store, const std::string& name, int in_channels, int channels, int stride)
     : bn1_(store, name + ".bn1", in_channels, Activation::ReLU),
       conv1_(store, name + ".conv1", in_channels, channels, 3, stride, 1),
@@ -59,6 +66,13 @@ const Tensor& PreActBlock::backward(Context& ctx, const Tensor& dy) {
     return bn1_.backward(ctx, d_a);
   }
   return sum_into(ctx, dx_, bn1_.backward(ctx, d_a_main), dy);
+}
+
+double PreActBlock::forward_macs(int& size) const {
+  int shortcut_size = size;
+  double macs = conv1_.forward_macs(size) + conv2_.forward_macs(size);
+  if (shortcut_conv_) macs += shortcut_conv_->forward_macs(shortcut_size);
+  return macs;
 }
 
 ResNet::ResNet(BlockKind kind, const std::vector<int>& blocks_per_stage, int classes, int width) {
@@ -96,6 +110,12 @@ void ResNet::backward(Context& ctx, const Tensor& dlogits) {
   for (auto block = blocks_.rbegin(); block != blocks_.rend(); ++block) d = &(*block)->backward(ctx, *d);
   if (stem_bn_) d = &stem_bn_->backward(ctx, *d);
   stem_->backward(ctx, *d, /*need_input_grad=*/false);
+}
+
+double ResNet::forward_macs(int size) const {
+  double macs = stem_->forward_macs(size);
+  for (const auto& block : blocks_) macs += block->forward_macs(size);
+  return macs + head_->macs();
 }
 
 const std::vector<std::string>& model_names() {

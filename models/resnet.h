@@ -14,6 +14,8 @@ class ResidualBlock {
   virtual ~ResidualBlock() = default;
   virtual const Tensor& forward(Context& ctx, const Tensor& x, bool training) = 0;
   virtual const Tensor& backward(Context& ctx, const Tensor& dy) = 0;
+  // Forward multiply-adds on one image of side `size`, which becomes the output's side.
+  virtual double forward_macs(int& size) const = 0;
 };
 
 // out = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), shortcut = 1x1 conv + BN when the
@@ -23,6 +25,7 @@ class BasicBlock : public ResidualBlock {
   BasicBlock(ParamStore& store, const std::string& name, int in_channels, int channels, int stride);
   const Tensor& forward(Context& ctx, const Tensor& x, bool training) override;
   const Tensor& backward(Context& ctx, const Tensor& dy) override;
+  double forward_macs(int& size) const override;
 
  private:
   Conv2d conv1_;
@@ -42,6 +45,7 @@ class PreActBlock : public ResidualBlock {
   PreActBlock(ParamStore& store, const std::string& name, int in_channels, int channels, int stride);
   const Tensor& forward(Context& ctx, const Tensor& x, bool training) override;
   const Tensor& backward(Context& ctx, const Tensor& dy) override;
+  double forward_macs(int& size) const override;
 
  private:
   BatchNorm2d bn1_;  // with ReLU
@@ -59,6 +63,7 @@ class ResNet : public Model {
   ResNet(BlockKind kind, const std::vector<int>& blocks_per_stage, int classes, int width);
   const Tensor& forward(Context& ctx, const Tensor& images, bool training) override;
   void backward(Context& ctx, const Tensor& dlogits) override;
+  double forward_macs(int size) const override;
 
  private:
   std::unique_ptr<Conv2d> stem_;

@@ -47,15 +47,23 @@ theirs() {  # batch precision
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }'; }
 
+# The arithmetic a training step must do per image: forward multiply-adds (./train --print-params)
+# x 2 flops x 3 (forward, backward data, backward filter). Achieved TFLOP/s = img/s x that: how far
+# each figure is from the arithmetic units' rate (H100 SXM datasheet: fp32 67, TF32 495, bf16 989).
+flops_per_image=$(./train --print-params --model "$model" | sed -nE 's/.*; ([0-9.eE+-]+) GMAC per.*/\1/p' |
+                  awk '{ printf "%.6g", $1 * 1e9 * 6 }')
+tflops() { awk -v r="$1" -v f="$flops_per_image" 'BEGIN { if (r + 0 > 0) printf "%.1f", r * f / 1e12; else print "-" }'; }
+
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | sed 's/^/# GPU: /'
 echo "# $model, one worker, synthetic 32x32 data, SGD momentum 0.9, $steps steps (ours: last 100 timed)"
-echo "# PyTorch: eager, cudnn.benchmark, bf16 = autocast + channels-last"
-printf "%-6s %-9s %14s %14s %8s\n" batch precision "ours img/s" "torch img/s" ratio
+echo "# PyTorch: eager, cudnn.benchmark, bf16 = autocast + channels-last; TFLOP/s at $flops_per_image flop per image"
+printf "%-6s %-9s %12s %8s %12s %8s %7s\n" batch precision "ours img/s" TFLOP/s "torch img/s" TFLOP/s ratio
 for precision in fp32 tf32 bf16; do
   for batch in 32 128 512; do
     a=$(ours "$batch" "$precision")
     b=$(theirs "$batch" "$precision")
-    printf "%-6s %-9s %14s %14s %8s\n" "$batch" "$precision" "$a" "${b:-failed}" "$(ratio "$a" "$b")"
+    printf "%-6s %-9s %12s %8s %12s %8s %7s\n" "$batch" "$precision" "$a" "$(tflops "$a")" "${b:-failed}" \
+      "$(tflops "$b")" "$(ratio "$a" "$b")"
   done
 done
 

@@ -29,6 +29,21 @@ std::vector<std::string> names_of(const ParamStore& store) {
   return names;
 }
 
+TEST_CASE("models: forward multiply-adds of ResNet18 at 32x32 equal the sum over its layers") {
+  // Output pixels x out channels x in channels x kernel area, layer by layer:
+  const double stem = 32.0 * 32 * 64 * 3 * 9;
+  const double layer1 = 4 * (32.0 * 32 * 64 * 64 * 9);
+  // A downsampling stage: conv1 at stride 2, three same-size 3x3 convs, the 1x1 projection.
+  const auto stage = [](double side, double in, double out) {
+    return side * side * out * in * 9 + 3 * (side * side * out * out * 9) + side * side * out * in;
+  };
+  const double expected = stem + layer1 + stage(16, 64, 128) + stage(8, 128, 256) + stage(4, 256, 512) + 512 * 10;
+  CHECK(expected == 555422720.0);
+  CHECK(make_model("resnet18", 10, 64)->forward_macs(32) == expected);
+  CHECK(make_model("preact-resnet18", 10, 64)->forward_macs(32) == expected);  // the same convolutions
+  CHECK(make_model("preact-resnet18", 200, 64)->forward_macs(64) == 4 * (expected - 5120) + 512 * 200);
+}
+
 TEST_CASE("models: parameters are registered in PyTorch's order with PyTorch's names") {
   const auto model = make_model("resnet18", 10, 64);
   const std::vector<std::string> names = names_of(model->store());
