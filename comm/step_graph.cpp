@@ -21,20 +21,26 @@ void StepGraphs::invalidate() {
 
 void StepGraphs::run(int variant, const std::function<void()>& issue) {
   if (!enabled()) return issue();
+  if (!graphs_[variant].warm) return warm_up(variant, issue);
   Graph& graph = graphs_[variant];
-  if (!graph.warm) {
-    pause();  // eager device work of the other ranks must follow the replayed steps
-    issue();
-    graph.warm = true;
-    eager_since_replay_ = true;
-    return;
-  }
-  if (graph.exec == nullptr) {
+  if (!graph.captured) {
     capture(graph, issue);  // counted by the transport as it posts, like an eager step
   } else {
     transport_.count_replayed(graph.sent, graph.received);
   }
   replay(graph);
+}
+
+void StepGraphs::warm_up(int variant, const std::function<void()>& issue) {
+  pause();  // eager device work must follow the replayed steps
+  const size_t allocations = ctx_.allocator->system_allocations(), workspace = ctx_.workspace_bytes();
+  issue();
+  eager_since_replay_ = true;
+  // A buffer or workspace that grew has moved: the other variants' graphs would still use the old
+  // one. Decided together, since every rank must hold the same graphs.
+  const bool moved = ctx_.allocator->system_allocations() != allocations || ctx_.workspace_bytes() != workspace;
+  if (transport_.all_reduce_sum(moved ? 1.0 : 0.0) > 0.0) invalidate();
+  graphs_[variant].warm = true;
 }
 
 void StepGraphs::capture(Graph& graph, const std::function<void()>& issue) {
@@ -45,32 +51,53 @@ void StepGraphs::capture(Graph& graph, const std::function<void()>& issue) {
   const size_t allocations = ctx_.allocator->system_allocations();
   const uint64_t sent = transport_.bytes_sent(), received = transport_.bytes_received();
   ctx_.timer.set_enabled(false);  // its events would be recorded only at capture time
-  if (launches()) CUDA_CHECK(cudaStreamBeginCapture(ctx_.stream, cudaStreamCaptureModeRelaxed));
-  if (all_ranks) transport_.fork_streams();
-  issue();
-  if (all_ranks) transport_.join_streams();
-  cudaGraph_t captured = nullptr;
-  if (launches()) {
-    CUDA_CHECK(cudaStreamEndCapture(ctx_.stream, &captured));
-    CUDA_CHECK(cudaGraphInstantiate(&graph.exec, captured, 0));
-    CUDA_CHECK(cudaGraphDestroy(captured));
+  bool capturing = false;
+  try {
+    if (launches()) {
+      CUDA_CHECK(cudaStreamBeginCapture(ctx_.stream, cudaStreamCaptureModeRelaxed));
+      capturing = true;
+    }
+    if (all_ranks) transport_.fork_streams();
+    issue();
+    if (all_ranks) transport_.join_streams();
+    if (launches()) {
+      cudaGraph_t captured = nullptr;
+      capturing = false;
+      CUDA_CHECK(cudaStreamEndCapture(ctx_.stream, &captured));
+      CUDA_CHECK(cudaGraphInstantiate(&graph.exec, captured, 0));
+      CUDA_CHECK(cudaGraphDestroy(captured));
+    }
+  } catch (...) {
+    // A peer failed mid-capture (the transport threw): close the capture before the streams and
+    // buffers go away with the unwinding.
+    if (capturing) {
+      cudaGraph_t partial = nullptr;
+      if (cudaStreamEndCapture(ctx_.stream, &partial) == cudaSuccess && partial != nullptr) cudaGraphDestroy(partial);
+    }
+    ctx_.timer.set_enabled(true);
+    throw;
   }
   ctx_.timer.set_enabled(true);
   // A block allocated during capture would be baked into the graph and could be handed out again.
   CHECK(ctx_.allocator->system_allocations() == allocations,
         "rank %d allocated device memory while capturing a step; the warm-up step should have", transport_.rank());
+  graph.captured = true;
   graph.sent = transport_.bytes_sent() - sent;
   graph.received = transport_.bytes_received() - received;
-  if (all_ranks) transport_.barrier();  // rank 0 holds the graph before anyone goes on
   eager_since_replay_ = false;
 }
 
 void StepGraphs::replay(Graph& graph) {
-  if (capture_ == Transport::Capture::AllRanks && eager_since_replay_) transport_.join_streams();
+  const bool all_ranks = capture_ == Transport::Capture::AllRanks;
+  if (all_ranks && eager_since_replay_) transport_.join_streams();
   if (launches()) {
     ctx_.timer.mark(Phase::Step);
     CUDA_CHECK(cudaGraphLaunch(graph.exec, ctx_.stream));
   }
+  // Host threads only: the ranks that do not launch stay within one step of rank 0, whose launch
+  // may block while the GPU catches up, so that every later wait for it lasts about a step and
+  // never approaches --comm-timeout. No device synchronisation.
+  if (all_ranks) transport_.barrier();
   eager_since_replay_ = false;
   replayed_since_pause_ = true;
 }

@@ -46,10 +46,13 @@ class StepGraphs {
 
  private:
   struct Graph {
-    bool warm = false;  // ran eagerly once since the last invalidate()
-    cudaGraphExec_t exec = nullptr;
+    bool warm = false;      // ran eagerly once since the last invalidate()
+    bool captured = false;  // on every rank, the launching ones or not
+    cudaGraphExec_t exec = nullptr;  // on the ranks that launch
     uint64_t sent = 0, received = 0;  // what one step's capture posted, for the byte counters
   };
+  // The eager step of a variant; drops every graph if it moved a buffer (collective).
+  void warm_up(int variant, const std::function<void()>& issue);
   void capture(Graph& graph, const std::function<void()>& issue);
   void replay(Graph& graph);
   // Whether this rank launches graphs (rank 0, or every rank when each captures its own).
