@@ -11,9 +11,13 @@ if ! ./train --device cuda --print-params >/dev/null 2>&1; then
   exit 2
 fi
 job=(./train --device cuda --dataset synthetic --model preact-resnet18 --workers 8 --algo liec --period 32
-     --compressor sign --batch-size 128 --steps 30 --log-every 10 --run-dir "$out/run")
+     --compressor sign --batch-size 128 --steps 30 --log-every 10 --run-dir "$out/run" ${PROFILE_ARGS:-})
+# Steps replayed as CUDA graphs run no host code, so the NVTX phase ranges mark the eager steps
+# (the first of each variant); PROFILE_ARGS='--cuda-graphs off' names the phases of every step.
 if command -v nsys >/dev/null; then
-  nsys profile --trace=cuda,nvtx,cublas,cudnn --force-overwrite=true --output "$out/train" "${job[@]}"
+  # Graph-replayed steps traced node by node, so that every kernel of a step shows on the timeline.
+  nsys profile --trace=cuda,nvtx,cublas,cudnn --cuda-graph-trace=node --force-overwrite=true --output "$out/train" \
+    "${job[@]}"
   echo "profile: Nsight Systems report in $out/train.nsys-rep (open it with nsys-ui, or: nsys stats $out/train.nsys-rep)"
 elif command -v ncu >/dev/null; then
   # Kernels of steps 20-21 only: the first steps include cuDNN's algorithm search.
