@@ -308,10 +308,11 @@ class RankTrainer {
 
   std::string graphs_description() const {
     if (!c_.cuda_graphs) return "off (--cuda-graphs off)";
-    if (!ctx_.is_cuda()) return "off (CPU)";
     if (!algorithm_->capturable())
       return "off: this algorithm and compressor draw from per-step keys or code on the host (graphs need identity, "
              "sign or topk with a server/worker algorithm)";
+    if (!ctx_.is_cuda() && graphs_->enabled())
+      return "CPU stand-in: the graph bookkeeping of a GPU run, each step issued again instead of replayed";
     switch (t_.capture()) {
       case Transport::Capture::AllRanks: return "on, one graph for all " + std::to_string(workers_) + " workers";
       case Transport::Capture::ThisRank: return "on, one graph per rank";

@@ -9,7 +9,7 @@
 
 LocalHub::LocalHub(int size, double timeout_seconds)
     : size_(size), timeout_seconds_(timeout_seconds), mailboxes_(static_cast<size_t>(size) * size),
-      reduce_values_(size, 0.0), gpus_(size, -1), stream_marks_(size, nullptr) {}
+      reduce_values_(size, 0.0), gpus_(size, kUnknown), stream_marks_(size, nullptr) {}
 
 void LocalHub::fail(int rank, const std::string& why) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -39,7 +39,7 @@ void LocalHub::wait(std::unique_lock<std::mutex>& lock, const std::function<bool
 LocalTransport::LocalTransport(Context& ctx, LocalHub& hub, int rank) : Transport(ctx, rank, hub.size()), hub_(hub) {
   if (ctx.is_cuda()) CUDA_CHECK(cudaEventCreateWithFlags(&stream_mark_, cudaEventDisableTiming));
   std::lock_guard<std::mutex> lock(hub_.mutex_);
-  hub_.gpus_[rank] = ctx.is_cuda() ? ctx.gpu : -1;
+  hub_.gpus_[rank] = ctx.is_cuda() ? ctx.gpu : LocalHub::kCpu;
 }
 
 LocalTransport::~LocalTransport() {
@@ -49,10 +49,10 @@ LocalTransport::~LocalTransport() {
 
 Transport::Capture LocalTransport::capture() const {
   std::lock_guard<std::mutex> lock(hub_.mutex_);
-  // Every rank must have registered a CUDA context on the same GPU (transports are built before
-  // the first step, and capture comes after it).
+  // Every rank must have registered a context on the same GPU, or all on the CPU (whose stand-in
+  // for graphs runs the same bookkeeping: comm/step_graph.h).
   for (int gpu : hub_.gpus_)
-    if (gpu < 0 || gpu != hub_.gpus_[0]) return Capture::None;
+    if (gpu == LocalHub::kUnknown || gpu != hub_.gpus_[0]) return Capture::None;
   return Capture::AllRanks;
 }
 
@@ -64,19 +64,20 @@ void LocalTransport::publish_stream_mark() {
 
 // The barriers make every wait see the record made just before them, and keep the owner from
 // recording its event again before every wait on it is enqueued.
+// On the CPU there are no streams: the barriers alone keep the collective order.
 void LocalTransport::fork_streams() {
-  CHECK(ctx_.is_cuda(), "stream forks are for CUDA contexts");
-  if (rank_ == 0) publish_stream_mark();
+  const bool device = ctx_.is_cuda();
+  if (device && rank_ == 0) publish_stream_mark();
   barrier();
-  if (rank_ != 0) CUDA_CHECK(cudaStreamWaitEvent(ctx_.stream, hub_.stream_marks_[0], 0));
+  if (device && rank_ != 0) CUDA_CHECK(cudaStreamWaitEvent(ctx_.stream, hub_.stream_marks_[0], 0));
   barrier();
 }
 
 void LocalTransport::join_streams() {
-  CHECK(ctx_.is_cuda(), "stream joins are for CUDA contexts");
-  if (rank_ != 0) publish_stream_mark();
+  const bool device = ctx_.is_cuda();
+  if (device && rank_ != 0) publish_stream_mark();
   barrier();
-  if (rank_ == 0)
+  if (device && rank_ == 0)
     for (int r = 1; r < size_; ++r) CUDA_CHECK(cudaStreamWaitEvent(ctx_.stream, hub_.stream_marks_[r], 0));
   barrier();
 }

@@ -60,7 +60,8 @@ class LocalHub {
   uint64_t reduce_generation_ = 0;
   int reduce_arrived_ = 0;
   double reduce_result_ = 0.0;
-  std::vector<int> gpus_;                  // each rank's device (CUDA contexts), -1 until known
+  static constexpr int kUnknown = -1, kCpu = -2;
+  std::vector<int> gpus_;                  // each rank's GPU, kCpu, or kUnknown before its transport exists
   std::vector<cudaEvent_t> stream_marks_;  // each rank's fork/join event, for the others to wait on
 };
 

@@ -8,7 +8,7 @@
 StepGraphs::StepGraphs(Transport& transport, bool wanted)
     : transport_(transport), ctx_(transport.context()), capture_(Transport::Capture::None) {
   transport_.barrier();  // every rank's transport is complete: all ranks see the same capture()
-  if (wanted && ctx_.is_cuda()) capture_ = transport_.capture();
+  if (wanted) capture_ = transport_.capture();
 }
 
 StepGraphs::~StepGraphs() { invalidate(); }
@@ -28,7 +28,7 @@ void StepGraphs::run(int variant, const std::function<void()>& issue) {
   } else {
     transport_.count_replayed(graph.sent, graph.received);
   }
-  replay(graph);
+  replay(graph, issue);
 }
 
 void StepGraphs::warm_up(int variant, const std::function<void()>& issue) {
@@ -53,14 +53,14 @@ void StepGraphs::capture(Graph& graph, const std::function<void()>& issue) {
   ctx_.timer.set_enabled(false);  // its events would be recorded only at capture time
   bool capturing = false;
   try {
-    if (launches()) {
+    if (launches() && ctx_.is_cuda()) {
       CUDA_CHECK(cudaStreamBeginCapture(ctx_.stream, cudaStreamCaptureModeRelaxed));
       capturing = true;
     }
     if (all_ranks) transport_.fork_streams();
-    issue();
+    if (ctx_.is_cuda()) issue();  // the CPU's stand-in records nothing: its replay issues the step
     if (all_ranks) transport_.join_streams();
-    if (launches()) {
+    if (launches() && ctx_.is_cuda()) {
       cudaGraph_t captured = nullptr;
       capturing = false;
       CUDA_CHECK(cudaStreamEndCapture(ctx_.stream, &captured));
@@ -87,10 +87,12 @@ void StepGraphs::capture(Graph& graph, const std::function<void()>& issue) {
   eager_since_replay_ = false;
 }
 
-void StepGraphs::replay(Graph& graph) {
+void StepGraphs::replay(Graph& graph, const std::function<void()>& issue) {
   const bool all_ranks = capture_ == Transport::Capture::AllRanks;
   if (all_ranks && eager_since_replay_) transport_.join_streams();
-  if (launches()) {
+  if (!ctx_.is_cuda()) {
+    issue();  // every rank: the step's messages are exchanged as it runs
+  } else if (launches()) {
     ctx_.timer.mark(Phase::Step);
     CUDA_CHECK(cudaGraphLaunch(graph.exec, ctx_.stream));
   }

@@ -9,6 +9,11 @@
 // join back before rank 0 ends the capture. The workers are independent branches of that graph,
 // so the GPU overlaps them. With NCCL each rank captures its own step, sends and receives included.
 // The MPI transport stages through host memory and cannot be captured: its steps run eagerly.
+//
+// On the CPU (local transport), the same bookkeeping runs with a stand-in for the graph: capturing
+// records nothing and a replay issues the step again on every rank. Results are those of eager
+// execution by construction, so CI tests the part that the GPU shares with it: warm-up, capture
+// and replay decisions taken alike on every rank, the collectives between them, the byte counts.
 #pragma once
 
 #include <cstdint>
@@ -54,7 +59,7 @@ class StepGraphs {
   // The eager step of a variant; drops every graph if it moved a buffer (collective).
   void warm_up(int variant, const std::function<void()>& issue);
   void capture(Graph& graph, const std::function<void()>& issue);
-  void replay(Graph& graph);
+  void replay(Graph& graph, const std::function<void()>& issue);
   // Whether this rank launches graphs (rank 0, or every rank when each captures its own).
   bool launches() const { return capture_ == Transport::Capture::ThisRank || transport_.rank() == 0; }
 
