@@ -11,6 +11,11 @@ namespace {
 
 HOST_DEVICE inline float activate(Activation a, float v) { return a == Activation::ReLU ? relu(v) : v; }
 
+// v + residual[i], or v itself (not v + 0, which would turn -0 into +0) without a residual.
+HOST_DEVICE inline float plus_residual(float v, const float* residual, long i) {
+  return residual != nullptr ? v + residual[i] : v;
+}
+
 // The gradient reaching the normalisation: dy, through the fused ReLU when there is one (y != null).
 HOST_DEVICE inline float normalized_gradient(const float* dy, const float* y, long i) {
   return y != nullptr ? relu_gradient(dy[i], y[i]) : dy[i];
@@ -26,7 +31,7 @@ inline __host__ __device__ long channel_index(const BatchNormShape& s, int ch, l
 // CPU reference
 
 void batchnorm_forward_train_cpu(const BatchNormShape& s, const BatchNormParams& p, float* y, const float* x,
-                                 const float* gamma, const float* beta, float* saved_mean,
+                                 const float* residual, const float* gamma, const float* beta, float* saved_mean,
                                  float* saved_inv_std, float* running_mean, float* running_var) {
   const long m = s.per_channel();
   for (int ch = 0; ch < s.c; ++ch) {
@@ -42,7 +47,8 @@ void batchnorm_forward_train_cpu(const BatchNormShape& s, const BatchNormParams&
     const float inv_std = static_cast<float>(1.0 / std::sqrt(var + p.eps));
     for (long j = 0; j < m; ++j) {
       const long i = channel_index(s, ch, j);
-      y[i] = activate(p.activation, gamma[ch] * ((x[i] - static_cast<float>(mean)) * inv_std) + beta[ch]);
+      y[i] = activate(p.activation,
+                      plus_residual(gamma[ch] * ((x[i] - static_cast<float>(mean)) * inv_std) + beta[ch], residual, i));
     }
     saved_mean[ch] = static_cast<float>(mean);
     saved_inv_std[ch] = inv_std;
@@ -53,18 +59,18 @@ void batchnorm_forward_train_cpu(const BatchNormShape& s, const BatchNormParams&
 }
 
 void batchnorm_forward_eval_cpu(const BatchNormShape& s, const BatchNormParams& p, float* y, const float* x,
-                                const float* gamma, const float* beta, const float* running_mean,
+                                const float* residual, const float* gamma, const float* beta, const float* running_mean,
                                 const float* running_var) {
   for (long i = 0; i < static_cast<long>(s.n) * s.c * s.hw; ++i) {
     const int ch = static_cast<int>((i / s.hw) % s.c);
     const float inv_std = 1.0f / std::sqrt(running_var[ch] + p.eps);
-    y[i] = activate(p.activation, gamma[ch] * ((x[i] - running_mean[ch]) * inv_std) + beta[ch]);
+    y[i] = activate(p.activation, plus_residual(gamma[ch] * ((x[i] - running_mean[ch]) * inv_std) + beta[ch], residual, i));
   }
 }
 
-void batchnorm_backward_cpu(const BatchNormShape& s, float* dx, float* dgamma, float* dbeta, const float* dy,
-                            const float* y, const float* x, const float* gamma, const float* saved_mean,
-                            const float* saved_inv_std) {
+void batchnorm_backward_cpu(const BatchNormShape& s, float* dx, float* dgamma, float* dbeta, float* d_residual,
+                            const float* dy, const float* y, const float* x, const float* gamma,
+                            const float* saved_mean, const float* saved_inv_std) {
   const long m = s.per_channel();
   for (int ch = 0; ch < s.c; ++ch) {
     double sum_dy = 0.0, sum_dy_xhat = 0.0;
@@ -80,9 +86,9 @@ void batchnorm_backward_cpu(const BatchNormShape& s, float* dx, float* dgamma, f
     const float scale = gamma[ch] * saved_inv_std[ch] / m;
     for (long j = 0; j < m; ++j) {
       const long i = channel_index(s, ch, j);
-      const float x_hat = (x[i] - saved_mean[ch]) * saved_inv_std[ch];
-      dx[i] = scale * (m * normalized_gradient(dy, y, i) - static_cast<float>(sum_dy) -
-                       x_hat * static_cast<float>(sum_dy_xhat));
+      const float x_hat = (x[i] - saved_mean[ch]) * saved_inv_std[ch], g = normalized_gradient(dy, y, i);
+      dx[i] = scale * (m * g - static_cast<float>(sum_dy) - x_hat * static_cast<float>(sum_dy_xhat));
+      if (d_residual != nullptr) d_residual[i] = g;
     }
   }
 }
@@ -175,26 +181,29 @@ __global__ void batchnorm_gradient_sums_kernel(BatchNormShape s, const float2* p
 }
 
 // y = gamma * (x - mean) * inv_std + beta with per-channel mean and inv_std (batch or running).
-__global__ void batchnorm_normalize_kernel(BatchNormShape s, float* y, const float* x, const float* gamma,
-                                           const float* beta, const float* mean, const float* inv_std,
-                                           const float* running_var, float eps, Activation activation) {
+__global__ void batchnorm_normalize_kernel(BatchNormShape s, float* y, const float* x, const float* residual,
+                                           const float* gamma, const float* beta, const float* mean,
+                                           const float* inv_std, const float* running_var, float eps,
+                                           Activation activation) {
   const unsigned total = static_cast<unsigned>(s.n) * s.c * s.hw;
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
     const int ch = static_cast<int>((i / s.hw) % s.c);
     const float scale = inv_std != nullptr ? inv_std[ch] : rsqrtf(running_var[ch] + eps);
-    y[i] = activate(activation, gamma[ch] * ((x[i] - mean[ch]) * scale) + beta[ch]);
+    y[i] = activate(activation, plus_residual(gamma[ch] * ((x[i] - mean[ch]) * scale) + beta[ch], residual, i));
   }
 }
 
-__global__ void batchnorm_input_gradient_kernel(BatchNormShape s, float* dx, const float* dy, const float* y,
-                                                const float* x, const float* gamma, const float* mean,
+__global__ void batchnorm_input_gradient_kernel(BatchNormShape s, float* dx, float* d_residual, const float* dy,
+                                                const float* y, const float* x, const float* gamma, const float* mean,
                                                 const float* inv_std, const float* dgamma, const float* dbeta) {
   const unsigned total = static_cast<unsigned>(s.n) * s.c * s.hw;
   const float m = static_cast<float>(s.per_channel());
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
     const int ch = static_cast<int>((i / s.hw) % s.c);
     const float x_hat = (x[i] - mean[ch]) * inv_std[ch];
-    dx[i] = gamma[ch] * inv_std[ch] / m * (m * normalized_gradient(dy, y, i) - dbeta[ch] - x_hat * dgamma[ch]);
+    const float g = normalized_gradient(dy, y, i);
+    dx[i] = gamma[ch] * inv_std[ch] / m * (m * g - dbeta[ch] - x_hat * dgamma[ch]);
+    if (d_residual != nullptr) d_residual[i] = g;
   }
 }
 
@@ -217,12 +226,12 @@ void check_cuda_shape(const BatchNormShape& s) {
 }  // namespace
 
 void batchnorm_forward_train(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, float* y,
-                             const float* x, const float* gamma, const float* beta, float* saved_mean,
-                             float* saved_inv_std, float* running_mean, float* running_var) {
+                             const float* x, const float* residual, const float* gamma, const float* beta,
+                             float* saved_mean, float* saved_inv_std, float* running_mean, float* running_var) {
   NVTX_RANGE("batchnorm_forward_train");
   if (!ctx.is_cuda())
-    return batchnorm_forward_train_cpu(shape, params, y, x, gamma, beta, saved_mean, saved_inv_std, running_mean,
-                                       running_var);
+    return batchnorm_forward_train_cpu(shape, params, y, x, residual, gamma, beta, saved_mean, saved_inv_std,
+                                       running_mean, running_var);
   check_cuda_shape(shape);
   const float2* partials = channel_partials(ctx, shape, ShiftedMoments{x});
   batchnorm_statistics_kernel<<<grid_size(shape.c), kThreads, 0, ctx.stream>>>(
@@ -230,30 +239,30 @@ void batchnorm_forward_train(Context& ctx, const BatchNormShape& shape, const Ba
   CUDA_CHECK_LAUNCH();
   const size_t total = static_cast<size_t>(shape.n) * shape.c * shape.hw;
   batchnorm_normalize_kernel<<<grid_size(total), kThreads, 0, ctx.stream>>>(
-      shape, y, x, gamma, beta, saved_mean, saved_inv_std, nullptr, params.eps, params.activation);
+      shape, y, x, residual, gamma, beta, saved_mean, saved_inv_std, nullptr, params.eps, params.activation);
   CUDA_CHECK_LAUNCH();
 }
 
 void batchnorm_forward_eval(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, float* y,
-                            const float* x, const float* gamma, const float* beta, const float* running_mean,
-                            const float* running_var) {
+                            const float* x, const float* residual, const float* gamma, const float* beta,
+                            const float* running_mean, const float* running_var) {
   NVTX_RANGE("batchnorm_forward_eval");
   if (!ctx.is_cuda())
-    return batchnorm_forward_eval_cpu(shape, params, y, x, gamma, beta, running_mean, running_var);
+    return batchnorm_forward_eval_cpu(shape, params, y, x, residual, gamma, beta, running_mean, running_var);
   check_cuda_shape(shape);
   const size_t total = static_cast<size_t>(shape.n) * shape.c * shape.hw;
   batchnorm_normalize_kernel<<<grid_size(total), kThreads, 0, ctx.stream>>>(
-      shape, y, x, gamma, beta, running_mean, nullptr, running_var, params.eps, params.activation);
+      shape, y, x, residual, gamma, beta, running_mean, nullptr, running_var, params.eps, params.activation);
   CUDA_CHECK_LAUNCH();
 }
 
 void batchnorm_backward(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, float* dx,
-                        float* dgamma, float* dbeta, const float* dy, const float* y, const float* x,
-                        const float* gamma, const float* saved_mean, const float* saved_inv_std) {
+                        float* dgamma, float* dbeta, float* d_residual, const float* dy, const float* y,
+                        const float* x, const float* gamma, const float* saved_mean, const float* saved_inv_std) {
   NVTX_RANGE("batchnorm_backward");
   CHECK((params.activation == Activation::ReLU) == (y != nullptr), "batchnorm backward: pass y exactly when ReLU is fused");
   if (!ctx.is_cuda())
-    return batchnorm_backward_cpu(shape, dx, dgamma, dbeta, dy, y, x, gamma, saved_mean, saved_inv_std);
+    return batchnorm_backward_cpu(shape, dx, dgamma, dbeta, d_residual, dy, y, x, gamma, saved_mean, saved_inv_std);
   check_cuda_shape(shape);
   const float2* partials = channel_partials(ctx, shape, GradientSums{dy, y, x, saved_mean, saved_inv_std});
   batchnorm_gradient_sums_kernel<<<grid_size(shape.c), kThreads, 0, ctx.stream>>>(
@@ -261,6 +270,6 @@ void batchnorm_backward(Context& ctx, const BatchNormShape& shape, const BatchNo
   CUDA_CHECK_LAUNCH();
   const size_t total = static_cast<size_t>(shape.n) * shape.c * shape.hw;
   batchnorm_input_gradient_kernel<<<grid_size(total), kThreads, 0, ctx.stream>>>(
-      shape, dx, dy, y, x, gamma, saved_mean, saved_inv_std, dgamma, dbeta);
+      shape, dx, d_residual, dy, y, x, gamma, saved_mean, saved_inv_std, dgamma, dbeta);
   CUDA_CHECK_LAUNCH();
 }

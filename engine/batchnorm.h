@@ -1,7 +1,8 @@
 // Batch normalisation over (N, H, W) per channel, NCHW: training mode with batch statistics and
 // running averages (PyTorch's conventions: biased variance to normalise, unbiased for the
-// running estimate), and evaluation mode with the running averages. A ReLU after it can be fused
-// in: the same bits as the two ops, two fewer passes over the activations each way.
+// running estimate), and evaluation mode with the running averages. What follows it in a residual
+// network can be fused in, y = relu(batchnorm(x) + residual): the same bits as the separate ops,
+// with fewer passes over the activations.
 #pragma once
 
 #include "engine/activation.h"
@@ -19,19 +20,21 @@ struct BatchNormParams {
   Activation activation = Activation::None;  // ReLU: y = relu(batchnorm(x))
 };
 
-// y = gamma * (x - mean) / sqrt(var + eps) + beta with batch statistics; saves mean and
-// 1/sqrt(var + eps) per channel for the backward pass and updates the running averages.
+// y = gamma * (x - mean) / sqrt(var + eps) + beta with batch statistics, plus `residual` unless
+// it is null, through the activation; saves mean and 1/sqrt(var + eps) per channel for the
+// backward pass and updates the running averages.
 void batchnorm_forward_train(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params,
-                             float* y, const float* x, const float* gamma, const float* beta,
-                             float* saved_mean, float* saved_inv_std, float* running_mean,
+                             float* y, const float* x, const float* residual, const float* gamma,
+                             const float* beta, float* saved_mean, float* saved_inv_std, float* running_mean,
                              float* running_var);
 
 void batchnorm_forward_eval(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params,
-                            float* y, const float* x, const float* gamma, const float* beta,
-                            const float* running_mean, const float* running_var);
+                            float* y, const float* x, const float* residual, const float* gamma,
+                            const float* beta, const float* running_mean, const float* running_var);
 
-// Overwrites dx, dgamma and dbeta. With a fused ReLU, `y` is the forward output, through which
-// dy passes first (null otherwise).
+// Overwrites dx, dgamma and dbeta, and d_residual unless it is null (the gradient that reaches
+// the residual: dy through the activation). With a fused ReLU, `y` is the forward output, through
+// which dy passes first (null otherwise).
 void batchnorm_backward(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, float* dx,
-                        float* dgamma, float* dbeta, const float* dy, const float* y, const float* x,
-                        const float* gamma, const float* saved_mean, const float* saved_inv_std);
+                        float* dgamma, float* dbeta, float* d_residual, const float* dy, const float* y,
+                        const float* x, const float* gamma, const float* saved_mean, const float* saved_inv_std);

@@ -61,18 +61,22 @@ BatchNormShape BatchNorm2d::shape_for(const Tensor& x) const {
   return BatchNormShape{x.dim(0), channels_, x.dim(2) * x.dim(3)};
 }
 
-const Tensor& BatchNorm2d::forward(Context& ctx, const Tensor& x, bool training) {
+const Tensor& BatchNorm2d::forward(Context& ctx, const Tensor& x, bool training, const Tensor* residual) {
   const BatchNormShape s = shape_for(x);
+  CHECK(residual == nullptr || residual->shape() == x.shape(), "%s: residual %s for input %s", weight_->name.c_str(),
+        residual->shape().str().c_str(), x.shape().str().c_str());
   x_ = x;
+  has_residual_ = residual != nullptr;
+  const float* r = has_residual_ ? residual->data() : nullptr;
   y_.ensure(ctx, x.shape());
   if (!training) {
-    batchnorm_forward_eval(ctx, s, params_, y_.data(), x.data(), weight_->value.data(), bias_->value.data(),
+    batchnorm_forward_eval(ctx, s, params_, y_.data(), x.data(), r, weight_->value.data(), bias_->value.data(),
                            running_mean_->value.data(), running_var_->value.data());
     return y_;
   }
   saved_mean_.ensure(ctx, {channels_});
   saved_inv_std_.ensure(ctx, {channels_});
-  batchnorm_forward_train(ctx, s, params_, y_.data(), x.data(), weight_->value.data(), bias_->value.data(),
+  batchnorm_forward_train(ctx, s, params_, y_.data(), x.data(), r, weight_->value.data(), bias_->value.data(),
                           saved_mean_.data(), saved_inv_std_.data(), running_mean_->value.data(),
                           running_var_->value.data());
   return y_;
@@ -80,9 +84,11 @@ const Tensor& BatchNorm2d::forward(Context& ctx, const Tensor& x, bool training)
 
 const Tensor& BatchNorm2d::backward(Context& ctx, const Tensor& dy) {
   dx_.ensure(ctx, x_.shape());
+  if (has_residual_) d_residual_.ensure(ctx, x_.shape());
   const float* y = params_.activation == Activation::ReLU ? y_.data() : nullptr;
-  batchnorm_backward(ctx, shape_for(x_), params_, dx_.data(), weight_->grad.data(), bias_->grad.data(), dy.data(), y,
-                     x_.data(), weight_->value.data(), saved_mean_.data(), saved_inv_std_.data());
+  batchnorm_backward(ctx, shape_for(x_), params_, dx_.data(), weight_->grad.data(), bias_->grad.data(),
+                     has_residual_ ? d_residual_.data() : nullptr, dy.data(), y, x_.data(), weight_->value.data(),
+                     saved_mean_.data(), saved_inv_std_.data());
   return dx_;
 }
 

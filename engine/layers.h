@@ -28,19 +28,23 @@ class Conv2d {
   Tensor x_, y_, dx_;
 };
 
-// With Activation::ReLU the layer is relu(batchnorm(x)) in one pass each way (engine/batchnorm.h).
+// With Activation::ReLU the layer is relu(batchnorm(x)), and with a residual given to forward()
+// relu(batchnorm(x) + residual), in one pass each way (engine/batchnorm.h).
 class BatchNorm2d {
  public:
   BatchNorm2d(ParamStore& store, const std::string& name, int channels, Activation activation = Activation::None);
-  const Tensor& forward(Context& ctx, const Tensor& x, bool training);
+  const Tensor& forward(Context& ctx, const Tensor& x, bool training, const Tensor* residual = nullptr);
   const Tensor& backward(Context& ctx, const Tensor& dy);
+  // After backward() of a forward() with a residual: the gradient that reaches the residual.
+  const Tensor& residual_grad() const { return d_residual_; }
 
  private:
   BatchNormShape shape_for(const Tensor& x) const;
   Param *weight_, *bias_, *running_mean_, *running_var_;
   int channels_;
   BatchNormParams params_;
-  Tensor x_, y_, dx_, saved_mean_, saved_inv_std_;
+  bool has_residual_ = false;
+  Tensor x_, y_, dx_, d_residual_, saved_mean_, saved_inv_std_;
 };
 
 class ReLU {

@@ -12,7 +12,7 @@ BasicBlock::BasicBlock(ParamStore& store, const std::string& name, int in_channe
     : conv1_(store, name + ".conv1", in_channels, channels, 3, stride, 1),
       bn1_(store, name + ".bn1", channels, Activation::ReLU),
       conv2_(store, name + ".conv2", channels, channels, 3, 1, 1),
-      bn2_(store, name + ".bn2", channels) {
+      bn2_(store, name + ".bn2", channels, Activation::ReLU) {
   if (needs_projection(in_channels, channels, stride)) {
     shortcut_conv_ = std::make_unique<Conv2d>(store, name + ".shortcut.0", in_channels, channels, 1, stride, 0);
     shortcut_bn_ = std::make_unique<BatchNorm2d>(store, name + ".shortcut.1", channels);
@@ -21,15 +21,13 @@ BasicBlock::BasicBlock(ParamStore& store, const std::string& name, int in_channe
 
 const Tensor& BasicBlock::forward(Context& ctx, const Tensor& x, bool training) {
   const Tensor& h = bn1_.forward(ctx, conv1_.forward(ctx, x), training);
-  const Tensor& main = bn2_.forward(ctx, conv2_.forward(ctx, h), training);
   const Tensor& shortcut = shortcut_conv_ ? shortcut_bn_->forward(ctx, shortcut_conv_->forward(ctx, x), training) : x;
-  return relu_out_.forward(ctx, sum_into(ctx, sum_, main, shortcut));
+  return bn2_.forward(ctx, conv2_.forward(ctx, h), training, &shortcut);
 }
 
 const Tensor& BasicBlock::backward(Context& ctx, const Tensor& dy) {
-  const Tensor& d_sum = relu_out_.backward(ctx, dy);
-  const Tensor& d_main =
-      conv1_.backward(ctx, bn1_.backward(ctx, conv2_.backward(ctx, bn2_.backward(ctx, d_sum))));
+  const Tensor& d_main = conv1_.backward(ctx, bn1_.backward(ctx, conv2_.backward(ctx, bn2_.backward(ctx, dy))));
+  const Tensor& d_sum = bn2_.residual_grad();  // dy through the output ReLU: what the shortcut gets
   const Tensor& d_shortcut = shortcut_conv_ ? shortcut_conv_->backward(ctx, shortcut_bn_->backward(ctx, d_sum)) : d_sum;
   return sum_into(ctx, dx_, d_main, d_shortcut);
 }

@@ -19,7 +19,7 @@ class ResidualBlock {
 };
 
 // out = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), shortcut = 1x1 conv + BN when the
-// shape changes, else the identity. relu(bn1(.)) is one fused layer.
+// shape changes, else the identity. relu(bn1(.)) and relu(bn2(.) + shortcut) are fused layers.
 class BasicBlock : public ResidualBlock {
  public:
   BasicBlock(ParamStore& store, const std::string& name, int in_channels, int channels, int stride);
@@ -31,11 +31,10 @@ class BasicBlock : public ResidualBlock {
   Conv2d conv1_;
   BatchNorm2d bn1_;  // with ReLU
   Conv2d conv2_;
-  BatchNorm2d bn2_;
+  BatchNorm2d bn2_;  // with the shortcut added and ReLU
   std::unique_ptr<Conv2d> shortcut_conv_;
   std::unique_ptr<BatchNorm2d> shortcut_bn_;
-  ReLU relu_out_;
-  Tensor sum_, dx_;
+  Tensor dx_;
 };
 
 // a = relu(bn1(x)); out = conv2(relu(bn2(conv1(a)))) + shortcut, shortcut = 1x1 conv of a (no BN)

@@ -1,5 +1,6 @@
 // Engine ops: every backward against central differences on the CPU, every CUDA op against its
 // CPU reference (on a GPU), and the SGD update against its formula.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -214,15 +215,15 @@ OpRun batchnorm_run(const BatchNormShape& s, bool training, Activation activatio
     BatchNormParams p;
     p.activation = activation;
     if (!training) {
-      batchnorm_forward_eval(ctx, s, p, y.data(), x.data(), gamma.data(), beta.data(), running_mean.data(),
+      batchnorm_forward_eval(ctx, s, p, y.data(), x.data(), nullptr, gamma.data(), beta.data(), running_mean.data(),
                              running_var.data());
       return Vectors{y.to_host(ctx)};
     }
     const Tensor g = tensor_from(ctx, shape, dy);
-    batchnorm_forward_train(ctx, s, p, y.data(), x.data(), gamma.data(), beta.data(), mean.data(), inv_std.data(),
+    batchnorm_forward_train(ctx, s, p, y.data(), x.data(), nullptr, gamma.data(), beta.data(), mean.data(), inv_std.data(),
                             running_mean.data(), running_var.data());
     const float* output = activation == Activation::ReLU ? y.data() : nullptr;
-    batchnorm_backward(ctx, s, p, dx.data(), dgamma.data(), dbeta.data(), g.data(), output, x.data(), gamma.data(),
+    batchnorm_backward(ctx, s, p, dx.data(), dgamma.data(), dbeta.data(), nullptr, g.data(), output, x.data(), gamma.data(),
                        mean.data(), inv_std.data());
     return Vectors{y.to_host(ctx), dx.to_host(ctx), dgamma.to_host(ctx), dbeta.to_host(ctx),
                    running_mean.to_host(ctx), running_var.to_host(ctx)};
@@ -297,6 +298,63 @@ TEST_CASE("batchnorm + relu: the fused layer computes the same bits as the two o
       CHECK(zeros > 0);  // the ReLU really cut something
     }
   }
+}
+
+// relu(batchnorm(x) + r) with its gradients {y, dx, dgamma, dbeta, dr}: fused in one layer, or as
+// batchnorm, add and relu one after the other.
+Vectors batchnorm_add_relu(Context& ctx, const BatchNormShape& s, const Vectors& in, const std::vector<float>& r_values,
+                           const std::vector<float>& dy_values, bool fused) {
+  const size_t n = static_cast<size_t>(s.n) * s.c * s.hw;
+  const Shape shape{static_cast<int>(n)};
+  const Tensor x = tensor_from(ctx, shape, in[0]), gamma = tensor_from(ctx, {s.c}, in[1]),
+               beta = tensor_from(ctx, {s.c}, in[2]), r = tensor_from(ctx, shape, r_values),
+               dy = tensor_from(ctx, shape, dy_values);
+  Tensor running_mean = Tensor::zeros(ctx, {s.c}), running_var = Tensor::zeros(ctx, {s.c});
+  Tensor mean = Tensor::empty(ctx, {s.c}), inv_std = Tensor::empty(ctx, {s.c});
+  Tensor y = Tensor::empty(ctx, shape), dx = Tensor::empty(ctx, shape), dr = Tensor::empty(ctx, shape);
+  Tensor dgamma = Tensor::empty(ctx, {s.c}), dbeta = Tensor::empty(ctx, {s.c});
+  BatchNormParams p;
+  if (fused) {
+    p.activation = Activation::ReLU;
+    batchnorm_forward_train(ctx, s, p, y.data(), x.data(), r.data(), gamma.data(), beta.data(), mean.data(),
+                            inv_std.data(), running_mean.data(), running_var.data());
+    batchnorm_backward(ctx, s, p, dx.data(), dgamma.data(), dbeta.data(), dr.data(), dy.data(), y.data(), x.data(),
+                       gamma.data(), mean.data(), inv_std.data());
+  } else {
+    Tensor normalized = Tensor::empty(ctx, shape), sum = Tensor::empty(ctx, shape);
+    batchnorm_forward_train(ctx, s, p, normalized.data(), x.data(), nullptr, gamma.data(), beta.data(), mean.data(),
+                            inv_std.data(), running_mean.data(), running_var.data());
+    add_forward(ctx, sum.data(), normalized.data(), r.data(), n);
+    relu_forward(ctx, y.data(), sum.data(), n);
+    relu_backward(ctx, dr.data(), dy.data(), y.data(), n);  // what reaches the sum, so also r
+    batchnorm_backward(ctx, s, p, dx.data(), dgamma.data(), dbeta.data(), nullptr, dr.data(), nullptr, x.data(),
+                       gamma.data(), mean.data(), inv_std.data());
+  }
+  return {y.to_host(ctx), dx.to_host(ctx), dgamma.to_host(ctx), dbeta.to_host(ctx), dr.to_host(ctx)};
+}
+
+TEST_CASE("batchnorm + residual + relu: the fused layer computes the bits of the three ops") {
+  for (const BatchNormShape& s : {BatchNormShape{4, 3, 6}, BatchNormShape{2, 5, 49}}) {
+    const size_t n = static_cast<size_t>(s.n) * s.c * s.hw;
+    const Vectors in = batchnorm_inputs(s);
+    const std::vector<float> r = random_vector(n, 41), dy = random_vector(n, 42);
+    const Vectors fused = batchnorm_add_relu(cpu_context(), s, in, r, dy, true);
+    const Vectors separate = batchnorm_add_relu(cpu_context(), s, in, r, dy, false);
+    for (size_t i = 0; i < fused.size(); ++i) {
+      INFO("output " << i);
+      CHECK(fused[i] == separate[i]);
+    }
+    CHECK(std::count(fused[4].begin(), fused[4].end(), 0.0f) > 0);  // the ReLU cut some gradient
+  }
+}
+
+TEST_CASE("batchnorm + residual + relu: fused CUDA equals the three CUDA ops" * REQUIRES_GPU) {
+  Context gpu(ContextOptions{Device::CUDA});
+  const BatchNormShape s{128, 64, 1024};
+  const size_t n = static_cast<size_t>(s.n) * s.c * s.hw;
+  const Vectors in = batchnorm_inputs(s);
+  const std::vector<float> r = random_vector(n, 41), dy = random_vector(n, 42);
+  CHECK(batchnorm_add_relu(gpu, s, in, r, dy, true) == batchnorm_add_relu(gpu, s, in, r, dy, false));
 }
 
 TEST_CASE("batchnorm + relu: fused CUDA equals the two CUDA ops and matches the CPU" * REQUIRES_GPU) {
