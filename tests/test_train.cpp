@@ -180,52 +180,49 @@ TEST_CASE("train: kill one MPI rank, the others stop with an error; resuming rep
   std::filesystem::remove_all(broken);
 }
 
+// Runs `args` with --cuda-graphs off and on; returns the metrics of the run with graphs, after
+// checking that it said `graphs_said` at start and logged what the eager run logged (losses,
+// accuracies, byte counts, ||e_s||, test metrics: everything but the timings).
+std::string compare_graphs_with_eager(const std::string& args, const std::string& graphs_said) {
+  const std::string eager = temp_dir("eager"), graph = temp_dir("graph");
+  const Outcome e = run_train(args + " --cuda-graphs off --run-dir " + eager);
+  const Outcome g = run_train(args + " --cuda-graphs on --comm-timeout 20 --run-dir " + graph);
+  INFO(e.err << g.err);
+  REQUIRE(e.status == 0);
+  REQUIRE(g.status == 0);
+  CHECK(g.out.find("cuda graphs: " + graphs_said) != std::string::npos);
+  CHECK(e.out.find("cuda graphs: off") != std::string::npos);
+  const std::string metrics = read_text(graph + "/metrics.jsonl");
+  CHECK(without_timings(metrics) == without_timings(read_text(eager + "/metrics.jsonl")));
+  std::filesystem::remove_all(eager);
+  std::filesystem::remove_all(graph);
+  return metrics;
+}
+
 TEST_CASE("train: the step-graph bookkeeping (its CPU stand-in) gives eager execution's metrics") {
   // 3 LIEC-SGD workers, H = 3 (two step variants), an epoch of 10 steps evaluated each time
   // (graphs dropped, warmed up and captured again): every decision of comm/step_graph.cpp is
   // taken alike on every rank, or the ranks would deadlock or count bytes differently.
-  const std::string args = "--device cpu --dataset synthetic --train-subset 512 --width 4 --batch-size 16 --workers 3 "
-                           "--algo liec --period 3 --compressor sign --momentum 0.9 --augment on --steps 30 "
-                           "--log-every 1 --seed 4 ";
-  const std::string eager = temp_dir("eager"), graph = temp_dir("graph");
-  const Outcome e = run_train(args + "--cuda-graphs off --run-dir " + eager);
-  const Outcome g = run_train(args + "--cuda-graphs on --comm-timeout 20 --run-dir " + graph);
-  INFO(e.err << g.err);
-  REQUIRE(e.status == 0);
-  REQUIRE(g.status == 0);
-  CHECK(g.out.find("cuda graphs: CPU stand-in") != std::string::npos);
-  CHECK(e.out.find("cuda graphs: off") != std::string::npos);
-  const std::string metrics = without_timings(read_text(graph + "/metrics.jsonl"));
+  const std::string metrics = compare_graphs_with_eager(
+      "--device cpu --dataset synthetic --train-subset 512 --width 4 --batch-size 16 --workers 3 --algo liec "
+      "--period 3 --compressor sign --momentum 0.9 --augment on --steps 30 --log-every 1 --seed 4",
+      "CPU stand-in");
   CHECK(lines_of(metrics).size() == 33);  // 30 steps and 3 evaluations
-  CHECK(metrics == without_timings(read_text(eager + "/metrics.jsonl")));
-  std::filesystem::remove_all(eager);
-  std::filesystem::remove_all(graph);
 }
 
 TEST_CASE("train: CUDA-graph replay gives eager execution's losses bit for bit over 50 steps" * REQUIRES_GPU) {
   // 4 LIEC-SGD workers with blockwise sign on one GPU, in one graph. 1024 images make 8 steps an
   // epoch, evaluated every 2 epochs (graphs dropped and captured again); with H = 4 both step
   // variants are captured and replayed between evaluations. Momentum, deterministic cuDNN.
-  const std::string args = "--device cuda --deterministic --dataset synthetic --train-subset 1024 --width 16 "
-                           "--batch-size 32 --workers 4 --algo liec --period 4 --compressor sign --bucket-bytes 65536 "
-                           "--momentum 0.9 --augment on --steps 50 --log-every 1 --eval-every 2 --seed 11 ";
-  const std::string eager = temp_dir("eager"), graph = temp_dir("graph");
-  const Outcome e = run_train(args + "--cuda-graphs off --run-dir " + eager);
-  const Outcome g = run_train(args + "--cuda-graphs on --run-dir " + graph);
-  INFO(e.err << g.err);
-  REQUIRE(e.status == 0);
-  REQUIRE(g.status == 0);
-  CHECK(g.out.find("cuda graphs: on, one graph for all 4 workers") != std::string::npos);
-  CHECK(e.out.find("cuda graphs: off") != std::string::npos);
-  const std::string metrics = read_text(graph + "/metrics.jsonl");
+  const std::string metrics = compare_graphs_with_eager(
+      "--device cuda --deterministic --dataset synthetic --train-subset 1024 --width 16 --batch-size 32 --workers 4 "
+      "--algo liec --period 4 --compressor sign --bucket-bytes 65536 --momentum 0.9 --augment on --steps 50 "
+      "--log-every 1 --eval-every 2 --seed 11",
+      "on, one graph for all 4 workers");
   double replayed = 0.0;
   for (double seconds : series(metrics, "time_step")) replayed += seconds;
   CHECK(replayed > 0.0);  // steps really were replayed graphs
   CHECK(lines_of(metrics).size() > 50);
-  // Losses, accuracies, byte counts, ||e_s||, test metrics: everything but the timings.
-  CHECK(without_timings(metrics) == without_timings(read_text(eager + "/metrics.jsonl")));
-  std::filesystem::remove_all(eager);
-  std::filesystem::remove_all(graph);
 }
 
 TEST_CASE("train: every algorithm runs end to end with 3 local workers") {
