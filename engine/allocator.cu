@@ -50,6 +50,15 @@ void CachingAllocator::release(void* ptr, size_t bytes) {
   free_blocks_[size].push_back(ptr);
 }
 
+void CachingAllocator::free_now(void* ptr, size_t bytes) {
+  if (ptr == nullptr) return;
+  bytes_in_use_ -= rounded_size(bytes == 0 ? 1 : bytes);
+  if (device_ == Device::CUDA)
+    CUDA_CHECK(cudaFree(ptr));
+  else
+    std::free(ptr);
+}
+
 CachingAllocator::~CachingAllocator() {
   for (auto& [size, blocks] : free_blocks_)
     for (void* ptr : blocks) {

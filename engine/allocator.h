@@ -24,6 +24,9 @@ class CachingAllocator {
   // released while a kernel may still read it is safe to hand to the next kernel on that stream.
   void* allocate(size_t bytes);
   void release(void* ptr, size_t bytes);
+  // Gives a block back to the system at once instead of caching it, for a size that will not be
+  // asked for again (an outgrown workspace). On the GPU, cudaFree first waits for the device.
+  void free_now(void* ptr, size_t bytes);
 
   size_t bytes_in_use() const { return bytes_in_use_; }
   size_t bytes_cached() const { return bytes_cached_; }

@@ -57,7 +57,8 @@ Context::~Context() {
 
 void* Context::workspace(size_t bytes) {
   if (bytes > workspace_bytes_) {
-    if (workspace_ != nullptr) allocator->release(workspace_, workspace_bytes_);
+    // Workspaces only grow: the outgrown block's size will not come back, so it is not cached.
+    if (workspace_ != nullptr) allocator->free_now(workspace_, workspace_bytes_);
     workspace_ = allocator->allocate(bytes);
     workspace_bytes_ = bytes;
   }
