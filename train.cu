@@ -79,8 +79,12 @@ Flags declare_flags() {
   f.add("checkpoint-every", "0", "epochs between checkpoints (0: none)");
   f.add_switch("resume", "continue from RUN_DIR/checkpoint");
   f.add_switch("deterministic", "pick only deterministic cuDNN algorithms");
-  f.add("precision", "fp32", "fp32; tf32 (TF32 tensor cores for convolutions and matrix products); bf16 (bf16 operands, float32 accumulation and master weights)");
-  f.add("cuda-graphs", "on", "on: capture each step into a CUDA graph after warm-up and replay it, where the transport and algorithm allow; off: launch every kernel");
+  f.add("precision", "fp32",
+        "fp32; tf32 (TF32 tensor cores for convolutions and matrix products); bf16 (bf16 operands, float32 "
+        "accumulation and master weights)");
+  f.add("cuda-graphs", "on",
+        "on: capture each step into a CUDA graph after warm-up and replay it, where the transport and algorithm "
+        "allow; off: launch every kernel");
   f.add_switch("print-params", "print the model's parameter count and exit");
   f.add("crash-at-step", "0", "testing: the last rank exits abruptly after this step (0: never)");
   return f;
@@ -516,7 +520,7 @@ class RankTrainer {
     }
     const std::string device = device_name(ctx_.device);
     config.add("resolved_device", device).add("resolved_workers", workers_).add("commit", GIT_COMMIT);
-    config.add("resolved_cuda_graphs", std::string(graphs_->enabled() ? "on" : "off"));
+    config.add("resolved_cuda_graphs", graphs_description());
     std::printf("%-16s %s\n%-16s %d\n%-16s %s\n\n", "resolved device", device.c_str(), "resolved workers", workers_,
                 "commit", GIT_COMMIT);
     log_->write_config(config);
