@@ -232,7 +232,7 @@ class RankTrainer {
     broadcast_from_server(t_, reinterpret_cast<uint8_t*>(store_.values().data()), store_.values().bytes());
     broadcast_from_server(t_, reinterpret_cast<uint8_t*>(store_.buffer_values().data()), store_.buffer_values().bytes());
     algorithm_->start(store_.values().data());
-    graphs_ = std::make_unique<StepGraphs>(t_, c_.cuda_graphs && algorithm_->capturable());
+    graphs_ = std::make_unique<StepGraphs>(t_, c_.cuda_graphs, algorithm_->capturable());
   }
 
   // Returns the process exit code.
@@ -246,7 +246,7 @@ class RankTrainer {
       write_config();
       std::printf("model %s: %zu parameters, %d workers (%s), %ld steps of %d images per worker\n", c_.model.c_str(),
                   store_.param_count(), workers_, t_.name(), total_steps_, c_.batch_size);
-      std::printf("cuda graphs: %s\n\n", graphs_description().c_str());
+      std::printf("cuda graphs: %s\n\n", graphs_->description().c_str());
     }
     start_ = last_log_ = segment_start_ = Clock::now();
     while (step_ < total_steps_) {
@@ -308,21 +308,6 @@ class RankTrainer {
                          store_.param_count(), c_.sgd, clock_->lr()};
     algorithm_->step(step_, store_.grads().data(), local);
     clock_->advance(ctx_);
-  }
-
-  std::string graphs_description() const {
-    if (!c_.cuda_graphs) return "off (--cuda-graphs off)";
-    if (!algorithm_->capturable())
-      return "off: this algorithm and compressor draw from per-step keys or code on the host (graphs need identity, "
-             "sign or topk with a server/worker algorithm)";
-    if (!ctx_.is_cuda() && graphs_->enabled())
-      return "CPU stand-in: the graph bookkeeping of a GPU run, each step issued again instead of replayed";
-    switch (t_.capture()) {
-      case Transport::Capture::AllRanks: return "on, one graph for all " + std::to_string(workers_) + " workers";
-      case Transport::Capture::ThisRank: return "on, one graph per rank";
-      case Transport::Capture::None: break;
-    }
-    return std::string("off: the ") + t_.name() + " transport cannot be captured (local workers on several GPUs, or MPI)";
   }
 
   // Bytes per worker: in server/worker algorithms, what the workers (not the server) sent up and
@@ -520,7 +505,7 @@ class RankTrainer {
     }
     const std::string device = device_name(ctx_.device);
     config.add("resolved_device", device).add("resolved_workers", workers_).add("commit", GIT_COMMIT);
-    config.add("resolved_cuda_graphs", graphs_description());
+    config.add("resolved_cuda_graphs", graphs_->description());
     std::printf("%-16s %s\n%-16s %d\n%-16s %s\n\n", "resolved device", device.c_str(), "resolved workers", workers_,
                 "commit", GIT_COMMIT);
     log_->write_config(config);

@@ -5,10 +5,28 @@
 #include "engine/check.h"
 #include "engine/nvtx.h"
 
-StepGraphs::StepGraphs(Transport& transport, bool wanted)
-    : transport_(transport), ctx_(transport.context()), capture_(Transport::Capture::None) {
+StepGraphs::StepGraphs(Transport& transport, bool wanted, bool algorithm_capturable)
+    : transport_(transport), ctx_(transport.context()), wanted_(wanted),
+      algorithm_capturable_(algorithm_capturable), capture_(Transport::Capture::None) {
   transport_.barrier();  // every rank's transport is complete: all ranks see the same capture()
-  if (wanted) capture_ = transport_.capture();
+  if (wanted && algorithm_capturable) capture_ = transport_.capture();
+}
+
+std::string StepGraphs::description() const {
+  if (!wanted_) return "off (--cuda-graphs off)";
+  if (!algorithm_capturable_)
+    return "off: this algorithm and compressor draw from per-step keys or code on the host (graphs need identity, "
+           "sign or topk with a server/worker algorithm)";
+  switch (capture_) {
+    case Transport::Capture::AllRanks:
+      if (!ctx_.is_cuda())
+        return "CPU stand-in: the graph bookkeeping of a GPU run, each step issued again instead of replayed";
+      return "on, one graph for all " + std::to_string(transport_.size()) + " workers";
+    case Transport::Capture::ThisRank: return "on, one graph per rank";
+    case Transport::Capture::None: break;
+  }
+  return std::string("off: the ") + transport_.name() +
+         " transport cannot be captured (local workers on several GPUs, or MPI)";
 }
 
 StepGraphs::~StepGraphs() { invalidate(); }

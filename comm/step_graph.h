@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <string>
 
 #include <cuda_runtime.h>
 
@@ -26,13 +27,16 @@
 
 class StepGraphs {
  public:
-  // Disabled unless `wanted` and the transport can capture. Collective.
-  StepGraphs(Transport& transport, bool wanted);
+  // Enabled when `wanted` (--cuda-graphs on), the algorithm's step is capturable, and the
+  // transport can capture. Collective.
+  StepGraphs(Transport& transport, bool wanted, bool algorithm_capturable);
   ~StepGraphs();
   StepGraphs(const StepGraphs&) = delete;
   StepGraphs& operator=(const StepGraphs&) = delete;
 
   bool enabled() const { return capture_ != Transport::Capture::None; }
+  // One line for the run's start and config.json: what happens to steps, or why graphs are off.
+  std::string description() const;
 
   // Runs one step of kind `variant` (a step whose kernels differ, such as LIEC-SGD's
   // synchronisation step, is another variant). `issue` enqueues the step. After invalidate() the
@@ -65,6 +69,7 @@ class StepGraphs {
 
   Transport& transport_;
   Context& ctx_;
+  const bool wanted_, algorithm_capturable_;
   Transport::Capture capture_;
   std::map<int, Graph> graphs_;
   bool eager_since_replay_ = true;   // device work outside graphs since the last replay
