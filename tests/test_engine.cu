@@ -221,7 +221,7 @@ TEST_CASE("conv2d in bf16: CUDA (cuDNN on bf16 NHWC copies) matches the CPU emul
   }
 }
 
-TEST_CASE("bf16: the NCHW <-> NHWC conversion kernels round as the CPU rule does, and invert" * REQUIRES_GPU) {
+TEST_CASE("bf16: the CUDA NCHW <-> NHWC conversion kernels round as the CPU rule does, and invert" * REQUIRES_GPU) {
   Context gpu(ContextOptions{Device::CUDA});
   for (const auto& [n, c, hw] : {std::tuple<int, int, int>{3, 5, 7}, {2, 64, 1024}, {4, 70, 33}}) {
     const size_t count = static_cast<size_t>(n) * c * hw;
@@ -511,7 +511,7 @@ TEST_CASE("linear: backward matches central differences") {
   check_gradients(linear_run(s), linear_inputs(s), 15, {0, 1, 2}, 0.05f, 1e-3);
 }
 
-TEST_CASE("linear in tf32 and bf16: cuBLAS's fast compute types match the CPU" * REQUIRES_GPU) {
+TEST_CASE("linear in tf32 and bf16: CUDA (cuBLAS fast compute types) matches the CPU" * REQUIRES_GPU) {
   const LinearShape s{128, 512, 10};
   check_cuda_matches_cpu(linear_run(s), linear_inputs(s), static_cast<size_t>(s.n) * s.out, 1e-2, Precision::BF16);
   check_cuda_matches_cpu(linear_run(s), linear_inputs(s), static_cast<size_t>(s.n) * s.out, 5e-3, Precision::TF32);
