@@ -201,6 +201,8 @@ struct Evaluation {
   double loss, accuracy;
 };
 
+constexpr long kMaxSteps = 100000000;  // 100 M: far past any real run, 800 MB of rate tables
+
 // One rank of a run: its model replica, its data shard, its optimizer and algorithm state.
 class RankTrainer {
  public:
@@ -215,6 +217,8 @@ class RankTrainer {
     total_steps_ = c_.steps > 0 ? c_.steps : c_.epochs * steps_per_epoch_;
     augment_ = c_.augment == "on" || (c_.augment == "auto" && data.name != "synthetic");
     schedule_ = LrSchedule{c_.schedule, c_.lr, total_steps_, steps_per_epoch_, c_.decay_epochs, 0.1f};
+    // The step clock holds every step's rate (engine/step_clock.h): 4 bytes a step, on both sides.
+    if (total_steps_ > kMaxSteps) fail_input("this run has %ld steps; at most %ld are supported", total_steps_, kMaxSteps);
     std::vector<float> rates(total_steps_);
     for (long t = 0; t < total_steps_; ++t) rates[t] = schedule_.at(t);
     clock_ = std::make_unique<StepClock>(ctx_, rates, steps_per_epoch_);
@@ -371,7 +375,8 @@ class RankTrainer {
   void evaluate_and_log(long epoch) {
     NVTX_RANGE("evaluate");
     graphs_->pause();
-    train_seconds_ += std::chrono::duration<double>(Clock::now() - segment_start_).count();
+    const Clock::time_point evaluation_start = Clock::now();
+    train_seconds_ += std::chrono::duration<double>(evaluation_start - segment_start_).count();
     const size_t d = store_.param_count();
     Tensor own = Tensor::empty(ctx_, {static_cast<int>(d)});
     Tensor own_buffers = Tensor::empty(ctx_, store_.buffer_values().shape());
@@ -413,7 +418,10 @@ class RankTrainer {
       std::printf("epoch %3ld  test loss %.4f  test acc %.4f\n", epoch, e.loss, e.accuracy);
       std::fflush(stdout);
     }
-    last_log_ = segment_start_ = Clock::now();  // evaluation time is neither training time nor throughput
+    // Evaluation time is neither training time nor throughput: the log interval under way, which
+    // counts its images since last_log_, skips it.
+    segment_start_ = Clock::now();
+    last_log_ += segment_start_ - evaluation_start;
     graphs_->invalidate();  // the layers ran at the test batch size: their buffers may have moved
   }
 
@@ -616,7 +624,7 @@ int main(int argc, char** argv) {
   const Config c = read_config(flags);
   if (flags.on("print-params")) {
     std::unique_ptr<Model> model = make_model(c.model, c.data.classes, c.width);
-    const int size = c.data.image_size > 0 ? c.data.image_size : 32;
+    const int size = c.data.image_size > 0 ? c.data.image_size : c.data.name == "tinyimagenet" ? 64 : 32;
     std::printf("%s: %zu parameters (%d classes, width %d); %.4g GMAC per %dx%d image forward, a training step "
                 "about 3x that\n",
                 c.model.c_str(), model->store().param_count(), c.data.classes, c.width, model->forward_macs(size) / 1e9,

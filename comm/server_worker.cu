@@ -184,7 +184,7 @@ class Cser : public ServerWorker {
     axpy(ctx_, big_r_.data(), -1.0f, r_.data(), count_);
     down(*full_, m_.data(), nullptr, u_.data(), t, 1);
     axpy(ctx_, u_.data(), 1.0f, r_.data(), count_);
-    if ((t + 1) % config_.period == 0) {
+    if (step_variant(t) == kResetStep) {
       axpy(ctx_, u_.data(), 1.0f, big_r_.data(), count_);
       up(*compressor_, big_r_.data(), r_.data(), m_.data(), t, 2);  // r = R - C(R): the new R
       ctx_.copy(big_r_.data(), r_.data(), 4 * count_);
@@ -195,7 +195,9 @@ class Cser : public ServerWorker {
     local.apply(u_.data());
   }
   bool models_differ() const override { return true; }
-  int step_variant(long t) const override { return (t + 1) % config_.period == 0 ? 1 : 0; }
+  // Every H-th step also resets the residual memory: another variant of the step.
+  static constexpr int kResetStep = 1;
+  int step_variant(long t) const override { return (t + 1) % config_.period == 0 ? kResetStep : 0; }
 
  private:
   Tensor &big_r_ = vector("residual_memory"), &r_ = vector(""), &m_ = vector(""), &v_ = vector(""), &u_ = vector("");
@@ -208,7 +210,7 @@ class Liec : public ServerWorker {
  public:
   using ServerWorker::ServerWorker;
   void step(long t, float* g, LocalOptimizer& local) override {
-    if ((t + 1) % config_.period != 0) {
+    if (step_variant(t) != kSyncStep) {
       up(*compressor_, g, delta_.data(), v_.data(), t, 0);
       if (rank_ == 0) axpy(ctx_, v_.data(), 1.0f, e_s_.data(), count_);
       down(*compressor_, v_.data(), e_s_.data(), u_.data(), t, 1);
@@ -226,7 +228,9 @@ class Liec : public ServerWorker {
     local.apply(u_.data());
   }
   bool models_differ() const override { return true; }
-  int step_variant(long t) const override { return (t + 1) % config_.period == 0 ? 1 : 0; }
+  // Every H-th step synchronises in full precision: another variant of the step.
+  static constexpr int kSyncStep = 1;
+  int step_variant(long t) const override { return (t + 1) % config_.period == 0 ? kSyncStep : 0; }
 
  private:
   Tensor &e_s_ = vector("server_error"), &delta_ = vector(""), &v_ = vector(""), &u_ = vector("");

@@ -21,7 +21,7 @@ std::string StepGraphs::description() const {
     case Transport::Capture::AllRanks:
       if (!ctx_.is_cuda())
         return "CPU stand-in: the graph bookkeeping of a GPU run, each step issued again instead of replayed";
-      return "on, one graph for all " + std::to_string(transport_.size()) + " workers";
+      return transport_.size() == 1 ? "on" : "on, one graph for all " + std::to_string(transport_.size()) + " workers";
     case Transport::Capture::ThisRank: return "on, one graph per rank";
     case Transport::Capture::None: break;
   }
@@ -43,8 +43,8 @@ void StepGraphs::run(int variant, const std::function<void()>& issue) {
   Graph& graph = graphs_[variant];
   if (!graph.captured) {
     capture(graph, issue);  // counted by the transport as it posts, like an eager step
-  } else {
-    transport_.count_replayed(graph.sent, graph.received);
+  } else if (ctx_.is_cuda()) {
+    transport_.count_replayed(graph.sent, graph.received);  // the CPU's stand-in posts them itself
   }
   replay(graph, issue);
 }
@@ -102,6 +102,7 @@ void StepGraphs::capture(Graph& graph, const std::function<void()>& issue) {
   graph.captured = true;
   graph.sent = transport_.bytes_sent() - sent;
   graph.received = transport_.bytes_received() - received;
+  graph.bytes_known = ctx_.is_cuda();  // the CPU's stand-in posted nothing: its first replay will
   eager_since_replay_ = false;
 }
 
@@ -109,7 +110,20 @@ void StepGraphs::replay(Graph& graph, const std::function<void()>& issue) {
   const bool all_ranks = capture_ == Transport::Capture::AllRanks;
   if (all_ranks && eager_since_replay_) transport_.join_streams();
   if (!ctx_.is_cuda()) {
-    issue();  // every rank: the step's messages are exchanged as it runs
+    // Every rank issues the step, its messages exchanged as it runs. What a GPU replay takes for
+    // granted is checked here: every replay of a variant posts the bytes of the first.
+    const uint64_t sent = transport_.bytes_sent(), received = transport_.bytes_received();
+    issue();
+    const uint64_t step_sent = transport_.bytes_sent() - sent, step_received = transport_.bytes_received() - received;
+    if (!graph.bytes_known) {
+      graph.sent = step_sent;
+      graph.received = step_received;
+      graph.bytes_known = true;
+    }
+    CHECK(step_sent == graph.sent && step_received == graph.received,
+          "rank %d: a replayed step sent %llu and received %llu bytes, its first replay %llu and %llu",
+          transport_.rank(), static_cast<unsigned long long>(step_sent), static_cast<unsigned long long>(step_received),
+          static_cast<unsigned long long>(graph.sent), static_cast<unsigned long long>(graph.received));
   } else if (launches()) {
     ctx_.timer.mark(Phase::Step);
     CUDA_CHECK(cudaGraphLaunch(graph.exec, ctx_.stream));

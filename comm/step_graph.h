@@ -13,7 +13,8 @@
 // On the CPU (local transport), the same bookkeeping runs with a stand-in for the graph: capturing
 // records nothing and a replay issues the step again on every rank. Results are those of eager
 // execution by construction, so CI tests the part that the GPU shares with it: warm-up, capture
-// and replay decisions taken alike on every rank, the collectives between them, the byte counts.
+// and replay decisions taken alike on every rank, the collectives between them, and that every
+// replay of a variant sends the bytes of the first (which a GPU replay counts without sending).
 #pragma once
 
 #include <cstdint>
@@ -59,6 +60,7 @@ class StepGraphs {
     bool captured = false;  // on every rank, the launching ones or not
     cudaGraphExec_t exec = nullptr;  // on the ranks that launch
     uint64_t sent = 0, received = 0;  // what one step's capture posted, for the byte counters
+    bool bytes_known = false;
   };
   // The eager step of a variant; drops every graph if it moved a buffer (collective).
   void warm_up(int variant, const std::function<void()>& issue);

@@ -18,6 +18,13 @@ Context::Context(const ContextOptions& options)
   if (device != Device::CUDA) return;
   if (!cuda_available()) fail_input("--device cuda was asked for, but no CUDA GPU is available");
   CUDA_CHECK(cudaSetDevice(gpu));
+  if (precision != Precision::FP32) {
+    int major = 0;
+    CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, gpu));
+    if (major < 8)
+      fail_input("--precision %s needs an Ampere or newer GPU (compute capability 8.0+); GPU %d has %d.x: use fp32",
+                 precision_name(precision), gpu, major);
+  }
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   CUDNN_CHECK(cudnnCreate(&cudnn));
   CUDNN_CHECK(cudnnSetStream(cudnn, stream));

@@ -19,7 +19,8 @@ struct ConvAlgorithmCache;  // engine/conv.h: the cuDNN algorithms chosen per sh
 
 // The arithmetic of convolutions and matrix products; everything else is float32 in every mode.
 // FP32: plain float32 (no tensor cores). TF32: TF32 tensor cores. BF16: bf16 operands with float32
-// accumulation and master weights; outputs rounded to bf16 (the CPU emulates the roundings).
+// accumulation and master weights; convolution outputs rounded to bf16, matrix products' kept in
+// float32 (the CPU emulates the roundings).
 enum class Precision { FP32, TF32, BF16 };
 Precision parse_precision(const std::string& name);  // fp32, tf32, bf16; else a user error
 const char* precision_name(Precision precision);

@@ -6,6 +6,14 @@
 
 namespace {
 bool needs_projection(int in_channels, int channels, int stride) { return stride != 1 || in_channels != channels; }
+
+// Both block kinds convolve the same way: two 3x3 convs in sequence, a 1x1 projection beside them.
+double block_macs(const Conv2d& conv1, const Conv2d& conv2, const Conv2d* shortcut, int& size) {
+  int shortcut_size = size;
+  double macs = conv1.forward_macs(size) + conv2.forward_macs(size);
+  if (shortcut != nullptr) macs += shortcut->forward_macs(shortcut_size);
+  return macs;
+}
 }  // namespace
 
 BasicBlock::BasicBlock(ParamStore& store, const std::string& name, int in_channels, int channels, int stride)
@@ -32,12 +40,7 @@ const Tensor& BasicBlock::backward(Context& ctx, const Tensor& dy) {
   return sum_into(ctx, dx_, d_main, d_shortcut);
 }
 
-double BasicBlock::forward_macs(int& size) const {
-  int shortcut_size = size;
-  double macs = conv1_.forward_macs(size) + conv2_.forward_macs(size);
-  if (shortcut_conv_) macs += shortcut_conv_->forward_macs(shortcut_size);
-  return macs;
-}
+double BasicBlock::forward_macs(int& size) const { return block_macs(conv1_, conv2_, shortcut_conv_.get(), size); }
 
 PreActBlock::PreActBlock(ParamStore& store, const std::string& name, int in_channels, int channels, int stride)
     : bn1_(store, name + ".bn1", in_channels, Activation::ReLU),
@@ -66,12 +69,7 @@ const Tensor& PreActBlock::backward(Context& ctx, const Tensor& dy) {
   return sum_into(ctx, dx_, bn1_.backward(ctx, d_a_main), dy);
 }
 
-double PreActBlock::forward_macs(int& size) const {
-  int shortcut_size = size;
-  double macs = conv1_.forward_macs(size) + conv2_.forward_macs(size);
-  if (shortcut_conv_) macs += shortcut_conv_->forward_macs(shortcut_size);
-  return macs;
-}
+double PreActBlock::forward_macs(int& size) const { return block_macs(conv1_, conv2_, shortcut_conv_.get(), size); }
 
 ResNet::ResNet(BlockKind kind, const std::vector<int>& blocks_per_stage, int classes, int width) {
   // Members are created here, not in an initialiser list, so that registration follows

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Training throughput on the GPU, ours beside PyTorch's measured in the same run: images/s of
 # one worker for batch 32, 128 and 512 in fp32, TF32 and bf16 (synthetic data, SGD with momentum,
-# the first 100 steps not timed), and the ratio; then the 8-worker LIEC-SGD step (blockwise sign,
+# the last 100 steps timed), and the ratio; then the 8-worker LIEC-SGD step (blockwise sign,
 # batch 128, one graph for all workers) against 8 plain SGD steps. `make bench` runs it.
 # Usage: scripts/bench_train.sh [--model resnet18] [--steps 300]
 set -uo pipefail
@@ -23,8 +23,8 @@ python3 -c "import torch; assert torch.cuda.is_available()" >/dev/null 2>&1 && t
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Images/s of our last log interval (the first 100 steps hold cuDNN's algorithm search and the
-# graph capture), or the first line of the error.
+# Images/s of our last log interval of 100 steps (the earlier ones hold cuDNN's algorithm search
+# and the graph capture), or the first line of the error.
 ours() {  # batch precision [extra flags...]
   local batch=$1 precision=$2 dir="$work/run"
   shift 2

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything that needs a GPU, in one call (for a machine lent for a short while): build, the GPU
 # test cases, the kernel and transport benchmarks, NCCL with one rank and the two-ranks-on-one-GPU
-# refusal, and our training throughput next to PyTorch's for the same network, batch and precision.
+# refusal, eager against graph-replayed steps, compute-sanitizer's memcheck and racecheck over a
+# few replayed steps, and the throughput table beside PyTorch (scripts/bench_train.sh).
 # Usage: scripts/gpu-check.sh   (EXTRA_INCLUDES=-I.deps/include where stb/doctest are not installed)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,8 @@ mpirun --allow-run-as-root --oversubscribe -np 2 ./train --comm nccl --device cu
 echo "== CUDA graphs: 8 LIEC-SGD workers, eager against replayed (img/s of the last interval)"
 for graphs in off on; do
   ./train --device cuda --dataset synthetic --model preact-resnet18 --workers 8 --algo liec --compressor sign \
-    --batch-size 128 --steps 200 --log-every 100 --cuda-graphs $graphs --run-dir /tmp/graphs-$graphs 2>&1 |
+    --batch-size 128 --steps 200 --log-every 100 --eval-every 1000000 --cuda-graphs $graphs \
+    --run-dir /tmp/graphs-$graphs 2>&1 |
     grep -E 'cuda graphs|step    200' | sed "s|^|graphs=$graphs  |"
 done
 

@@ -12,6 +12,8 @@
 # Environment: CIFAR10_DIR (default data/cifar10), TINY_DIR (default data/tiny-imagenet-200),
 #   RUNS_DIR (runs), DOCS_DIR (docs), PIECE_SECONDS (stop each ./train after this long and resume
 #   it from its last checkpoint on the next call: how a run longer than one sitting is done).
+# Exit status: 0 all selected runs finished, 3 stopped after PIECE_SECONDS (call again), 2 bad
+# arguments or missing data, 1 a run failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,11 +46,11 @@ add() {  # name dataset flags...
 }
 add c10-psgd cifar10 --algo psgd
 for algo in memsgd doublesqueeze neolithic "cser --period 8" "liec --period 32" "liec --period 100"; do
-  set -- $algo
-  label=$1
-  [ $# -gt 1 ] && [ "$1" = liec ] && label="liec$3"
-  add "c10-$label-sign" cifar10 --algo $algo --compressor sign --bucket-bytes $one_block
-  add "c10-$label-bsign" cifar10 --algo $algo --compressor sign --bucket-bytes $five_mib
+  read -ra words <<<"$algo"
+  label=${words[0]}
+  [ "$label" = liec ] && label="liec${words[2]}"
+  add "c10-$label-sign" cifar10 --algo "${words[@]}" --compressor sign --bucket-bytes $one_block
+  add "c10-$label-bsign" cifar10 --algo "${words[@]}" --compressor sign --bucket-bytes $five_mib
 done
 add tin-psgd tinyimagenet --algo psgd
 add tin-doublesqueeze-bsign tinyimagenet --algo doublesqueeze --compressor sign --bucket-bytes $five_mib
@@ -76,9 +78,9 @@ for w in "${wanted[@]}"; do
   esac
 done
 
+[ -x ./train ] || { echo "reproduce: ./train is missing; run make first" >&2; exit 2; }
 gpu=0
 ./train --device cuda --print-params >/dev/null 2>&1 && gpu=1
-[ -x ./train ] || { echo "reproduce: ./train is missing; run make first" >&2; exit 2; }
 
 # The authors' settings: 8 workers, batch 128 each, 120 epochs, lr 0.1, momentum 0, wd 5e-4.
 network=(--model preact-resnet18 --batch-size 128)
@@ -105,15 +107,15 @@ fi
 
 # Where each dataset is; quick runs fall back to synthetic data, the real runs stop.
 data_flags() {  # dataset
-  local kind=cifar10 dir=$cifar_dir extra=""
-  [ "$1" = tinyimagenet ] && { kind=tinyimagenet; dir=$tiny_dir; extra="--image-size 32"; }
+  local kind=cifar10 dir=$cifar_dir extra="" variable=CIFAR10_DIR
+  [ "$1" = tinyimagenet ] && { kind=tinyimagenet; dir=$tiny_dir; extra="--image-size 32"; variable=TINY_DIR; }
   if ./train --inspect --dataset $kind --data-dir "$dir" $extra >/dev/null 2>&1; then
     echo "--dataset $kind --data-dir $dir $extra"
   elif [ $quick = 1 ]; then
     echo "reproduce: no $kind in $dir; this quick run uses the synthetic dataset" >&2
     echo "--dataset synthetic"
   else
-    echo "reproduce: no $kind in $dir (scripts/get-data.sh $kind $dir fetches it, or set ${kind^^}_DIR)" >&2
+    echo "reproduce: no $kind in $dir (scripts/get-data.sh $kind $dir fetches it, or set $variable)" >&2
     return 2
   fi
 }
@@ -153,12 +155,12 @@ run_one() {
   rm -rf "$dir/checkpoint" "$dir/checkpoint.old"  # 8 ranks' state, about 0.7 GB a run: not needed once done
 }
 
-failed=0
+failed=0 stopped=0
 for name in "${selected[@]}"; do
   run_one "$name"
   case $? in
     0) ;;
-    3) break ;;  # out of time for this sitting
+    3) stopped=1; break ;;  # out of time for this sitting
     *) failed=1 ;;
   esac
 done
@@ -190,4 +192,6 @@ if [ ${#finished[@]} -gt 0 ]; then
     echo "reproduce: table in $docs/results.md, plots in $docs/*/accuracy_vs_{epoch,time,bits}.png"
   fi
 fi
-exit $failed
+[ $failed = 1 ] && exit 1
+[ $stopped = 1 ] && exit 3
+exit 0

@@ -11,15 +11,15 @@ for run in "$@"; do
   metrics="$run/metrics.jsonl"
   [ -f "$metrics" ] || { echo "results_table: no $metrics" >&2; exit 2; }
   command=$( [ -f "$run/command.txt" ] && cat "$run/command.txt" || echo "(not recorded)")
-  grep '"test_acc"' "$metrics" | awk -v name="$(basename "$run")" -v command="$command" '
+  awk -v name="$(basename "$run")" -v command="$command" '
     function field(key,   m) {
       if (match($0, "\"" key "\": [-+0-9.eE]+")) return substr($0, RSTART + length(key) + 4, RLENGTH - length(key) - 4) + 0
       return -1
     }
-    { acc = field("test_acc"); if (acc > best) best = acc; final = acc; bytes = field("bytes_up_total") + field("bytes_down_total"); seconds = field("train_s"); n++ }
+    /"test_acc"/ { acc = field("test_acc"); if (acc > best) best = acc; final = acc; bytes = field("bytes_up_total") + field("bytes_down_total"); seconds = field("train_s"); n++ }
     END {
       if (n == 0) { printf "| %s | no evaluation yet | | | | |\n", name; exit }
       traffic = bytes >= 1e9 ? sprintf("%.2f GB", bytes / 1e9) : sprintf("%.1f MB", bytes / 1e6)
       printf "| %s | %.2f%% | %.2f%% | %s | %.1f min | `%s` |\n", name, 100 * final, 100 * best, traffic, seconds / 60, command
-    }'
+    }' "$metrics"
 done
