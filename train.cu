@@ -201,7 +201,7 @@ struct Evaluation {
   double loss, accuracy;
 };
 
-constexpr long kMaxSteps = 100000000;  // 100 M: far past any real run, 800 MB of rate tables
+constexpr long kMaxSteps = 100000000;  // 100 M: far past any real run, 400 MB of rate tables
 
 // One rank of a run: its model replica, its data shard, its optimizer and algorithm state.
 class RankTrainer {
@@ -217,7 +217,7 @@ class RankTrainer {
     total_steps_ = c_.steps > 0 ? c_.steps : c_.epochs * steps_per_epoch_;
     augment_ = c_.augment == "on" || (c_.augment == "auto" && data.name != "synthetic");
     schedule_ = LrSchedule{c_.schedule, c_.lr, total_steps_, steps_per_epoch_, c_.decay_epochs, 0.1f};
-    // The step clock holds every step's rate (engine/step_clock.h): 4 bytes a step, on both sides.
+    // The step clock holds every step's rate (engine/step_clock.h): 4 bytes a step.
     if (total_steps_ > kMaxSteps) fail_input("this run has %ld steps; at most %ld are supported", total_steps_, kMaxSteps);
     std::vector<float> rates(total_steps_);
     for (long t = 0; t < total_steps_; ++t) rates[t] = schedule_.at(t);

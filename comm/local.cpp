@@ -63,8 +63,8 @@ void LocalTransport::publish_stream_mark() {
 }
 
 // The barriers make every wait see the record made just before them, and keep the owner from
-// recording its event again before every wait on it is enqueued.
-// On the CPU there are no streams: the barriers alone keep the collective order.
+// recording its event again before every wait on it is enqueued. On the CPU there are no
+// streams: the barriers alone keep the collective order.
 void LocalTransport::fork_streams() {
   const bool device = ctx_.is_cuda();
   if (device && rank_ == 0) publish_stream_mark();

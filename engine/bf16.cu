@@ -51,6 +51,17 @@ void round_to_bf16_cpu(float* x, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] = round_to_bf16(x[i]);
 }
 
+HostOperand::HostOperand(const Context& ctx, const float* values, size_t count) : data(values) {
+  if (ctx.precision != Precision::BF16) return;
+  rounded.assign(values, values + count);
+  round_to_bf16_cpu(rounded.data(), count);
+  data = rounded.data();
+}
+
+void round_host_result(const Context& ctx, float* values, size_t count) {
+  if (ctx.precision == Precision::BF16) round_to_bf16_cpu(values, count);
+}
+
 void nchw_to_nhwc_bf16(Context& ctx, uint16_t* dst, const float* src, int n, int c, int hw) {
   NVTX_RANGE("nchw_to_nhwc_bf16");
   CHECK(ctx.is_cuda(), "bf16 operands are converted on the GPU only (the CPU emulates them in float32)");

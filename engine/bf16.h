@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "engine/context.h"
 #include "engine/host_device.h"
@@ -30,6 +31,17 @@ HOST_DEVICE inline float round_to_bf16(float value) { return float_from_bf16(bf1
 
 // Every element rounded to its nearest bf16 value, in place (host memory).
 void round_to_bf16_cpu(float* x, size_t n);
+
+// An operand of a convolution or matrix product as the CPU multiplies it: as given, or under
+// --precision bf16 a copy rounded to bf16 (how the CPU emulates bf16 operands).
+struct HostOperand {
+  HostOperand(const Context& ctx, const float* values, size_t count);
+  const float* data;
+  std::vector<float> rounded;
+};
+
+// Rounds a CPU result to bf16 under --precision bf16 (convolutions, whose cuDNN results are bf16).
+void round_host_result(const Context& ctx, float* values, size_t count);
 
 // CUDA: [n][c][hw] float32 -> [n][hw][c] bf16 (a transpose per image through shared memory), and
 // back. A filter [k][c][r][s] is converted with n = k and hw = r * s.

@@ -81,39 +81,27 @@ void conv2d_backward_filter_cpu(const ConvShape& s, float* dw, const float* dy, 
   }
 }
 
-// --precision bf16 on the CPU: the float32 convolution of bf16-rounded operands, its result
-// rounded to bf16, which is what cuDNN's bf16 convolutions compute (float32 accumulation).
-struct Bf16Operands {
-  std::vector<float> a, b;
-  Bf16Operands(const float* a_values, size_t a_count, const float* b_values, size_t b_count)
-      : a(a_values, a_values + a_count), b(b_values, b_values + b_count) {
-    round_to_bf16_cpu(a.data(), a.size());
-    round_to_bf16_cpu(b.data(), b.size());
-  }
-};
-
+// On the CPU, --precision bf16 convolves bf16-rounded operands and rounds the result to bf16,
+// which is what cuDNN's bf16 convolutions compute (float32 accumulation); fp32 passes through.
 size_t input_count(const ConvShape& s) { return static_cast<size_t>(s.n) * s.c * s.h * s.w; }
 size_t output_count(const ConvShape& s) { return static_cast<size_t>(s.n) * s.k * s.out_h() * s.out_w(); }
 
-void conv2d_forward_host(Context& ctx, const ConvShape& s, float* y, const float* x, const float* w) {
-  if (ctx.precision != Precision::BF16) return conv2d_forward_cpu(s, y, x, w);
-  const Bf16Operands in(x, input_count(s), w, s.weight_count());
-  conv2d_forward_cpu(s, y, in.a.data(), in.b.data());
-  round_to_bf16_cpu(y, output_count(s));
+void conv2d_forward_host(const Context& ctx, const ConvShape& s, float* y, const float* x, const float* w) {
+  const HostOperand x_op(ctx, x, input_count(s)), w_op(ctx, w, s.weight_count());
+  conv2d_forward_cpu(s, y, x_op.data, w_op.data);
+  round_host_result(ctx, y, output_count(s));
 }
 
-void conv2d_backward_data_host(Context& ctx, const ConvShape& s, float* dx, const float* dy, const float* w) {
-  if (ctx.precision != Precision::BF16) return conv2d_backward_data_cpu(s, dx, dy, w);
-  const Bf16Operands in(dy, output_count(s), w, s.weight_count());
-  conv2d_backward_data_cpu(s, dx, in.a.data(), in.b.data());
-  round_to_bf16_cpu(dx, input_count(s));
+void conv2d_backward_data_host(const Context& ctx, const ConvShape& s, float* dx, const float* dy, const float* w) {
+  const HostOperand dy_op(ctx, dy, output_count(s)), w_op(ctx, w, s.weight_count());
+  conv2d_backward_data_cpu(s, dx, dy_op.data, w_op.data);
+  round_host_result(ctx, dx, input_count(s));
 }
 
-void conv2d_backward_filter_host(Context& ctx, const ConvShape& s, float* dw, const float* dy, const float* x) {
-  if (ctx.precision != Precision::BF16) return conv2d_backward_filter_cpu(s, dw, dy, x);
-  const Bf16Operands in(dy, output_count(s), x, input_count(s));
-  conv2d_backward_filter_cpu(s, dw, in.a.data(), in.b.data());
-  round_to_bf16_cpu(dw, s.weight_count());
+void conv2d_backward_filter_host(const Context& ctx, const ConvShape& s, float* dw, const float* dy, const float* x) {
+  const HostOperand dy_op(ctx, dy, output_count(s)), x_op(ctx, x, input_count(s));
+  conv2d_backward_filter_cpu(s, dw, dy_op.data, x_op.data);
+  round_host_result(ctx, dw, s.weight_count());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,8 +4,6 @@
 // in float32 (its "fast" compute types); the CPU emulates bf16 by rounding the operands.
 #include "engine/linear.h"
 
-#include <vector>
-
 #include "engine/bf16.h"
 #include "engine/check.h"
 #include "engine/gemm_cpu.h"
@@ -46,18 +44,6 @@ void gemm_gpu(Context& ctx, cublasOperation_t op_a, cublasOperation_t op_b, int 
   CUBLAS_CHECK(cublasGemmEx(ctx.cublas, op_a, op_b, m, n, k, &one, a, CUDA_R_32F, lda, b, CUDA_R_32F, ldb, &zero, c,
                             CUDA_R_32F, ldc, compute_type(ctx.precision), CUBLAS_GEMM_DEFAULT));
 }
-
-// The operands the CPU multiplies: as given, or rounded to bf16 under --precision bf16.
-struct HostOperand {
-  HostOperand(Context& ctx, const float* values, size_t count) : data(values) {
-    if (ctx.precision != Precision::BF16) return;
-    rounded.assign(values, values + count);
-    round_to_bf16_cpu(rounded.data(), count);
-    data = rounded.data();
-  }
-  const float* data;
-  std::vector<float> rounded;
-};
 
 }  // namespace
 

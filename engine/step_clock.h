@@ -31,7 +31,6 @@ class StepClock {
   const float* lr() const { return &position_.data()->lr; }
 
  private:
-  std::vector<float> host_rates_;
   Buffer<float> rates_;
   Buffer<StepPosition> position_;
   long steps_per_epoch_;
