@@ -1,8 +1,11 @@
-// Batch normalisation: CPU reference (double accumulation) and CUDA kernels (partial sums per chunk).
+// Batch normalisation: CPU reference (double accumulation) and CUDA kernels (partial sums per chunk),
+// each templated on the activations' element type (float32 NCHW or bf16 NHWC).
 #include "engine/batchnorm.h"
 
 #include <cmath>
+#include <type_traits>
 
+#include "engine/activation_layout.h"
 #include "engine/check.h"
 #include "engine/launch.h"
 #include "engine/nvtx.h"
@@ -12,43 +15,47 @@ namespace {
 HOST_DEVICE inline float activate(Activation a, float v) { return a == Activation::ReLU ? relu(v) : v; }
 
 // v + residual[i], or v itself (not v + 0, which would turn -0 into +0) without a residual.
-HOST_DEVICE inline float plus_residual(float v, const float* residual, long i) {
-  return residual != nullptr ? v + residual[i] : v;
+template <typename T>
+HOST_DEVICE inline float plus_residual(float v, const T* residual, long i) {
+  return residual != nullptr ? v + load(residual, i) : v;
 }
 
 // The gradient reaching the normalisation: dy, through the fused ReLU when there is one (y != null).
-HOST_DEVICE inline float normalized_gradient(const float* dy, const float* y, long i) {
-  return y != nullptr ? relu_gradient(dy[i], y[i]) : dy[i];
+template <typename T>
+HOST_DEVICE inline float normalized_gradient(const T* dy, const T* y, long i) {
+  return y != nullptr ? relu_gradient(load(dy, i), load(y, i)) : load(dy, i);
 }
 
 // Element j of channel ch, counting over the (N, H*W) plane of that channel.
-inline __host__ __device__ long channel_index(const BatchNormShape& s, int ch, long j) {
-  const long image = j / s.hw, pixel = j % s.hw;
-  return (image * s.c + ch) * s.hw + pixel;
+template <typename T>
+HOST_DEVICE inline long channel_index(const BatchNormShape& s, int ch, long j) {
+  return ActivationLayout<T>::index(j / s.hw, ch, j % s.hw, s.c, s.hw);
 }
 
 // ---------------------------------------------------------------------------------------------
 // CPU reference
 
-void batchnorm_forward_train_cpu(const BatchNormShape& s, const BatchNormParams& p, float* y, const float* x,
-                                 const float* residual, const float* gamma, const float* beta, float* saved_mean,
+template <typename T>
+void batchnorm_forward_train_cpu(const BatchNormShape& s, const BatchNormParams& p, T* y, const T* x,
+                                 const T* residual, const float* gamma, const float* beta, float* saved_mean,
                                  float* saved_inv_std, float* running_mean, float* running_var) {
   const long m = s.per_channel();
   for (int ch = 0; ch < s.c; ++ch) {
     double sum = 0.0;
-    for (long j = 0; j < m; ++j) sum += x[channel_index(s, ch, j)];
+    for (long j = 0; j < m; ++j) sum += load(x, channel_index<T>(s, ch, j));
     const double mean = sum / m;
     double squares = 0.0;
     for (long j = 0; j < m; ++j) {
-      const double d = x[channel_index(s, ch, j)] - mean;
+      const double d = load(x, channel_index<T>(s, ch, j)) - mean;
       squares += d * d;
     }
     const double var = squares / m;
     const float inv_std = static_cast<float>(1.0 / std::sqrt(var + p.eps));
     for (long j = 0; j < m; ++j) {
-      const long i = channel_index(s, ch, j);
-      y[i] = activate(p.activation,
-                      plus_residual(gamma[ch] * ((x[i] - static_cast<float>(mean)) * inv_std) + beta[ch], residual, i));
+      const long i = channel_index<T>(s, ch, j);
+      store(y, i,
+            activate(p.activation,
+                     plus_residual(gamma[ch] * ((load(x, i) - static_cast<float>(mean)) * inv_std) + beta[ch], residual, i)));
     }
     saved_mean[ch] = static_cast<float>(mean);
     saved_inv_std[ch] = inv_std;
@@ -58,52 +65,73 @@ void batchnorm_forward_train_cpu(const BatchNormShape& s, const BatchNormParams&
   }
 }
 
-void batchnorm_forward_eval_cpu(const BatchNormShape& s, const BatchNormParams& p, float* y, const float* x,
-                                const float* residual, const float* gamma, const float* beta, const float* running_mean,
+template <typename T>
+void batchnorm_forward_eval_cpu(const BatchNormShape& s, const BatchNormParams& p, T* y, const T* x, const T* residual,
+                                const float* gamma, const float* beta, const float* running_mean,
                                 const float* running_var) {
   for (long i = 0; i < static_cast<long>(s.n) * s.c * s.hw; ++i) {
-    const int ch = static_cast<int>((i / s.hw) % s.c);
+    const int ch = ActivationLayout<T>::channel(i, s.c, s.hw);
     const float inv_std = 1.0f / std::sqrt(running_var[ch] + p.eps);
-    y[i] = activate(p.activation, plus_residual(gamma[ch] * ((x[i] - running_mean[ch]) * inv_std) + beta[ch], residual, i));
+    store(y, i, activate(p.activation, plus_residual(gamma[ch] * ((load(x, i) - running_mean[ch]) * inv_std) + beta[ch], residual, i)));
   }
 }
 
-void batchnorm_backward_cpu(const BatchNormShape& s, float* dx, float* dgamma, float* dbeta, float* d_residual,
-                            const float* dy, const float* y, const float* x, const float* gamma,
-                            const float* saved_mean, const float* saved_inv_std) {
+template <typename T>
+void batchnorm_backward_cpu(const BatchNormShape& s, T* dx, float* dgamma, float* dbeta, T* d_residual, const T* dy,
+                            const T* y, const T* x, const float* gamma, const float* saved_mean,
+                            const float* saved_inv_std) {
   const long m = s.per_channel();
   for (int ch = 0; ch < s.c; ++ch) {
     double sum_dy = 0.0, sum_dy_xhat = 0.0;
     for (long j = 0; j < m; ++j) {
-      const long i = channel_index(s, ch, j);
+      const long i = channel_index<T>(s, ch, j);
       const float g = normalized_gradient(dy, y, i);
       sum_dy += g;
-      sum_dy_xhat += static_cast<double>(g) * ((x[i] - saved_mean[ch]) * saved_inv_std[ch]);
+      sum_dy_xhat += static_cast<double>(g) * ((load(x, i) - saved_mean[ch]) * saved_inv_std[ch]);
     }
     dbeta[ch] = static_cast<float>(sum_dy);
     dgamma[ch] = static_cast<float>(sum_dy_xhat);
     // dx = gamma * inv_std / m * (m * dy - sum(dy) - xhat * sum(dy * xhat))
     const float scale = gamma[ch] * saved_inv_std[ch] / m;
     for (long j = 0; j < m; ++j) {
-      const long i = channel_index(s, ch, j);
-      const float x_hat = (x[i] - saved_mean[ch]) * saved_inv_std[ch], g = normalized_gradient(dy, y, i);
-      dx[i] = scale * (m * g - static_cast<float>(sum_dy) - x_hat * static_cast<float>(sum_dy_xhat));
-      if (d_residual != nullptr) d_residual[i] = g;
+      const long i = channel_index<T>(s, ch, j);
+      const float x_hat = (load(x, i) - saved_mean[ch]) * saved_inv_std[ch], g = normalized_gradient(dy, y, i);
+      store(dx, i, scale * (m * g - static_cast<float>(sum_dy) - x_hat * static_cast<float>(sum_dy_xhat)));
+      if (d_residual != nullptr) store(d_residual, i, g);
     }
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// CUDA. A channel's statistics are sums over its N x HW plane. Every channel is cut into chunks
-// of kChunk elements; a grid of (chunks, channels) blocks writes one partial sum pair per chunk,
-// and a second kernel adds each channel's partials in a fixed order (in double), so that all SMs
-// share the reduction and the result is the same on every run. A third kernel is element-wise.
+// CUDA. A channel's statistics are sums over its N x HW plane, cut into chunks; one block writes
+// one partial sum pair per chunk, and a second kernel adds each channel's partials in a fixed
+// order (in double), so that all SMs share the reduction and the result is the same on every
+// run. A third kernel is element-wise.
+// - NCHW: a channel's plane is contiguous; a grid of (chunks, channels) blocks, each block
+//   striding through kChunk consecutive elements of its channel.
+// - NHWC: a pixel's channels are contiguous; a block covers kChunkRows pixels (rows) of 32
+//   channels, 32 threads along the channels (coalesced reads) times kRowLanes along the rows,
+//   and adds its row lanes in shared memory in a fixed order.
 
 constexpr int kChunk = 4096;
+constexpr int kChunkRows = 1024, kRowLanes = 8;
 
-int chunks_per_channel(const BatchNormShape& s) { return static_cast<int>((s.per_channel() + kChunk - 1) / kChunk); }
+template <typename T>
+constexpr bool kChannelsLast = std::is_same<T, uint16_t>::value;
 
-// Flat NCHW index of element j of channel ch (32-bit: batches stay far below 2^31 elements).
+template <typename T>
+int chunks_per_channel(const BatchNormShape& s) {
+  const long per_chunk = kChannelsLast<T> ? kChunkRows : kChunk;
+  return static_cast<int>((s.per_channel() + per_chunk - 1) / per_chunk);
+}
+
+// The channel of flat element i, in 32-bit arithmetic (batches stay far below 2^31 elements).
+template <typename T>
+__device__ inline int channel_of(const BatchNormShape& s, unsigned i) {
+  return kChannelsLast<T> ? static_cast<int>(i % s.c) : static_cast<int>((i / s.hw) % s.c);
+}
+
+// Flat index of element j of channel ch in an NCHW tensor (32-bit).
 __device__ inline unsigned channel_element(const BatchNormShape& s, int ch, unsigned j) {
   const unsigned image = j / s.hw, pixel = j - image * s.hw;
   return (image * s.c + ch) * s.hw + pixel;
@@ -111,25 +139,28 @@ __device__ inline unsigned channel_element(const BatchNormShape& s, int ch, unsi
 
 // Forward statistics about a shift K = the channel's first element: sum(x - K) and sum((x - K)^2).
 // The shift keeps the one-pass variance free of cancellation when the mean is far from zero.
+template <typename T>
 struct ShiftedMoments {
-  const float* x;
+  const T* x;
   __device__ float2 operator()(const BatchNormShape& s, int ch, unsigned i) const {
-    const float d = x[i] - x[channel_element(s, ch, 0)];
+    const float d = load(x, i) - load(x, channel_index<T>(s, ch, 0));
     return make_float2(d, d * d);
   }
 };
 
 // Backward sums: sum(g) and sum(g * x_hat), g = dy through the fused ReLU if any (y != null).
+template <typename T>
 struct GradientSums {
-  const float *dy, *y, *x, *mean, *inv_std;
+  const T *dy, *y, *x;
+  const float *mean, *inv_std;
   __device__ float2 operator()(const BatchNormShape&, int ch, unsigned i) const {
     const float g = normalized_gradient(dy, y, i);
-    return make_float2(g, g * ((x[i] - mean[ch]) * inv_std[ch]));
+    return make_float2(g, g * ((load(x, i) - mean[ch]) * inv_std[ch]));
   }
 };
 
 template <typename Term>
-__global__ void channel_partials_kernel(BatchNormShape s, Term term, float2* partials) {
+__global__ void channel_partials_nchw_kernel(BatchNormShape s, Term term, float2* partials) {
   __shared__ float scratch[32];
   const int ch = blockIdx.y, chunk = blockIdx.x;
   const unsigned m = static_cast<unsigned>(s.per_channel());
@@ -145,6 +176,30 @@ __global__ void channel_partials_kernel(BatchNormShape s, Term term, float2* par
   if (threadIdx.x == 0) partials[ch * gridDim.x + chunk] = make_float2(a, b);
 }
 
+// blockDim = (32, kRowLanes); grid = (chunks, channel groups of 32).
+template <typename Term>
+__global__ void channel_partials_nhwc_kernel(BatchNormShape s, Term term, float2* partials) {
+  __shared__ float2 lanes[kRowLanes][32];
+  const int ch = blockIdx.y * 32 + threadIdx.x, chunk = blockIdx.x;
+  const unsigned rows = static_cast<unsigned>(s.per_channel());
+  const unsigned begin = chunk * kChunkRows, end = min(rows, begin + kChunkRows);
+  float2 sum = make_float2(0.0f, 0.0f);
+  if (ch < s.c)
+    for (unsigned row = begin + threadIdx.y; row < end; row += kRowLanes) {
+      const float2 t = term(s, ch, row * s.c + ch);
+      sum.x += t.x;
+      sum.y += t.y;
+    }
+  lanes[threadIdx.y][threadIdx.x] = sum;
+  __syncthreads();
+  if (threadIdx.y != 0 || ch >= s.c) return;
+  for (int lane = 1; lane < kRowLanes; ++lane) {
+    sum.x += lanes[lane][threadIdx.x].x;
+    sum.y += lanes[lane][threadIdx.x].y;
+  }
+  partials[ch * gridDim.x + chunk] = sum;
+}
+
 __device__ inline double2 add_partials(const float2* partials, int ch, int chunks) {
   double a = 0.0, b = 0.0;
   for (int k = 0; k < chunks; ++k) {
@@ -154,7 +209,8 @@ __device__ inline double2 add_partials(const float2* partials, int ch, int chunk
   return make_double2(a, b);
 }
 
-__global__ void batchnorm_statistics_kernel(BatchNormShape s, BatchNormParams p, const float* x, const float2* partials,
+template <typename T>
+__global__ void batchnorm_statistics_kernel(BatchNormShape s, BatchNormParams p, const T* x, const float2* partials,
                                             int chunks, float* saved_mean, float* saved_inv_std, float* running_mean,
                                             float* running_var) {
   const int ch = blockIdx.x * blockDim.x + threadIdx.x;
@@ -163,7 +219,7 @@ __global__ void batchnorm_statistics_kernel(BatchNormShape s, BatchNormParams p,
   const double2 sums = add_partials(partials, ch, chunks);
   const double shifted_mean = sums.x / m;
   const double var = fmax(sums.y / m - shifted_mean * shifted_mean, 0.0);
-  const float mean = static_cast<float>(x[channel_element(s, ch, 0)] + shifted_mean);
+  const float mean = static_cast<float>(load(x, channel_index<T>(s, ch, 0)) + shifted_mean);
   saved_mean[ch] = mean;
   saved_inv_std[ch] = static_cast<float>(1.0 / sqrt(var + p.eps));
   const double unbiased = m > 1 ? var * m / (m - 1) : var;
@@ -181,37 +237,42 @@ __global__ void batchnorm_gradient_sums_kernel(BatchNormShape s, const float2* p
 }
 
 // y = gamma * (x - mean) * inv_std + beta with per-channel mean and inv_std (batch or running).
-__global__ void batchnorm_normalize_kernel(BatchNormShape s, float* y, const float* x, const float* residual,
-                                           const float* gamma, const float* beta, const float* mean,
-                                           const float* inv_std, const float* running_var, float eps,
-                                           Activation activation) {
+template <typename T>
+__global__ void batchnorm_normalize_kernel(BatchNormShape s, T* y, const T* x, const T* residual, const float* gamma,
+                                           const float* beta, const float* mean, const float* inv_std,
+                                           const float* running_var, float eps, Activation activation) {
   const unsigned total = static_cast<unsigned>(s.n) * s.c * s.hw;
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
-    const int ch = static_cast<int>((i / s.hw) % s.c);
+    const int ch = channel_of<T>(s, i);
     const float scale = inv_std != nullptr ? inv_std[ch] : rsqrtf(running_var[ch] + eps);
-    y[i] = activate(activation, plus_residual(gamma[ch] * ((x[i] - mean[ch]) * scale) + beta[ch], residual, i));
+    store(y, i, activate(activation, plus_residual(gamma[ch] * ((load(x, i) - mean[ch]) * scale) + beta[ch], residual, i)));
   }
 }
 
-__global__ void batchnorm_input_gradient_kernel(BatchNormShape s, float* dx, float* d_residual, const float* dy,
-                                                const float* y, const float* x, const float* gamma, const float* mean,
+template <typename T>
+__global__ void batchnorm_input_gradient_kernel(BatchNormShape s, T* dx, T* d_residual, const T* dy, const T* y,
+                                                const T* x, const float* gamma, const float* mean,
                                                 const float* inv_std, const float* dgamma, const float* dbeta) {
   const unsigned total = static_cast<unsigned>(s.n) * s.c * s.hw;
   const float m = static_cast<float>(s.per_channel());
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
-    const int ch = static_cast<int>((i / s.hw) % s.c);
-    const float x_hat = (x[i] - mean[ch]) * inv_std[ch];
+    const int ch = channel_of<T>(s, i);
+    const float x_hat = (load(x, i) - mean[ch]) * inv_std[ch];
     const float g = normalized_gradient(dy, y, i);
-    dx[i] = gamma[ch] * inv_std[ch] / m * (m * g - dbeta[ch] - x_hat * dgamma[ch]);
-    if (d_residual != nullptr) d_residual[i] = g;
+    store(dx, i, gamma[ch] * inv_std[ch] / m * (m * g - dbeta[ch] - x_hat * dgamma[ch]));
+    if (d_residual != nullptr) store(d_residual, i, g);
   }
 }
 
-template <typename Term>
+template <typename T, typename Term>
 const float2* channel_partials(Context& ctx, const BatchNormShape& s, const Term& term) {
-  const int chunks = chunks_per_channel(s);
+  const int chunks = chunks_per_channel<T>(s);
   auto* partials = static_cast<float2*>(ctx.workspace(sizeof(float2) * chunks * s.c));
-  channel_partials_kernel<<<dim3(chunks, s.c), kThreads, 0, ctx.stream>>>(s, term, partials);
+  if constexpr (kChannelsLast<T>) {
+    channel_partials_nhwc_kernel<<<dim3(chunks, (s.c + 31) / 32), dim3(32, kRowLanes), 0, ctx.stream>>>(s, term, partials);
+  } else {
+    channel_partials_nchw_kernel<<<dim3(chunks, s.c), kThreads, 0, ctx.stream>>>(s, term, partials);
+  }
   CUDA_CHECK_LAUNCH();
   return partials;
 }
@@ -223,19 +284,18 @@ void check_cuda_shape(const BatchNormShape& s) {
   CHECK(s.c <= 65535, "batchnorm of %d channels: over the grid limit", s.c);
 }
 
-}  // namespace
-
-void batchnorm_forward_train(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, float* y,
-                             const float* x, const float* residual, const float* gamma, const float* beta,
-                             float* saved_mean, float* saved_inv_std, float* running_mean, float* running_var) {
+template <typename T>
+void forward_train(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, T* y, const T* x,
+                   const T* residual, const float* gamma, const float* beta, float* saved_mean, float* saved_inv_std,
+                   float* running_mean, float* running_var) {
   NVTX_RANGE("batchnorm_forward_train");
   if (!ctx.is_cuda())
     return batchnorm_forward_train_cpu(shape, params, y, x, residual, gamma, beta, saved_mean, saved_inv_std,
                                        running_mean, running_var);
   check_cuda_shape(shape);
-  const float2* partials = channel_partials(ctx, shape, ShiftedMoments{x});
+  const float2* partials = channel_partials<T>(ctx, shape, ShiftedMoments<T>{x});
   batchnorm_statistics_kernel<<<grid_size(shape.c), kThreads, 0, ctx.stream>>>(
-      shape, params, x, partials, chunks_per_channel(shape), saved_mean, saved_inv_std, running_mean, running_var);
+      shape, params, x, partials, chunks_per_channel<T>(shape), saved_mean, saved_inv_std, running_mean, running_var);
   CUDA_CHECK_LAUNCH();
   const size_t total = static_cast<size_t>(shape.n) * shape.c * shape.hw;
   batchnorm_normalize_kernel<<<grid_size(total), kThreads, 0, ctx.stream>>>(
@@ -243,9 +303,10 @@ void batchnorm_forward_train(Context& ctx, const BatchNormShape& shape, const Ba
   CUDA_CHECK_LAUNCH();
 }
 
-void batchnorm_forward_eval(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, float* y,
-                            const float* x, const float* residual, const float* gamma, const float* beta,
-                            const float* running_mean, const float* running_var) {
+template <typename T>
+void forward_eval(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, T* y, const T* x,
+                  const T* residual, const float* gamma, const float* beta, const float* running_mean,
+                  const float* running_var) {
   NVTX_RANGE("batchnorm_forward_eval");
   if (!ctx.is_cuda())
     return batchnorm_forward_eval_cpu(shape, params, y, x, residual, gamma, beta, running_mean, running_var);
@@ -256,20 +317,59 @@ void batchnorm_forward_eval(Context& ctx, const BatchNormShape& shape, const Bat
   CUDA_CHECK_LAUNCH();
 }
 
-void batchnorm_backward(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, float* dx,
-                        float* dgamma, float* dbeta, float* d_residual, const float* dy, const float* y,
-                        const float* x, const float* gamma, const float* saved_mean, const float* saved_inv_std) {
+template <typename T>
+void backward(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, T* dx, float* dgamma,
+              float* dbeta, T* d_residual, const T* dy, const T* y, const T* x, const float* gamma,
+              const float* saved_mean, const float* saved_inv_std) {
   NVTX_RANGE("batchnorm_backward");
   CHECK((params.activation == Activation::ReLU) == (y != nullptr), "batchnorm backward: pass y exactly when ReLU is fused");
   if (!ctx.is_cuda())
     return batchnorm_backward_cpu(shape, dx, dgamma, dbeta, d_residual, dy, y, x, gamma, saved_mean, saved_inv_std);
   check_cuda_shape(shape);
-  const float2* partials = channel_partials(ctx, shape, GradientSums{dy, y, x, saved_mean, saved_inv_std});
+  const float2* partials = channel_partials<T>(ctx, shape, GradientSums<T>{dy, y, x, saved_mean, saved_inv_std});
   batchnorm_gradient_sums_kernel<<<grid_size(shape.c), kThreads, 0, ctx.stream>>>(
-      shape, partials, chunks_per_channel(shape), dgamma, dbeta);
+      shape, partials, chunks_per_channel<T>(shape), dgamma, dbeta);
   CUDA_CHECK_LAUNCH();
   const size_t total = static_cast<size_t>(shape.n) * shape.c * shape.hw;
   batchnorm_input_gradient_kernel<<<grid_size(total), kThreads, 0, ctx.stream>>>(
       shape, dx, d_residual, dy, y, x, gamma, saved_mean, saved_inv_std, dgamma, dbeta);
   CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void batchnorm_forward_train(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, float* y,
+                             const float* x, const float* residual, const float* gamma, const float* beta,
+                             float* saved_mean, float* saved_inv_std, float* running_mean, float* running_var) {
+  forward_train(ctx, shape, params, y, x, residual, gamma, beta, saved_mean, saved_inv_std, running_mean, running_var);
+}
+
+void batchnorm_forward_train(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, uint16_t* y,
+                             const uint16_t* x, const uint16_t* residual, const float* gamma, const float* beta,
+                             float* saved_mean, float* saved_inv_std, float* running_mean, float* running_var) {
+  forward_train(ctx, shape, params, y, x, residual, gamma, beta, saved_mean, saved_inv_std, running_mean, running_var);
+}
+
+void batchnorm_forward_eval(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, float* y,
+                            const float* x, const float* residual, const float* gamma, const float* beta,
+                            const float* running_mean, const float* running_var) {
+  forward_eval(ctx, shape, params, y, x, residual, gamma, beta, running_mean, running_var);
+}
+
+void batchnorm_forward_eval(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, uint16_t* y,
+                            const uint16_t* x, const uint16_t* residual, const float* gamma, const float* beta,
+                            const float* running_mean, const float* running_var) {
+  forward_eval(ctx, shape, params, y, x, residual, gamma, beta, running_mean, running_var);
+}
+
+void batchnorm_backward(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, float* dx,
+                        float* dgamma, float* dbeta, float* d_residual, const float* dy, const float* y,
+                        const float* x, const float* gamma, const float* saved_mean, const float* saved_inv_std) {
+  backward(ctx, shape, params, dx, dgamma, dbeta, d_residual, dy, y, x, gamma, saved_mean, saved_inv_std);
+}
+
+void batchnorm_backward(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, uint16_t* dx,
+                        float* dgamma, float* dbeta, uint16_t* d_residual, const uint16_t* dy, const uint16_t* y,
+                        const uint16_t* x, const float* gamma, const float* saved_mean, const float* saved_inv_std) {
+  backward(ctx, shape, params, dx, dgamma, dbeta, d_residual, dy, y, x, gamma, saved_mean, saved_inv_std);
 }

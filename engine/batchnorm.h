@@ -1,9 +1,13 @@
-// Batch normalisation over (N, H, W) per channel, NCHW: training mode with batch statistics and
+// Batch normalisation over (N, H, W) per channel: training mode with batch statistics and
 // running averages (PyTorch's conventions: biased variance to normalise, unbiased for the
 // running estimate), and evaluation mode with the running averages. What follows it in a residual
 // network can be fused in, y = relu(batchnorm(x) + residual): the same bits as the separate ops,
-// with fewer passes over the activations.
+// with fewer passes over the activations. Activations are float32 NCHW, or bf16 NHWC under
+// --precision bf16 (engine/tensor.h); statistics, parameters and their gradients are float32, and
+// so is the arithmetic, so bf16 only rounds what is stored.
 #pragma once
+
+#include <cstdint>
 
 #include "engine/activation.h"
 #include "engine/context.h"
@@ -38,3 +42,15 @@ void batchnorm_forward_eval(Context& ctx, const BatchNormShape& shape, const Bat
 void batchnorm_backward(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, float* dx,
                         float* dgamma, float* dbeta, float* d_residual, const float* dy, const float* y,
                         const float* x, const float* gamma, const float* saved_mean, const float* saved_inv_std);
+
+// The same with bf16 NHWC activations.
+void batchnorm_forward_train(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params,
+                             uint16_t* y, const uint16_t* x, const uint16_t* residual, const float* gamma,
+                             const float* beta, float* saved_mean, float* saved_inv_std, float* running_mean,
+                             float* running_var);
+void batchnorm_forward_eval(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params,
+                            uint16_t* y, const uint16_t* x, const uint16_t* residual, const float* gamma,
+                            const float* beta, const float* running_mean, const float* running_var);
+void batchnorm_backward(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, uint16_t* dx,
+                        float* dgamma, float* dbeta, uint16_t* d_residual, const uint16_t* dy, const uint16_t* y,
+                        const uint16_t* x, const float* gamma, const float* saved_mean, const float* saved_inv_std);

@@ -1,4 +1,4 @@
-// bf16 conversions: a CPU loop for the emulation, tiled transposes for the GPU.
+// bf16 conversions: CPU loops, and tiled transposes for the GPU.
 #include "engine/bf16.h"
 
 #include "engine/check.h"
@@ -58,20 +58,28 @@ HostOperand::HostOperand(const Context& ctx, const float* values, size_t count) 
   data = rounded.data();
 }
 
-void round_host_result(const Context& ctx, float* values, size_t count) {
-  if (ctx.precision == Precision::BF16) round_to_bf16_cpu(values, count);
-}
-
 void nchw_to_nhwc_bf16(Context& ctx, uint16_t* dst, const float* src, int n, int c, int hw) {
   NVTX_RANGE("nchw_to_nhwc_bf16");
-  CHECK(ctx.is_cuda(), "bf16 operands are converted on the GPU only (the CPU emulates them in float32)");
+  if (!ctx.is_cuda()) {
+    for (long image = 0; image < n; ++image)
+      for (int ch = 0; ch < c; ++ch)
+        for (long p = 0; p < hw; ++p)
+          dst[(image * hw + p) * c + ch] = bf16_from_float(src[(image * c + ch) * hw + p]);
+    return;
+  }
   nchw_to_nhwc_bf16_kernel<<<transpose_grid(n, c, hw), dim3(kTile, kRows), 0, ctx.stream>>>(dst, src, c, hw);
   CUDA_CHECK_LAUNCH();
 }
 
 void nhwc_bf16_to_nchw(Context& ctx, float* dst, const uint16_t* src, int n, int c, int hw) {
   NVTX_RANGE("nhwc_bf16_to_nchw");
-  CHECK(ctx.is_cuda(), "bf16 operands are converted on the GPU only (the CPU emulates them in float32)");
+  if (!ctx.is_cuda()) {
+    for (long image = 0; image < n; ++image)
+      for (int ch = 0; ch < c; ++ch)
+        for (long p = 0; p < hw; ++p)
+          dst[(image * c + ch) * hw + p] = float_from_bf16(src[(image * hw + p) * c + ch]);
+    return;
+  }
   nhwc_bf16_to_nchw_kernel<<<transpose_grid(n, c, hw), dim3(kTile, kRows), 0, ctx.stream>>>(dst, src, c, hw);
   CUDA_CHECK_LAUNCH();
 }

@@ -1,6 +1,6 @@
 // bfloat16 for --precision bf16: the rounding rule (to nearest, ties to even), shared by the CPU
-// emulation and the kernels so that both round alike, and the conversions between the engine's
-// float32 NCHW tensors and the bf16 NHWC operands that cuDNN's tensor-core convolutions want.
+// emulation and the kernels so that both round alike, and the conversions between float32 NCHW
+// tensors and the bf16 NHWC layout that cuDNN's tensor-core convolutions want.
 #pragma once
 
 #include <cstddef>
@@ -40,10 +40,7 @@ struct HostOperand {
   std::vector<float> rounded;
 };
 
-// Rounds a CPU result to bf16 under --precision bf16 (convolutions, whose cuDNN results are bf16).
-void round_host_result(const Context& ctx, float* values, size_t count);
-
-// CUDA: [n][c][hw] float32 -> [n][hw][c] bf16 (a transpose per image through shared memory), and
-// back. A filter [k][c][r][s] is converted with n = k and hw = r * s.
+// [n][c][hw] float32 -> [n][hw][c] bf16, rounded, and back (exact); on the GPU a transpose per
+// image through shared memory. A filter [k][c][r][s] is converted with n = k and hw = r * s.
 void nchw_to_nhwc_bf16(Context& ctx, uint16_t* dst, const float* src, int n, int c, int hw);
 void nhwc_bf16_to_nchw(Context& ctx, float* dst, const uint16_t* src, int n, int c, int hw);

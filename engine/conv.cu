@@ -81,27 +81,38 @@ void conv2d_backward_filter_cpu(const ConvShape& s, float* dw, const float* dy, 
   }
 }
 
-// On the CPU, --precision bf16 convolves bf16-rounded operands and rounds the result to bf16,
-// which is what cuDNN's bf16 convolutions compute (float32 accumulation); fp32 passes through.
 size_t input_count(const ConvShape& s) { return static_cast<size_t>(s.n) * s.c * s.h * s.w; }
 size_t output_count(const ConvShape& s) { return static_cast<size_t>(s.n) * s.k * s.out_h() * s.out_w(); }
+int output_pixels(const ConvShape& s) { return s.out_h() * s.out_w(); }
 
-void conv2d_forward_host(const Context& ctx, const ConvShape& s, float* y, const float* x, const float* w) {
-  const HostOperand x_op(ctx, x, input_count(s)), w_op(ctx, w, s.weight_count());
-  conv2d_forward_cpu(s, y, x_op.data, w_op.data);
-  round_host_result(ctx, y, output_count(s));
+// The CPU's bf16 convolutions: bf16 activations widened to float32 NCHW (exactly), the weights
+// rounded to bf16, float32 arithmetic, the result rounded to bf16.
+std::vector<float> widened(Context& ctx, const uint16_t* nhwc, int n, int c, int hw) {
+  std::vector<float> nchw(static_cast<size_t>(n) * c * hw);
+  nhwc_bf16_to_nchw(ctx, nchw.data(), nhwc, n, c, hw);
+  return nchw;
 }
 
-void conv2d_backward_data_host(const Context& ctx, const ConvShape& s, float* dx, const float* dy, const float* w) {
-  const HostOperand dy_op(ctx, dy, output_count(s)), w_op(ctx, w, s.weight_count());
-  conv2d_backward_data_cpu(s, dx, dy_op.data, w_op.data);
-  round_host_result(ctx, dx, input_count(s));
+void conv2d_forward_bf16_cpu(Context& ctx, const ConvShape& s, uint16_t* y, const uint16_t* x, const float* w) {
+  const std::vector<float> x_wide = widened(ctx, x, s.n, s.c, s.h * s.w);
+  const HostOperand w_op(ctx, w, s.weight_count());
+  std::vector<float> y_wide(output_count(s));
+  conv2d_forward_cpu(s, y_wide.data(), x_wide.data(), w_op.data);
+  nchw_to_nhwc_bf16(ctx, y, y_wide.data(), s.n, s.k, output_pixels(s));
 }
 
-void conv2d_backward_filter_host(const Context& ctx, const ConvShape& s, float* dw, const float* dy, const float* x) {
-  const HostOperand dy_op(ctx, dy, output_count(s)), x_op(ctx, x, input_count(s));
-  conv2d_backward_filter_cpu(s, dw, dy_op.data, x_op.data);
-  round_host_result(ctx, dw, s.weight_count());
+void conv2d_backward_data_bf16_cpu(Context& ctx, const ConvShape& s, uint16_t* dx, const uint16_t* dy, const float* w) {
+  const std::vector<float> dy_wide = widened(ctx, dy, s.n, s.k, output_pixels(s));
+  const HostOperand w_op(ctx, w, s.weight_count());
+  std::vector<float> dx_wide(input_count(s));
+  conv2d_backward_data_cpu(s, dx_wide.data(), dy_wide.data(), w_op.data);
+  nchw_to_nhwc_bf16(ctx, dx, dx_wide.data(), s.n, s.c, s.h * s.w);
+}
+
+void conv2d_backward_filter_bf16_cpu(Context& ctx, const ConvShape& s, float* dw, const uint16_t* dy, const uint16_t* x) {
+  const std::vector<float> dy_wide = widened(ctx, dy, s.n, s.k, output_pixels(s)), x_wide = widened(ctx, x, s.n, s.c, s.h * s.w);
+  conv2d_backward_filter_cpu(s, dw, dy_wide.data(), x_wide.data());
+  round_to_bf16_cpu(dw, s.weight_count());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -132,8 +143,8 @@ ConvPlan make_plan(Context& ctx, const ConvShape& s) {
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.y_desc));
   CUDNN_CHECK(cudnnCreateFilterDescriptor(&p.w_desc));
   CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p.conv_desc));
-  // bf16 operands are NHWC (converted around every call), the layout of cuDNN's tensor-core
-  // kernels; float32 ones stay NCHW, the engine's layout. Accumulation is float32 either way.
+  // bf16 activations are NHWC, the layout of cuDNN's tensor-core kernels, and so is the bf16 copy
+  // of the weights; float32 ones stay NCHW. Accumulation is float32 either way.
   const bool bf16 = ctx.precision == Precision::BF16;
   const cudnnTensorFormat_t layout = bf16 ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
   const cudnnDataType_t type = bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
@@ -217,81 +228,97 @@ ConvAlgorithmCache::~ConvAlgorithmCache() {
 
 namespace {
 
-// Scratch for one bf16 call: cuDNN's workspace, then the bf16 operands and result, in one block
-// of the context's workspace (stream-ordered, so consecutive calls may share it).
+void require_precision(const Context& ctx, bool bf16, const char* what) {
+  CHECK((ctx.precision == Precision::BF16) == bf16, "%s with %s activations under --precision %s", what,
+        bf16 ? "bf16" : "float32", precision_name(ctx.precision));
+}
+
+// Scratch for one bf16 call: cuDNN's workspace, then a bf16 filter (the weights going in, or the
+// weight gradient coming out), in one block of the context's workspace (stream-ordered, so
+// consecutive calls may share it).
 struct Bf16Scratch {
   void* cudnn;
-  uint16_t *a, *b, *out;
+  uint16_t* filter;
 };
 
-size_t aligned(size_t bytes) { return (bytes + 255) / 256 * 256; }
+Bf16Scratch bf16_scratch(Context& ctx, size_t cudnn_bytes, const ConvShape& s) {
+  const size_t filter_at = (cudnn_bytes + 255) / 256 * 256;
+  auto* base = static_cast<uint8_t*>(ctx.workspace(filter_at + 2 * s.weight_count()));
+  return Bf16Scratch{base, reinterpret_cast<uint16_t*>(base + filter_at)};
+}
 
-Bf16Scratch bf16_scratch(Context& ctx, size_t cudnn_bytes, size_t a_count, size_t b_count, size_t out_count) {
-  const size_t a_at = aligned(cudnn_bytes), b_at = a_at + aligned(2 * a_count), out_at = b_at + aligned(2 * b_count);
-  auto* base = static_cast<uint8_t*>(ctx.workspace(out_at + aligned(2 * out_count)));
-  return Bf16Scratch{base, reinterpret_cast<uint16_t*>(base + a_at), reinterpret_cast<uint16_t*>(base + b_at),
-                     reinterpret_cast<uint16_t*>(base + out_at)};
+void filter_to_bf16(Context& ctx, const ConvShape& s, uint16_t* dst, const float* w) {
+  nchw_to_nhwc_bf16(ctx, dst, w, s.k, s.c, s.r * s.s);
 }
 
 }  // namespace
 
 void conv2d_forward(Context& ctx, const ConvShape& shape, float* y, const float* x, const float* w) {
   NVTX_RANGE("conv2d_forward");
-  if (!ctx.is_cuda()) return conv2d_forward_host(ctx, shape, y, x, w);
+  require_precision(ctx, false, "conv2d_forward");
+  if (!ctx.is_cuda()) return conv2d_forward_cpu(shape, y, x, w);
   const ConvPlan& p = plan_for(ctx, shape);
   const float one = 1.0f, zero = 0.0f;
-  if (ctx.precision != Precision::BF16) {
-    CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn, &one, p.x_desc, x, p.w_desc, w, p.conv_desc, p.forward_algo,
-                                        ctx.workspace(p.forward_workspace), p.forward_workspace, &zero, p.y_desc, y));
-    return;
-  }
-  const Bf16Scratch b = bf16_scratch(ctx, p.forward_workspace, input_count(shape), shape.weight_count(),
-                                     output_count(shape));
-  nchw_to_nhwc_bf16(ctx, b.a, x, shape.n, shape.c, shape.h * shape.w);
-  nchw_to_nhwc_bf16(ctx, b.b, w, shape.k, shape.c, shape.r * shape.s);
-  CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn, &one, p.x_desc, b.a, p.w_desc, b.b, p.conv_desc, p.forward_algo,
-                                      b.cudnn, p.forward_workspace, &zero, p.y_desc, b.out));
-  nhwc_bf16_to_nchw(ctx, y, b.out, shape.n, shape.k, shape.out_h() * shape.out_w());
+  CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn, &one, p.x_desc, x, p.w_desc, w, p.conv_desc, p.forward_algo,
+                                      ctx.workspace(p.forward_workspace), p.forward_workspace, &zero, p.y_desc, y));
 }
 
 void conv2d_backward_data(Context& ctx, const ConvShape& shape, float* dx, const float* dy, const float* w) {
   NVTX_RANGE("conv2d_backward_data");
-  if (!ctx.is_cuda()) return conv2d_backward_data_host(ctx, shape, dx, dy, w);
+  require_precision(ctx, false, "conv2d_backward_data");
+  if (!ctx.is_cuda()) return conv2d_backward_data_cpu(shape, dx, dy, w);
   const ConvPlan& p = plan_for(ctx, shape);
   const float one = 1.0f, zero = 0.0f;
-  if (ctx.precision != Precision::BF16) {
-    CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn, &one, p.w_desc, w, p.y_desc, dy, p.conv_desc,
-                                             p.backward_data_algo, ctx.workspace(p.backward_data_workspace),
-                                             p.backward_data_workspace, &zero, p.x_desc, dx));
-    return;
-  }
-  const Bf16Scratch b = bf16_scratch(ctx, p.backward_data_workspace, output_count(shape), shape.weight_count(),
-                                     input_count(shape));
-  nchw_to_nhwc_bf16(ctx, b.a, dy, shape.n, shape.k, shape.out_h() * shape.out_w());
-  nchw_to_nhwc_bf16(ctx, b.b, w, shape.k, shape.c, shape.r * shape.s);
-  CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn, &one, p.w_desc, b.b, p.y_desc, b.a, p.conv_desc,
-                                           p.backward_data_algo, b.cudnn, p.backward_data_workspace, &zero, p.x_desc,
-                                           b.out));
-  nhwc_bf16_to_nchw(ctx, dx, b.out, shape.n, shape.c, shape.h * shape.w);
+  CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn, &one, p.w_desc, w, p.y_desc, dy, p.conv_desc,
+                                           p.backward_data_algo, ctx.workspace(p.backward_data_workspace),
+                                           p.backward_data_workspace, &zero, p.x_desc, dx));
 }
 
 void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, const float* dy, const float* x) {
   NVTX_RANGE("conv2d_backward_filter");
-  if (!ctx.is_cuda()) return conv2d_backward_filter_host(ctx, shape, dw, dy, x);
+  require_precision(ctx, false, "conv2d_backward_filter");
+  if (!ctx.is_cuda()) return conv2d_backward_filter_cpu(shape, dw, dy, x);
   const ConvPlan& p = plan_for(ctx, shape);
   const float one = 1.0f, zero = 0.0f;
-  if (ctx.precision != Precision::BF16) {
-    CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn, &one, p.x_desc, x, p.y_desc, dy, p.conv_desc,
-                                               p.backward_filter_algo, ctx.workspace(p.backward_filter_workspace),
-                                               p.backward_filter_workspace, &zero, p.w_desc, dw));
-    return;
-  }
-  const Bf16Scratch b = bf16_scratch(ctx, p.backward_filter_workspace, output_count(shape), input_count(shape),
-                                     shape.weight_count());
-  nchw_to_nhwc_bf16(ctx, b.a, dy, shape.n, shape.k, shape.out_h() * shape.out_w());
-  nchw_to_nhwc_bf16(ctx, b.b, x, shape.n, shape.c, shape.h * shape.w);
-  CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn, &one, p.x_desc, b.b, p.y_desc, b.a, p.conv_desc,
+  CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn, &one, p.x_desc, x, p.y_desc, dy, p.conv_desc,
+                                             p.backward_filter_algo, ctx.workspace(p.backward_filter_workspace),
+                                             p.backward_filter_workspace, &zero, p.w_desc, dw));
+}
+
+void conv2d_forward(Context& ctx, const ConvShape& shape, uint16_t* y, const uint16_t* x, const float* w) {
+  NVTX_RANGE("conv2d_forward");
+  require_precision(ctx, true, "conv2d_forward");
+  if (!ctx.is_cuda()) return conv2d_forward_bf16_cpu(ctx, shape, y, x, w);
+  const ConvPlan& p = plan_for(ctx, shape);
+  const float one = 1.0f, zero = 0.0f;
+  const Bf16Scratch b = bf16_scratch(ctx, p.forward_workspace, shape);
+  filter_to_bf16(ctx, shape, b.filter, w);
+  CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn, &one, p.x_desc, x, p.w_desc, b.filter, p.conv_desc, p.forward_algo,
+                                      b.cudnn, p.forward_workspace, &zero, p.y_desc, y));
+}
+
+void conv2d_backward_data(Context& ctx, const ConvShape& shape, uint16_t* dx, const uint16_t* dy, const float* w) {
+  NVTX_RANGE("conv2d_backward_data");
+  require_precision(ctx, true, "conv2d_backward_data");
+  if (!ctx.is_cuda()) return conv2d_backward_data_bf16_cpu(ctx, shape, dx, dy, w);
+  const ConvPlan& p = plan_for(ctx, shape);
+  const float one = 1.0f, zero = 0.0f;
+  const Bf16Scratch b = bf16_scratch(ctx, p.backward_data_workspace, shape);
+  filter_to_bf16(ctx, shape, b.filter, w);
+  CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn, &one, p.w_desc, b.filter, p.y_desc, dy, p.conv_desc,
+                                           p.backward_data_algo, b.cudnn, p.backward_data_workspace, &zero, p.x_desc,
+                                           dx));
+}
+
+void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, const uint16_t* dy, const uint16_t* x) {
+  NVTX_RANGE("conv2d_backward_filter");
+  require_precision(ctx, true, "conv2d_backward_filter");
+  if (!ctx.is_cuda()) return conv2d_backward_filter_bf16_cpu(ctx, shape, dw, dy, x);
+  const ConvPlan& p = plan_for(ctx, shape);
+  const float one = 1.0f, zero = 0.0f;
+  const Bf16Scratch b = bf16_scratch(ctx, p.backward_filter_workspace, shape);
+  CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn, &one, p.x_desc, x, p.y_desc, dy, p.conv_desc,
                                              p.backward_filter_algo, b.cudnn, p.backward_filter_workspace, &zero,
-                                             p.w_desc, b.out));
-  nhwc_bf16_to_nchw(ctx, dw, b.out, shape.k, shape.c, shape.r * shape.s);
+                                             p.w_desc, b.filter));
+  nhwc_bf16_to_nchw(ctx, dw, b.filter, shape.k, shape.c, shape.r * shape.s);
 }

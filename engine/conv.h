@@ -1,10 +1,11 @@
-// 2-D convolution (no bias, NCHW, square stride and padding): cuDNN on the GPU, im2col + GEMM on
-// the CPU. The cuDNN descriptors and algorithms are chosen once per shape and cached. Under
-// --precision bf16, cuDNN convolves bf16 NHWC copies of the operands (float32 accumulation) and
-// the result comes back as float32 NCHW; the CPU emulates it by rounding operands and result.
+// 2-D convolution (no bias, square stride and padding): cuDNN on the GPU, im2col + GEMM on the
+// CPU. The cuDNN descriptors and algorithms are chosen once per shape and cached. Activations are
+// float32 NCHW, or under --precision bf16 bf16 NHWC (engine/tensor.h); weights and their gradient
+// are float32 [k][c][r][s] either way.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <tuple>
 
@@ -43,6 +44,7 @@ struct ConvAlgorithmCache {
   std::map<ConvShape, ConvPlan> plans;
 };
 
+// Float32 activations (--precision fp32 and tf32).
 // y[n, k, out_h, out_w] = conv(x[n, c, h, w], w[k, c, r, s]).
 void conv2d_forward(Context& ctx, const ConvShape& shape, float* y, const float* x, const float* w);
 // dx = gradient with respect to x (overwritten).
@@ -51,3 +53,11 @@ void conv2d_backward_data(Context& ctx, const ConvShape& shape, float* dx, const
 // dw = gradient with respect to w (overwritten).
 void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, const float* dy,
                             const float* x);
+
+// bf16 NHWC activations (--precision bf16). cuDNN multiplies bf16 operands (the weights rounded
+// to a bf16 copy on the way in), sums in float32 and rounds the result to bf16; the weight
+// gradient comes back as float32 holding bf16 values. The CPU computes the same in float32 on the
+// rounded operands; only the order of the float32 sums differs.
+void conv2d_forward(Context& ctx, const ConvShape& shape, uint16_t* y, const uint16_t* x, const float* w);
+void conv2d_backward_data(Context& ctx, const ConvShape& shape, uint16_t* dx, const uint16_t* dy, const float* w);
+void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, const uint16_t* dy, const uint16_t* x);

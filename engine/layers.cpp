@@ -1,6 +1,7 @@
 // Layers: shape bookkeeping and buffers around the ops in engine/*.cu.
 #include "engine/layers.h"
 
+#include "engine/bf16.h"
 #include "engine/check.h"
 #include "engine/elementwise.h"
 #include "engine/pool.h"
@@ -23,21 +24,43 @@ ConvShape Conv2d::shape_for(const Tensor& x) const {
 
 const Tensor& Conv2d::forward(Context& ctx, const Tensor& x) {
   const ConvShape s = shape_for(x);
+  const bool bf16 = ctx.precision == Precision::BF16;
+  input_dtype_ = x.dtype();
   x_ = x;
-  y_.ensure(ctx, {s.n, s.k, s.out_h(), s.out_w()});
-  conv2d_forward(ctx, s, y_.data(), x.data(), weight_->value.data());
+  if (bf16 && x.dtype() == DType::F32) {
+    // A float32 input under bf16 (the images, into the stem) is converted once; the backward pass
+    // convolves the same copy.
+    converted_input_.ensure(ctx, x.shape(), DType::BF16);
+    nchw_to_nhwc_bf16(ctx, converted_input_.bf16_data(), x.data(), s.n, s.c, s.h * s.w);
+    x_ = converted_input_;
+  }
+  const DType activations = bf16 ? DType::BF16 : DType::F32;
+  y_.ensure(ctx, {s.n, s.k, s.out_h(), s.out_w()}, activations);
+  visit_dtype(activations, [&](auto element) {
+    using T = decltype(element);
+    conv2d_forward(ctx, s, y_.elements<T>(), x_.elements<T>(), weight_->value.data());
+  });
   return y_;
 }
 
 const Tensor& Conv2d::backward(Context& ctx, const Tensor& dy, bool need_input_grad) {
   const ConvShape s = shape_for(x_);
-  conv2d_backward_filter(ctx, s, weight_->grad.data(), dy.data(), x_.data());
+  CHECK(dy.dtype() == x_.dtype(), "%s: a %s gradient for %s activations", weight_->name.c_str(),
+        dtype_name(dy.dtype()), dtype_name(x_.dtype()));
+  visit_dtype(x_.dtype(), [&](auto element) {
+    using T = decltype(element);
+    conv2d_backward_filter(ctx, s, weight_->grad.data(), dy.elements<T>(), x_.elements<T>());
+    if (!need_input_grad) return;
+    dx_.ensure(ctx, x_.shape(), x_.dtype());
+    conv2d_backward_data(ctx, s, dx_.elements<T>(), dy.elements<T>(), weight_->value.data());
+  });
   if (!need_input_grad) {
     dx_ = Tensor();
-    return dx_;
+  } else if (input_dtype_ != x_.dtype()) {  // the input was converted: its gradient goes back to float32
+    converted_input_grad_.ensure(ctx, x_.shape());
+    nhwc_bf16_to_nchw(ctx, converted_input_grad_.data(), dx_.bf16_data(), s.n, s.c, s.h * s.w);
+    return converted_input_grad_;
   }
-  dx_.ensure(ctx, x_.shape());
-  conv2d_backward_data(ctx, s, dx_.data(), dy.data(), weight_->value.data());
   return dx_;
 }
 
@@ -65,30 +88,41 @@ const Tensor& BatchNorm2d::forward(Context& ctx, const Tensor& x, bool training,
   const BatchNormShape s = shape_for(x);
   CHECK(residual == nullptr || residual->shape() == x.shape(), "%s: residual %s for input %s", weight_->name.c_str(),
         residual->shape().str().c_str(), x.shape().str().c_str());
+  CHECK(residual == nullptr || residual->dtype() == x.dtype(), "%s: a %s residual for a %s input",
+        weight_->name.c_str(), dtype_name(residual->dtype()), dtype_name(x.dtype()));
   x_ = x;
   has_residual_ = residual != nullptr;
-  const float* r = has_residual_ ? residual->data() : nullptr;
-  y_.ensure(ctx, x.shape());
-  if (!training) {
-    batchnorm_forward_eval(ctx, s, params_, y_.data(), x.data(), r, weight_->value.data(), bias_->value.data(),
-                           running_mean_->value.data(), running_var_->value.data());
-    return y_;
+  y_.ensure(ctx, x.shape(), x.dtype());
+  if (training) {
+    saved_mean_.ensure(ctx, {channels_});
+    saved_inv_std_.ensure(ctx, {channels_});
   }
-  saved_mean_.ensure(ctx, {channels_});
-  saved_inv_std_.ensure(ctx, {channels_});
-  batchnorm_forward_train(ctx, s, params_, y_.data(), x.data(), r, weight_->value.data(), bias_->value.data(),
-                          saved_mean_.data(), saved_inv_std_.data(), running_mean_->value.data(),
-                          running_var_->value.data());
+  visit_dtype(x.dtype(), [&](auto element) {
+    using T = decltype(element);
+    const T* r = has_residual_ ? residual->elements<T>() : nullptr;
+    if (training)
+      batchnorm_forward_train(ctx, s, params_, y_.elements<T>(), x.elements<T>(), r, weight_->value.data(),
+                              bias_->value.data(), saved_mean_.data(), saved_inv_std_.data(),
+                              running_mean_->value.data(), running_var_->value.data());
+    else
+      batchnorm_forward_eval(ctx, s, params_, y_.elements<T>(), x.elements<T>(), r, weight_->value.data(),
+                             bias_->value.data(), running_mean_->value.data(), running_var_->value.data());
+  });
   return y_;
 }
 
 const Tensor& BatchNorm2d::backward(Context& ctx, const Tensor& dy) {
-  dx_.ensure(ctx, x_.shape());
-  if (has_residual_) d_residual_.ensure(ctx, x_.shape());
-  const float* y = params_.activation == Activation::ReLU ? y_.data() : nullptr;
-  batchnorm_backward(ctx, shape_for(x_), params_, dx_.data(), weight_->grad.data(), bias_->grad.data(),
-                     has_residual_ ? d_residual_.data() : nullptr, dy.data(), y, x_.data(), weight_->value.data(),
-                     saved_mean_.data(), saved_inv_std_.data());
+  CHECK(dy.dtype() == x_.dtype(), "%s: a %s gradient for %s activations", weight_->name.c_str(),
+        dtype_name(dy.dtype()), dtype_name(x_.dtype()));
+  dx_.ensure(ctx, x_.shape(), x_.dtype());
+  if (has_residual_) d_residual_.ensure(ctx, x_.shape(), x_.dtype());
+  visit_dtype(x_.dtype(), [&](auto element) {
+    using T = decltype(element);
+    const T* y = params_.activation == Activation::ReLU ? y_.elements<T>() : nullptr;
+    batchnorm_backward(ctx, shape_for(x_), params_, dx_.elements<T>(), weight_->grad.data(), bias_->grad.data(),
+                       has_residual_ ? d_residual_.elements<T>() : nullptr, dy.elements<T>(), y, x_.elements<T>(),
+                       weight_->value.data(), saved_mean_.data(), saved_inv_std_.data());
+  });
   return dx_;
 }
 
@@ -107,15 +141,22 @@ const Tensor& ReLU::backward(Context& ctx, const Tensor& dy) {
 const Tensor& GlobalAvgPool::forward(Context& ctx, const Tensor& x) {
   CHECK(x.shape().rank == 4, "global average pool of a %s tensor", x.shape().str().c_str());
   input_shape_ = x.shape();
+  input_dtype_ = x.dtype();
   y_.ensure(ctx, {x.dim(0), x.dim(1)});
-  global_avg_pool_forward(ctx, y_.data(), x.data(), x.dim(0) * x.dim(1), x.dim(2) * x.dim(3));
+  visit_dtype(x.dtype(), [&](auto element) {
+    using T = decltype(element);
+    global_avg_pool_forward(ctx, y_.data(), x.elements<T>(), x.dim(0), x.dim(1), x.dim(2) * x.dim(3));
+  });
   return y_;
 }
 
 const Tensor& GlobalAvgPool::backward(Context& ctx, const Tensor& dy) {
-  dx_.ensure(ctx, input_shape_);
-  global_avg_pool_backward(ctx, dx_.data(), dy.data(), input_shape_[0] * input_shape_[1],
-                           input_shape_[2] * input_shape_[3]);
+  dx_.ensure(ctx, input_shape_, input_dtype_);
+  visit_dtype(input_dtype_, [&](auto element) {
+    using T = decltype(element);
+    global_avg_pool_backward(ctx, dx_.elements<T>(), dy.data(), input_shape_[0], input_shape_[1],
+                             input_shape_[2] * input_shape_[3]);
+  });
   return dx_;
 }
 
@@ -143,8 +184,12 @@ const Tensor& Linear::backward(Context& ctx, const Tensor& dy) {
 }
 
 const Tensor& sum_into(Context& ctx, Tensor& out, const Tensor& a, const Tensor& b) {
-  CHECK(a.shape() == b.shape(), "sum of %s and %s", a.shape().str().c_str(), b.shape().str().c_str());
-  out.ensure(ctx, a.shape());
-  add_forward(ctx, out.data(), a.data(), b.data(), a.numel());
+  CHECK(a.shape() == b.shape() && a.dtype() == b.dtype(), "sum of %s %s and %s %s", dtype_name(a.dtype()),
+        a.shape().str().c_str(), dtype_name(b.dtype()), b.shape().str().c_str());
+  out.ensure(ctx, a.shape(), a.dtype());
+  visit_dtype(a.dtype(), [&](auto element) {
+    using T = decltype(element);
+    add_forward(ctx, out.elements<T>(), a.elements<T>(), b.elements<T>(), a.numel());
+  });
   return out;
 }

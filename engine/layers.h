@@ -1,6 +1,8 @@
 // Layers with explicit forward and backward: each keeps what its backward needs (its input, its
 // output, batch statistics) and owns its output and input-gradient buffers, allocated on the
 // first step and reused after. A layer's forward returns a reference to its own output.
+// Activations are float32 NCHW, or under --precision bf16 bf16 NHWC from the first convolution's
+// output to the pooling, whose output (and the head) is float32 again.
 #pragma once
 
 #include <string>
@@ -25,7 +27,10 @@ class Conv2d {
   ConvShape shape_for(const Tensor& x) const;
   Param* weight_;
   int in_channels_, out_channels_, kernel_, stride_, pad_;
+  DType input_dtype_ = DType::F32;
   Tensor x_, y_, dx_;
+  // Under bf16, a float32 input's bf16 copy (what x_ then holds) and its gradient in float32.
+  Tensor converted_input_, converted_input_grad_;
 };
 
 // With Activation::ReLU the layer is relu(batchnorm(x)), and with a residual given to forward()
@@ -63,6 +68,7 @@ class GlobalAvgPool {
 
  private:
   Shape input_shape_;
+  DType input_dtype_ = DType::F32;
   Tensor y_, dx_;
 };
 

@@ -1,13 +1,18 @@
-// Global average pooling: one warp per (image, channel) plane on the GPU.
+// Global average pooling. The GPU sums an NCHW plane with one warp (its pixels are contiguous) and
+// an NHWC one with one thread per (image, channel), neighbouring threads reading neighbouring
+// channels; either way each plane's pixels are added in ascending order, as on the CPU.
 #include "engine/pool.h"
 
+#include <type_traits>
+
+#include "engine/activation_layout.h"
 #include "engine/check.h"
 #include "engine/launch.h"
 #include "engine/nvtx.h"
 
 namespace {
 
-__global__ void global_avg_pool_forward_kernel(float* y, const float* x, int planes, int hw) {
+__global__ void global_avg_pool_nchw_kernel(float* y, const float* x, int planes, int hw) {
   const int plane = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (plane >= planes) return;
   const float* p = x + static_cast<long>(plane) * hw;
@@ -17,38 +22,64 @@ __global__ void global_avg_pool_forward_kernel(float* y, const float* x, int pla
   if (lane == 0) y[plane] = sum / hw;
 }
 
-__global__ void global_avg_pool_backward_kernel(float* dx, const float* dy, int planes, int hw) {
-  const long total = static_cast<long>(planes) * hw;
+__global__ void global_avg_pool_nhwc_kernel(float* y, const uint16_t* x, int n, int c, int hw) {
+  const long plane = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x;
+  if (plane >= static_cast<long>(n) * c) return;
+  const long image = plane / c;
+  const int ch = static_cast<int>(plane % c);
+  float sum = 0.0f;
+  for (long pixel = 0; pixel < hw; ++pixel) sum += load(x, ActivationLayout<uint16_t>::index(image, ch, pixel, c, hw));
+  y[plane] = sum / hw;
+}
+
+template <typename T>
+__global__ void global_avg_pool_backward_kernel(T* dx, const float* dy, int n, int c, int hw) {
+  const long total = static_cast<long>(n) * c * hw;
   for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<long>(gridDim.x) * blockDim.x)
-    dx[i] = dy[i / hw] / hw;
+       i += static_cast<long>(gridDim.x) * blockDim.x) {
+    const long image = i / (static_cast<long>(c) * hw);
+    store(dx, i, dy[image * c + ActivationLayout<T>::channel(i, c, hw)] / hw);
+  }
+}
+
+template <typename T>
+void forward(Context& ctx, float* y, const T* x, int n, int c, int hw) {
+  NVTX_RANGE("global_avg_pool_forward");
+  if (!ctx.is_cuda()) {
+    for (long image = 0; image < n; ++image)
+      for (int ch = 0; ch < c; ++ch) {
+        float sum = 0.0f;
+        for (long pixel = 0; pixel < hw; ++pixel) sum += load(x, ActivationLayout<T>::index(image, ch, pixel, c, hw));
+        y[image * c + ch] = sum / hw;
+      }
+    return;
+  }
+  if constexpr (std::is_same<T, float>::value) {
+    const int planes = n * c, planes_per_block = kThreads / 32;
+    global_avg_pool_nchw_kernel<<<(planes + planes_per_block - 1) / planes_per_block, kThreads, 0, ctx.stream>>>(
+        y, x, planes, hw);
+  } else {
+    global_avg_pool_nhwc_kernel<<<grid_size(static_cast<size_t>(n) * c), kThreads, 0, ctx.stream>>>(y, x, n, c, hw);
+  }
+  CUDA_CHECK_LAUNCH();
+}
+
+template <typename T>
+void backward(Context& ctx, T* dx, const float* dy, int n, int c, int hw) {
+  NVTX_RANGE("global_avg_pool_backward");
+  const long total = static_cast<long>(n) * c * hw;
+  if (!ctx.is_cuda()) {
+    for (long i = 0; i < total; ++i)
+      store(dx, i, dy[i / (static_cast<long>(c) * hw) * c + ActivationLayout<T>::channel(i, c, hw)] / hw);
+    return;
+  }
+  global_avg_pool_backward_kernel<<<grid_size(total), kThreads, 0, ctx.stream>>>(dx, dy, n, c, hw);
+  CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace
 
-void global_avg_pool_forward(Context& ctx, float* y, const float* x, int planes, int hw) {
-  NVTX_RANGE("global_avg_pool_forward");
-  if (!ctx.is_cuda()) {
-    for (int plane = 0; plane < planes; ++plane) {
-      float sum = 0.0f;
-      for (int i = 0; i < hw; ++i) sum += x[static_cast<long>(plane) * hw + i];
-      y[plane] = sum / hw;
-    }
-    return;
-  }
-  const int planes_per_block = kThreads / 32;
-  global_avg_pool_forward_kernel<<<(planes + planes_per_block - 1) / planes_per_block, kThreads, 0, ctx.stream>>>(
-      y, x, planes, hw);
-  CUDA_CHECK_LAUNCH();
-}
-
-void global_avg_pool_backward(Context& ctx, float* dx, const float* dy, int planes, int hw) {
-  NVTX_RANGE("global_avg_pool_backward");
-  if (!ctx.is_cuda()) {
-    for (long i = 0; i < static_cast<long>(planes) * hw; ++i) dx[i] = dy[i / hw] / hw;
-    return;
-  }
-  global_avg_pool_backward_kernel<<<grid_size(static_cast<size_t>(planes) * hw), kThreads, 0, ctx.stream>>>(
-      dx, dy, planes, hw);
-  CUDA_CHECK_LAUNCH();
-}
+void global_avg_pool_forward(Context& ctx, float* y, const float* x, int n, int c, int hw) { forward(ctx, y, x, n, c, hw); }
+void global_avg_pool_forward(Context& ctx, float* y, const uint16_t* x, int n, int c, int hw) { forward(ctx, y, x, n, c, hw); }
+void global_avg_pool_backward(Context& ctx, float* dx, const float* dy, int n, int c, int hw) { backward(ctx, dx, dy, n, c, hw); }
+void global_avg_pool_backward(Context& ctx, uint16_t* dx, const float* dy, int n, int c, int hw) { backward(ctx, dx, dy, n, c, hw); }

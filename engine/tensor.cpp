@@ -34,13 +34,22 @@ std::string Shape::str() const {
   return s + "]";
 }
 
-Tensor Tensor::empty(Context& ctx, const Shape& shape) {
+const char* dtype_name(DType dtype) { return dtype == DType::BF16 ? "bf16" : "float32"; }
+
+Tensor Tensor::empty(Context& ctx, const Shape& shape, DType dtype) {
   Tensor t;
-  t.storage_ = std::make_shared<Storage>(ctx.allocator, shape.numel() * sizeof(float));
-  t.data_ = static_cast<float*>(t.storage_->ptr);
+  t.storage_ = std::make_shared<Storage>(ctx.allocator, shape.numel() * dtype_size(dtype));
+  t.data_ = t.storage_->ptr;
   t.shape_ = shape;
   t.device_ = ctx.device;
+  t.dtype_ = dtype;
   return t;
+}
+
+void* Tensor::typed(DType wanted) const {
+  CHECK(dtype_ == wanted || data_ == nullptr, "a %s tensor %s used as %s", dtype_name(dtype_), shape_.str().c_str(),
+        dtype_name(wanted));
+  return data_;
 }
 
 Tensor Tensor::zeros(Context& ctx, const Shape& shape) {
@@ -50,27 +59,27 @@ Tensor Tensor::zeros(Context& ctx, const Shape& shape) {
 }
 
 Tensor Tensor::view(const Tensor& base, size_t offset, const Shape& shape) {
-  CHECK(base.defined(), "view of an empty tensor");
+  CHECK(base.defined() && base.dtype() == DType::F32, "view of an empty or bf16 tensor");
   CHECK(offset + shape.numel() <= base.numel(), "view of %s at offset %zu runs past its base %s",
         shape.str().c_str(), offset, base.shape().str().c_str());
   Tensor t = base;
-  t.data_ = base.data_ + offset;
+  t.data_ = static_cast<float*>(base.data_) + offset;
   t.shape_ = shape;
   return t;
 }
 
-void Tensor::ensure(Context& ctx, const Shape& shape) {
-  if (defined() && shape_ == shape && device_ == ctx.device) return;
-  *this = empty(ctx, shape);
+void Tensor::ensure(Context& ctx, const Shape& shape, DType dtype) {
+  if (defined() && shape_ == shape && dtype_ == dtype && device_ == ctx.device) return;
+  *this = empty(ctx, shape, dtype);
 }
 
 std::vector<float> Tensor::to_host(Context& ctx) const {
   std::vector<float> values(numel());
-  ctx.download(values.data(), data_, bytes());
+  ctx.download(values.data(), data(), bytes());
   return values;
 }
 
 void Tensor::copy_from_host(Context& ctx, const std::vector<float>& values) {
   CHECK(values.size() == numel(), "copy of %zu values into a tensor of %zu", values.size(), numel());
-  ctx.upload(data_, values.data(), bytes());
+  ctx.upload(data(), values.data(), bytes());
 }

@@ -86,6 +86,56 @@ OpRun conv_run(const ConvShape& s) {
 
 size_t conv_output_size(const ConvShape& s) { return static_cast<size_t>(s.n) * s.k * s.out_h() * s.out_w(); }
 
+// bf16 NHWC activations from float32 NCHW values (rounded), and back: how the tests feed and read
+// the bf16 ops.
+Tensor bf16_activation(Context& ctx, const std::vector<float>& nchw, int n, int c, int hw) {
+  const Tensor wide = tensor_from(ctx, {n, c, hw}, nchw);
+  Tensor t = Tensor::empty(ctx, {n, c, hw}, DType::BF16);
+  nchw_to_nhwc_bf16(ctx, t.bf16_data(), wide.data(), n, c, hw);
+  return t;
+}
+
+std::vector<float> widened_to_host(Context& ctx, const Tensor& t, int n, int c, int hw) {
+  Tensor wide = Tensor::empty(ctx, {n, c, hw});
+  nhwc_bf16_to_nchw(ctx, wide.data(), t.bf16_data(), n, c, hw);
+  return wide.to_host(ctx);
+}
+
+std::vector<float> rounded_to_bf16(std::vector<float> values) {
+  round_to_bf16_cpu(values.data(), values.size());
+  return values;
+}
+
+// The bits of two float vectors agree (NaN and -0 included).
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// conv_run with bf16 NHWC activations (--precision bf16): the same outputs, widened to float32 NCHW.
+OpRun conv_run_bf16(const ConvShape& s) {
+  return [s](Context& ctx, const Vectors& in, const std::vector<float>& dy) {
+    const int in_hw = s.h * s.w, out_hw = s.out_h() * s.out_w();
+    const Tensor x = bf16_activation(ctx, in[0], s.n, s.c, in_hw), g = bf16_activation(ctx, dy, s.n, s.k, out_hw);
+    const Tensor w = tensor_from(ctx, {s.k, s.c, s.r, s.s}, in[1]);
+    Tensor y = Tensor::empty(ctx, {s.n, s.k, out_hw}, DType::BF16), dx = Tensor::empty(ctx, x.shape(), DType::BF16);
+    Tensor dw = Tensor::empty(ctx, w.shape());
+    conv2d_forward(ctx, s, y.bf16_data(), x.bf16_data(), w.data());
+    conv2d_backward_data(ctx, s, dx.bf16_data(), g.bf16_data(), w.data());
+    conv2d_backward_filter(ctx, s, dw.data(), g.bf16_data(), x.bf16_data());
+    return Vectors{widened_to_host(ctx, y, s.n, s.k, out_hw), widened_to_host(ctx, dx, s.n, s.c, in_hw),
+                   dw.to_host(ctx)};
+  };
+}
+
+Context& bf16_cpu_context() {
+  static Context ctx([] {
+    ContextOptions options;
+    options.precision = Precision::BF16;
+    return options;
+  }());
+  return ctx;
+}
+
 TEST_CASE("conv2d: backward data and filter match central differences") {
   for (const ConvShape& s : conv_cases()) {
     INFO("shape n" << s.n << " c" << s.c << " " << s.h << "x" << s.w << " k" << s.k << " stride " << s.stride);
@@ -139,14 +189,12 @@ TEST_CASE("bf16: round to nearest even, infinities and NaN kept") {
 }
 
 TEST_CASE("conv2d and linear in bf16 on the CPU: bf16 results, within bf16 precision of float32") {
-  ContextOptions options;
-  options.precision = Precision::BF16;
-  Context bf16(options);
+  Context& bf16 = bf16_cpu_context();
   const ConvShape s{2, 8, 8, 8, 6, 3, 3, 1, 1};
   const Vectors inputs = {random_vector(static_cast<size_t>(s.n) * s.c * s.h * s.w, 1),
                           random_vector(s.weight_count(), 2)};
   const std::vector<float> dy = random_vector(conv_output_size(s), 5);
-  const Vectors low = conv_run(s)(bf16, inputs, dy), full = conv_run(s)(cpu_context(), inputs, dy);
+  const Vectors low = conv_run_bf16(s)(bf16, inputs, dy), full = conv_run(s)(cpu_context(), inputs, dy);
   for (size_t i = 0; i < low.size(); ++i) {
     INFO("output " << i);
     for (float v : low[i]) REQUIRE(v == round_to_bf16(v));  // every value is a bf16 value
@@ -199,7 +247,23 @@ TEST_CASE("bf16: one step above 1 is 2^-7, above 3 is 2^-6") {
   CHECK(bf16_step(-3.0f) == 1.0 / 64);
 }
 
-TEST_CASE("conv2d in bf16: CUDA (cuDNN on bf16 NHWC copies) matches the CPU emulation" * REQUIRES_GPU) {
+TEST_CASE("conv2d in bf16 on the CPU: the float32 convolution of the rounded operands, rounded, in NHWC") {
+  for (const ConvShape& s : conv_cases()) {
+    INFO("shape n" << s.n << " c" << s.c << " " << s.h << "x" << s.w << " k" << s.k << " stride " << s.stride);
+    const Vectors inputs = {random_vector(static_cast<size_t>(s.n) * s.c * s.h * s.w, 1),
+                            random_vector(s.weight_count(), 2)};
+    const std::vector<float> dy = random_vector(conv_output_size(s), 5);
+    const Vectors low = conv_run_bf16(s)(bf16_cpu_context(), inputs, dy);
+    const Vectors reference = conv_run(s)(cpu_context(), {rounded_to_bf16(inputs[0]), rounded_to_bf16(inputs[1])},
+                                          rounded_to_bf16(dy));
+    for (size_t i = 0; i < low.size(); ++i) {
+      INFO("output " << i);  // y, dx, dw
+      CHECK(same_bits(low[i], rounded_to_bf16(reference[i])));
+    }
+  }
+}
+
+TEST_CASE("conv2d in bf16: CUDA (cuDNN, bf16 NHWC activations) matches the CPU emulation" * REQUIRES_GPU) {
   std::vector<ConvShape> shapes = conv_cases();
   shapes.push_back(ConvShape{8, 64, 32, 32, 64, 3, 3, 1, 1});
   shapes.push_back(ConvShape{8, 128, 16, 16, 256, 3, 3, 2, 1});
@@ -213,7 +277,7 @@ TEST_CASE("conv2d in bf16: CUDA (cuDNN on bf16 NHWC copies) matches the CPU emul
     const Vectors inputs = {random_vector(static_cast<size_t>(s.n) * s.c * s.h * s.w, 1),
                             random_vector(s.weight_count(), 2)};
     const std::vector<float> dy = random_vector(conv_output_size(s), 99);
-    const Vectors expected = conv_run(s)(cpu, inputs, dy), actual = conv_run(s)(gpu, inputs, dy);
+    const Vectors expected = conv_run_bf16(s)(cpu, inputs, dy), actual = conv_run_bf16(s)(gpu, inputs, dy);
     for (size_t i = 0; i < expected.size(); ++i) {
       INFO("output " << i);  // y, dx, dw
       check_bf16_result(actual[i], expected[i]);
@@ -468,23 +532,132 @@ TEST_CASE("add: sums element-wise") {
 
 // ---------------------------------------------------------------------------------------------
 
-OpRun pool_run(int planes, int hw) {
-  return [planes, hw](Context& ctx, const Vectors& in, const std::vector<float>& dy) {
-    const Tensor x = tensor_from(ctx, {planes, hw}, in[0]), g = tensor_from(ctx, {planes}, dy);
-    Tensor y = Tensor::empty(ctx, {planes}), dx = Tensor::empty(ctx, x.shape());
-    global_avg_pool_forward(ctx, y.data(), x.data(), planes, hw);
-    global_avg_pool_backward(ctx, dx.data(), g.data(), planes, hw);
+OpRun pool_run(int n, int c, int hw) {
+  return [n, c, hw](Context& ctx, const Vectors& in, const std::vector<float>& dy) {
+    const Tensor x = tensor_from(ctx, {n, c, hw}, in[0]), g = tensor_from(ctx, {n, c}, dy);
+    Tensor y = Tensor::empty(ctx, g.shape()), dx = Tensor::empty(ctx, x.shape());
+    global_avg_pool_forward(ctx, y.data(), x.data(), n, c, hw);
+    global_avg_pool_backward(ctx, dx.data(), g.data(), n, c, hw);
     return Vectors{y.to_host(ctx), dx.to_host(ctx)};
   };
 }
 
 TEST_CASE("global average pool: backward matches central differences") {
-  check_gradients(pool_run(6, 35), {random_vector(6 * 35, 41)}, 6, {0}, 0.05f, 1e-3);
+  check_gradients(pool_run(2, 3, 35), {random_vector(6 * 35, 41)}, 6, {0}, 0.05f, 1e-3);
 }
 
 TEST_CASE("global average pool: CUDA matches the CPU reference" * REQUIRES_GPU) {
-  check_cuda_matches_cpu(pool_run(6, 35), {random_vector(6 * 35, 41)}, 6);
-  check_cuda_matches_cpu(pool_run(128 * 512, 16), {random_vector(128 * 512 * 16, 42)}, 128 * 512);
+  check_cuda_matches_cpu(pool_run(2, 3, 35), {random_vector(6 * 35, 41)}, 6);
+  check_cuda_matches_cpu(pool_run(128, 512, 16), {random_vector(128 * 512 * 16, 42)}, 128 * 512);
+}
+
+// ---------------------------------------------------------------------------------------------
+// bf16 NHWC activations through batch normalisation (with the residual and ReLU fused in),
+// pooling and the add: the ops of a bf16 network between its convolutions.
+
+struct ActivationOpsResult {
+  Vectors activations;  // y, x + r, the pooling's dx, and in training dx, d_residual: bf16 in a bf16 run
+  Vectors statistics;   // pooled x, dgamma, dbeta, batch mean, 1/std, running mean and variance: float32
+};
+
+// in = {x, gamma, beta, r, dy, d_pooled}; activations go in as float32 NCHW or bf16 NHWC.
+ActivationOpsResult activation_ops(Context& ctx, const BatchNormShape& s, DType dtype, bool training, const Vectors& in) {
+  const size_t count = static_cast<size_t>(s.n) * s.c * s.hw;
+  const auto activation = [&](const std::vector<float>& values) {
+    return dtype == DType::BF16 ? bf16_activation(ctx, values, s.n, s.c, s.hw) : tensor_from(ctx, {s.n, s.c, s.hw}, values);
+  };
+  const auto to_host = [&](const Tensor& t) {
+    return dtype == DType::BF16 ? widened_to_host(ctx, t, s.n, s.c, s.hw) : t.to_host(ctx);
+  };
+  const Tensor x = activation(in[0]), r = activation(in[3]), dy = activation(in[4]);
+  const Tensor gamma = tensor_from(ctx, {s.c}, in[1]), beta = tensor_from(ctx, {s.c}, in[2]);
+  const Tensor d_pooled = tensor_from(ctx, {s.n, s.c}, in[5]);
+  Tensor running_mean = tensor_from(ctx, {s.c}, random_vector(s.c, 11, -0.5f, 0.5f));
+  Tensor running_var = tensor_from(ctx, {s.c}, random_vector(s.c, 12, 0.5f, 2.0f));
+  Tensor mean = Tensor::zeros(ctx, {s.c}), inv_std = Tensor::zeros(ctx, {s.c}), dgamma = Tensor::zeros(ctx, {s.c}),
+         dbeta = Tensor::zeros(ctx, {s.c}), pooled = Tensor::empty(ctx, {s.n, s.c});
+  Tensor y = Tensor::empty(ctx, x.shape(), dtype), dx = Tensor::empty(ctx, x.shape(), dtype),
+         dr = Tensor::empty(ctx, x.shape(), dtype), sum = Tensor::empty(ctx, x.shape(), dtype),
+         pool_dx = Tensor::empty(ctx, x.shape(), dtype);
+  BatchNormParams p;
+  p.activation = Activation::ReLU;
+  visit_dtype(dtype, [&](auto element) {
+    using T = decltype(element);
+    if (training) {
+      batchnorm_forward_train(ctx, s, p, y.elements<T>(), x.elements<T>(), r.elements<T>(), gamma.data(), beta.data(),
+                              mean.data(), inv_std.data(), running_mean.data(), running_var.data());
+      batchnorm_backward(ctx, s, p, dx.elements<T>(), dgamma.data(), dbeta.data(), dr.elements<T>(), dy.elements<T>(),
+                         y.elements<T>(), x.elements<T>(), gamma.data(), mean.data(), inv_std.data());
+    } else {
+      batchnorm_forward_eval(ctx, s, p, y.elements<T>(), x.elements<T>(), r.elements<T>(), gamma.data(), beta.data(),
+                             running_mean.data(), running_var.data());
+    }
+    global_avg_pool_forward(ctx, pooled.data(), x.elements<T>(), s.n, s.c, s.hw);
+    global_avg_pool_backward(ctx, pool_dx.elements<T>(), d_pooled.data(), s.n, s.c, s.hw);
+    add_forward(ctx, sum.elements<T>(), x.elements<T>(), r.elements<T>(), count);
+  });
+  ActivationOpsResult result;
+  result.activations = {to_host(y), to_host(sum), to_host(pool_dx)};
+  if (training) result.activations.insert(result.activations.end(), {to_host(dx), to_host(dr)});
+  result.statistics = {pooled.to_host(ctx), dgamma.to_host(ctx), dbeta.to_host(ctx), mean.to_host(ctx),
+                       inv_std.to_host(ctx), running_mean.to_host(ctx), running_var.to_host(ctx)};
+  return result;
+}
+
+// x, r and dy hold bf16 values already, so that both runs see the same inputs.
+Vectors activation_op_inputs(const BatchNormShape& s) {
+  const size_t count = static_cast<size_t>(s.n) * s.c * s.hw;
+  Vectors in = batchnorm_inputs(s);
+  in[0] = rounded_to_bf16(in[0]);
+  in.push_back(rounded_to_bf16(random_vector(count, 41)));
+  in.push_back(rounded_to_bf16(random_vector(count, 42)));
+  in.push_back(random_vector(static_cast<size_t>(s.n) * s.c, 43));
+  return in;
+}
+
+TEST_CASE("bf16 NHWC activations: batchnorm (+ residual, relu), pooling and add give float32 NCHW's results rounded once") {
+  for (const BatchNormShape& s : {BatchNormShape{4, 3, 6}, BatchNormShape{2, 37, 49}, BatchNormShape{3, 70, 5}}) {
+    const Vectors in = activation_op_inputs(s);
+    for (bool training : {true, false}) {
+      INFO("n" << s.n << " c" << s.c << " hw" << s.hw << " training " << training);
+      const ActivationOpsResult wide = activation_ops(cpu_context(), s, DType::F32, training, in);
+      const ActivationOpsResult low = activation_ops(cpu_context(), s, DType::BF16, training, in);
+      for (size_t i = 0; i < wide.activations.size(); ++i) {
+        INFO("activation " << i);
+        CHECK(same_bits(low.activations[i], rounded_to_bf16(wide.activations[i])));
+        // Rounding happened (another arithmetic, not a copy), except in d_residual: dy through
+        // the ReLU's mask, bf16 values already.
+        if (i != 4) CHECK(low.activations[i] != wide.activations[i]);
+      }
+      for (size_t i = 0; i < wide.statistics.size(); ++i) {
+        INFO("statistic " << i);
+        CHECK(same_bits(low.statistics[i], wide.statistics[i]));  // float32 arithmetic on the same values
+      }
+    }
+  }
+}
+
+TEST_CASE("bf16 NHWC activations: the CUDA batchnorm, pooling and add match the CPU" * REQUIRES_GPU) {
+  Context gpu(ContextOptions{Device::CUDA});
+  for (const BatchNormShape& s : {BatchNormShape{4, 3, 6}, BatchNormShape{2, 37, 49}, BatchNormShape{128, 64, 1024},
+                                  BatchNormShape{128, 512, 16}}) {
+    const Vectors in = activation_op_inputs(s);
+    for (bool training : {true, false}) {
+      INFO("n" << s.n << " c" << s.c << " hw" << s.hw << " training " << training);
+      const ActivationOpsResult expected = activation_ops(cpu_context(), s, DType::BF16, training, in);
+      const ActivationOpsResult actual = activation_ops(gpu, s, DType::BF16, training, in);
+      for (size_t i = 0; i < expected.activations.size(); ++i) {
+        INFO("activation " << i);
+        for (float v : actual.activations[i]) REQUIRE(v == round_to_bf16(v));
+        // One bf16 step of the largest value is 2^-8 of it; the float32 sums differ far less.
+        CHECK(relative_error(actual.activations[i], expected.activations[i]) < 1e-2);
+      }
+      for (size_t i = 0; i < expected.statistics.size(); ++i) {
+        INFO("statistic " << i);
+        CHECK(relative_error(actual.statistics[i], expected.statistics[i]) < 1e-4);
+      }
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -165,44 +165,102 @@ TEST_CASE("models: whole-network gradients match central differences") {
   }
 }
 
-TEST_CASE("models: a warm training step allocates nothing") {
-  Context ctx(ContextOptions{Device::CPU});
-  auto model = make_model("preact-resnet18", 10, 4);
-  model->store().allocate(ctx);
-  model->store().initialize(ctx, 1);
-  const Tensor images = tensor_from(ctx, {2, 3, 32, 32}, random_vector(2 * 3 * 32 * 32, 2));
-  Tensor dlogits = Tensor::zeros(ctx, {2, 10});
-  model->forward(ctx, images, true);
-  model->backward(ctx, dlogits);
-  const size_t allocations = ctx.allocator->system_allocations(), in_use = ctx.allocator->bytes_in_use();
-  for (int step = 0; step < 3; ++step) {
+TEST_CASE("models: a warm training step allocates nothing (float32 and bf16 activations)") {
+  for (Precision precision : {Precision::FP32, Precision::BF16}) {
+    INFO(precision_name(precision));
+    ContextOptions options;
+    options.precision = precision;
+    Context ctx(options);
+    auto model = make_model("preact-resnet18", 10, 4);
+    model->store().allocate(ctx);
+    model->store().initialize(ctx, 1);
+    const Tensor images = tensor_from(ctx, {2, 3, 32, 32}, random_vector(2 * 3 * 32 * 32, 2));
+    Tensor dlogits = Tensor::zeros(ctx, {2, 10});
     model->forward(ctx, images, true);
     model->backward(ctx, dlogits);
+    const size_t allocations = ctx.allocator->system_allocations(), in_use = ctx.allocator->bytes_in_use();
+    for (int step = 0; step < 3; ++step) {
+      model->forward(ctx, images, true);
+      model->backward(ctx, dlogits);
+    }
+    CHECK(ctx.allocator->system_allocations() == allocations);
+    CHECK(ctx.allocator->bytes_in_use() == in_use);
   }
-  CHECK(ctx.allocator->system_allocations() == allocations);
-  CHECK(ctx.allocator->bytes_in_use() == in_use);
 }
 
-TEST_CASE("models: CUDA forward and backward match the CPU" * REQUIRES_GPU) {
+// Logits and gradients of one training step on 8 images, and the evaluation-mode logits.
+std::vector<std::vector<float>> step_results(Context& ctx, const std::string& name) {
+  auto model = make_model(name, 10, 8);
+  model->store().allocate(ctx);
+  model->store().initialize(ctx, 3);
+  const Tensor images = tensor_from(ctx, {8, 3, 32, 32}, random_vector(8 * 3 * 32 * 32, 4));
+  const std::vector<int32_t> labels = {0, 1, 2, 3, 4, 5, 6, 7};
+  loss_and_gradients(ctx, *model, images, labels, true);
+  const Tensor& logits = model->forward(ctx, images, false);
+  REQUIRE(logits.dtype() == DType::F32);  // bf16 ends at the pooling
+  return {logits.to_host(ctx), model->store().grads().to_host(ctx), model->store().buffer_values().to_host(ctx)};
+}
+
+double cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  double dot = 0.0, a_norm = 0.0, b_norm = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    dot += static_cast<double>(a[i]) * b[i];
+    a_norm += static_cast<double>(a[i]) * a[i];
+    b_norm += static_cast<double>(b[i]) * b[i];
+  }
+  return dot / std::sqrt(a_norm * b_norm);
+}
+
+// bf16 results against a reference: logits and BatchNorm buffers within `tolerance`, gradients
+// pointing the same way. A narrow network at initialisation on 8 images amplifies rounding in its
+// backward pass (BatchNorm's input gradient subtracts nearly equal sums), so the gradients differ
+// elementwise by far more than 2^-8 (about 0.3 normwise against float32, as much with bf16
+// conversions around each convolution), while their direction holds.
+void check_bf16_step(const std::vector<std::vector<float>>& low, const std::vector<std::vector<float>>& reference,
+                     double tolerance, double min_cosine) {
+  const char* names[] = {"logits", "gradients", "BatchNorm buffers"};
+  for (size_t i = 0; i < reference.size(); ++i) {
+    INFO(names[i]);
+    const double error = relative_error(low[i], reference[i]), direction = cosine(low[i], reference[i]);
+    MESSAGE(names[i] << ": normwise relative error " << error << ", cosine " << direction);
+    if (i == 1)
+      CHECK(direction > min_cosine);
+    else
+      CHECK(error < tolerance);
+  }
+}
+
+TEST_CASE("models: with bf16 activations (CPU emulation) the step stays within bf16 precision of float32") {
   for (const std::string name : {"resnet18", "preact-resnet18"}) {
     INFO(name);
-    std::vector<std::vector<float>> results[2];
-    for (Device device : {Device::CPU, Device::CUDA}) {
-      Context ctx(ContextOptions{device});
-      auto model = make_model(name, 10, 8);
-      model->store().allocate(ctx);
-      model->store().initialize(ctx, 3);
-      const Tensor images = tensor_from(ctx, {8, 3, 32, 32}, random_vector(8 * 3 * 32 * 32, 4));
-      const std::vector<int32_t> labels = {0, 1, 2, 3, 4, 5, 6, 7};
-      loss_and_gradients(ctx, *model, images, labels, true);
-      const Tensor& logits = model->forward(ctx, images, false);
-      results[device == Device::CUDA].push_back(logits.to_host(ctx));
-      results[device == Device::CUDA].push_back(model->store().grads().to_host(ctx));
-      results[device == Device::CUDA].push_back(model->store().buffer_values().to_host(ctx));
-    }
-    // A whole network compounds per-op rounding differences; each op alone is held to 1e-4.
-    for (size_t i = 0; i < results[0].size(); ++i) CHECK(relative_error(results[1][i], results[0][i]) < 1e-3);
+    ContextOptions options;
+    options.precision = Precision::BF16;
+    Context bf16(options), fp32(ContextOptions{Device::CPU});
+    const auto low = step_results(bf16, name), full = step_results(fp32, name);
+    check_bf16_step(low, full, 1e-2, 0.9);
+    CHECK(low[0] != full[0]);  // another arithmetic
   }
+}
+
+TEST_CASE("models: CUDA forward and backward match the CPU (float32, and bf16 activations)" * REQUIRES_GPU) {
+  for (Precision precision : {Precision::FP32, Precision::BF16})
+    for (const std::string name : {"resnet18", "preact-resnet18"}) {
+      INFO(name << " " << precision_name(precision));
+      std::vector<std::vector<float>> results[2];
+      for (Device device : {Device::CPU, Device::CUDA}) {
+        ContextOptions options{device};
+        options.precision = precision;
+        Context ctx(options);
+        results[device == Device::CUDA] = step_results(ctx, name);
+      }
+      // A whole network compounds per-op rounding differences; each op alone is held to 1e-4 in
+      // float32. In bf16 a different float32 sum now and then rounds to the neighbouring bf16
+      // value, and the backward pass amplifies that (see check_bf16_step).
+      if (precision == Precision::FP32)
+        for (size_t i = 0; i < results[0].size(); ++i) CHECK(relative_error(results[1][i], results[0][i]) < 1e-3);
+      else
+        check_bf16_step(results[1], results[0], 1e-2, 0.98);
+    }
 }
 
 }  // namespace
