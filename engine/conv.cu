@@ -137,12 +137,26 @@ Perf choose_algorithm(bool deterministic, Query find, Query heuristic, const cha
                 deterministic ? " that is deterministic" : "");
 }
 
+cudnnConvolutionDescriptor_t convolution_descriptor(const ConvShape& s, cudnnMathType_t math) {
+  cudnnConvolutionDescriptor_t desc;
+  CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&desc));
+  CUDNN_CHECK(cudnnSetConvolution2dDescriptor(desc, s.pad, s.pad, s.stride, s.stride, 1, 1, CUDNN_CROSS_CORRELATION,
+                                              CUDNN_DATA_FLOAT));
+  CUDNN_CHECK(cudnnSetConvolutionMathType(desc, math));
+  return desc;
+}
+
+// cudnnFind reports the math type each algorithm was timed with; a direction's descriptor takes
+// it, so that what runs is what was timed. fp32 keeps FMA math whatever cuDNN reports: no TF32.
+void run_as_timed(const Context& ctx, cudnnConvolutionDescriptor_t desc, cudnnMathType_t timed) {
+  if (ctx.precision != Precision::FP32) CUDNN_CHECK(cudnnSetConvolutionMathType(desc, timed));
+}
+
 ConvPlan make_plan(Context& ctx, const ConvShape& s) {
   ConvPlan p;
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.x_desc));
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.y_desc));
   CUDNN_CHECK(cudnnCreateFilterDescriptor(&p.w_desc));
-  CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p.conv_desc));
   // bf16 activations are NHWC, the layout of cuDNN's tensor-core kernels, and so is the bf16 copy
   // of the weights; float32 ones stay NCHW. Accumulation is float32 either way.
   const bool bf16 = ctx.precision == Precision::BF16;
@@ -151,14 +165,14 @@ ConvPlan make_plan(Context& ctx, const ConvShape& s) {
   CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.x_desc, layout, type, s.n, s.c, s.h, s.w));
   CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.y_desc, layout, type, s.n, s.k, s.out_h(), s.out_w()));
   CUDNN_CHECK(cudnnSetFilter4dDescriptor(p.w_desc, type, layout, s.k, s.c, s.r, s.s));
-  CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p.conv_desc, s.pad, s.pad, s.stride, s.stride, 1, 1,
-                                              CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   // FMA math excludes TF32 tensor cores, so fp32 results stay comparable with the CPU reference;
   // default math lets cuDNN use them (--precision tf32); bf16 runs on tensor cores.
   const cudnnMathType_t math = ctx.precision == Precision::FP32 ? CUDNN_FMA_MATH
                                : bf16                          ? CUDNN_TENSOR_OP_MATH
                                                                : CUDNN_DEFAULT_MATH;
-  CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv_desc, math));
+  p.forward_desc = convolution_descriptor(s, math);
+  p.backward_data_desc = convolution_descriptor(s, math);
+  p.backward_filter_desc = convolution_descriptor(s, math);
   cudnnHandle_t h = ctx.cudnn;
 
   using Forward = cudnnConvolutionFwdAlgoPerf_t;
@@ -166,14 +180,15 @@ ConvPlan make_plan(Context& ctx, const ConvShape& s) {
   const Forward f = choose_algorithm<Forward, Query>(
       ctx.deterministic,
       [&](Forward* r, int* n) {
-        CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(h, p.x_desc, p.w_desc, p.conv_desc, p.y_desc, kMaxAlgorithms, n, r));
+        CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(h, p.x_desc, p.w_desc, p.forward_desc, p.y_desc, kMaxAlgorithms, n, r));
       },
       [&](Forward* r, int* n) {
-        CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x_desc, p.w_desc, p.conv_desc, p.y_desc, kMaxAlgorithms, n, r));
+        CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x_desc, p.w_desc, p.forward_desc, p.y_desc, kMaxAlgorithms, n, r));
       },
       "forward convolution");
   p.forward_algo = f.algo;
-  CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, p.x_desc, p.w_desc, p.conv_desc, p.y_desc, f.algo,
+  run_as_timed(ctx, p.forward_desc, f.mathType);
+  CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, p.x_desc, p.w_desc, p.forward_desc, p.y_desc, f.algo,
                                                       &p.forward_workspace));
 
   using BackwardData = cudnnConvolutionBwdDataAlgoPerf_t;
@@ -181,14 +196,15 @@ ConvPlan make_plan(Context& ctx, const ConvShape& s) {
   const BackwardData bd = choose_algorithm<BackwardData, DataQuery>(
       ctx.deterministic,
       [&](BackwardData* r, int* n) {
-        CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(h, p.w_desc, p.y_desc, p.conv_desc, p.x_desc, kMaxAlgorithms, n, r));
+        CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(h, p.w_desc, p.y_desc, p.backward_data_desc, p.x_desc, kMaxAlgorithms, n, r));
       },
       [&](BackwardData* r, int* n) {
-        CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w_desc, p.y_desc, p.conv_desc, p.x_desc, kMaxAlgorithms, n, r));
+        CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w_desc, p.y_desc, p.backward_data_desc, p.x_desc, kMaxAlgorithms, n, r));
       },
       "backward-data convolution");
   p.backward_data_algo = bd.algo;
-  CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w_desc, p.y_desc, p.conv_desc, p.x_desc, bd.algo,
+  run_as_timed(ctx, p.backward_data_desc, bd.mathType);
+  CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w_desc, p.y_desc, p.backward_data_desc, p.x_desc, bd.algo,
                                                            &p.backward_data_workspace));
 
   using BackwardFilter = cudnnConvolutionBwdFilterAlgoPerf_t;
@@ -196,14 +212,15 @@ ConvPlan make_plan(Context& ctx, const ConvShape& s) {
   const BackwardFilter bf = choose_algorithm<BackwardFilter, FilterQuery>(
       ctx.deterministic,
       [&](BackwardFilter* r, int* n) {
-        CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(h, p.x_desc, p.y_desc, p.conv_desc, p.w_desc, kMaxAlgorithms, n, r));
+        CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(h, p.x_desc, p.y_desc, p.backward_filter_desc, p.w_desc, kMaxAlgorithms, n, r));
       },
       [&](BackwardFilter* r, int* n) {
-        CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x_desc, p.y_desc, p.conv_desc, p.w_desc, kMaxAlgorithms, n, r));
+        CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x_desc, p.y_desc, p.backward_filter_desc, p.w_desc, kMaxAlgorithms, n, r));
       },
       "backward-filter convolution");
   p.backward_filter_algo = bf.algo;
-  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x_desc, p.y_desc, p.conv_desc, p.w_desc, bf.algo,
+  run_as_timed(ctx, p.backward_filter_desc, bf.mathType);
+  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x_desc, p.y_desc, p.backward_filter_desc, p.w_desc, bf.algo,
                                                              &p.backward_filter_workspace));
   return p;
 }
@@ -222,7 +239,9 @@ ConvAlgorithmCache::~ConvAlgorithmCache() {
     cudnnDestroyTensorDescriptor(p.x_desc);
     cudnnDestroyTensorDescriptor(p.y_desc);
     cudnnDestroyFilterDescriptor(p.w_desc);
-    cudnnDestroyConvolutionDescriptor(p.conv_desc);
+    cudnnDestroyConvolutionDescriptor(p.forward_desc);
+    cudnnDestroyConvolutionDescriptor(p.backward_data_desc);
+    cudnnDestroyConvolutionDescriptor(p.backward_filter_desc);
   }
 }
 
@@ -259,7 +278,7 @@ void conv2d_forward(Context& ctx, const ConvShape& shape, float* y, const float*
   if (!ctx.is_cuda()) return conv2d_forward_cpu(shape, y, x, w);
   const ConvPlan& p = plan_for(ctx, shape);
   const float one = 1.0f, zero = 0.0f;
-  CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn, &one, p.x_desc, x, p.w_desc, w, p.conv_desc, p.forward_algo,
+  CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn, &one, p.x_desc, x, p.w_desc, w, p.forward_desc, p.forward_algo,
                                       ctx.workspace(p.forward_workspace), p.forward_workspace, &zero, p.y_desc, y));
 }
 
@@ -269,7 +288,7 @@ void conv2d_backward_data(Context& ctx, const ConvShape& shape, float* dx, const
   if (!ctx.is_cuda()) return conv2d_backward_data_cpu(shape, dx, dy, w);
   const ConvPlan& p = plan_for(ctx, shape);
   const float one = 1.0f, zero = 0.0f;
-  CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn, &one, p.w_desc, w, p.y_desc, dy, p.conv_desc,
+  CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn, &one, p.w_desc, w, p.y_desc, dy, p.backward_data_desc,
                                            p.backward_data_algo, ctx.workspace(p.backward_data_workspace),
                                            p.backward_data_workspace, &zero, p.x_desc, dx));
 }
@@ -280,7 +299,7 @@ void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, con
   if (!ctx.is_cuda()) return conv2d_backward_filter_cpu(shape, dw, dy, x);
   const ConvPlan& p = plan_for(ctx, shape);
   const float one = 1.0f, zero = 0.0f;
-  CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn, &one, p.x_desc, x, p.y_desc, dy, p.conv_desc,
+  CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn, &one, p.x_desc, x, p.y_desc, dy, p.backward_filter_desc,
                                              p.backward_filter_algo, ctx.workspace(p.backward_filter_workspace),
                                              p.backward_filter_workspace, &zero, p.w_desc, dw));
 }
@@ -293,7 +312,7 @@ void conv2d_forward(Context& ctx, const ConvShape& shape, uint16_t* y, const uin
   const float one = 1.0f, zero = 0.0f;
   const Bf16Scratch b = bf16_scratch(ctx, p.forward_workspace, shape);
   filter_to_bf16(ctx, shape, b.filter, w);
-  CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn, &one, p.x_desc, x, p.w_desc, b.filter, p.conv_desc, p.forward_algo,
+  CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn, &one, p.x_desc, x, p.w_desc, b.filter, p.forward_desc, p.forward_algo,
                                       b.cudnn, p.forward_workspace, &zero, p.y_desc, y));
 }
 
@@ -305,7 +324,7 @@ void conv2d_backward_data(Context& ctx, const ConvShape& shape, uint16_t* dx, co
   const float one = 1.0f, zero = 0.0f;
   const Bf16Scratch b = bf16_scratch(ctx, p.backward_data_workspace, shape);
   filter_to_bf16(ctx, shape, b.filter, w);
-  CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn, &one, p.w_desc, b.filter, p.y_desc, dy, p.conv_desc,
+  CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn, &one, p.w_desc, b.filter, p.y_desc, dy, p.backward_data_desc,
                                            p.backward_data_algo, b.cudnn, p.backward_data_workspace, &zero, p.x_desc,
                                            dx));
 }
@@ -317,7 +336,7 @@ void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, con
   const ConvPlan& p = plan_for(ctx, shape);
   const float one = 1.0f, zero = 0.0f;
   const Bf16Scratch b = bf16_scratch(ctx, p.backward_filter_workspace, shape);
-  CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn, &one, p.x_desc, x, p.y_desc, dy, p.conv_desc,
+  CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn, &one, p.x_desc, x, p.y_desc, dy, p.backward_filter_desc,
                                              p.backward_filter_algo, b.cudnn, p.backward_filter_workspace, &zero,
                                              p.w_desc, b.filter));
   nhwc_bf16_to_nchw(ctx, dw, b.filter, shape.k, shape.c, shape.r * shape.s);

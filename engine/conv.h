@@ -25,11 +25,12 @@ struct ConvShape {
   bool operator<(const ConvShape& other) const { return key() < other.key(); }
 };
 
-// What cuDNN needs for one shape: descriptors and the algorithm picked for each direction.
+// What cuDNN needs for one shape: descriptors and the algorithm picked for each direction, each
+// direction with its own convolution descriptor, set to the math type its algorithm was timed with.
 struct ConvPlan {
   cudnnTensorDescriptor_t x_desc = nullptr, y_desc = nullptr;
   cudnnFilterDescriptor_t w_desc = nullptr;
-  cudnnConvolutionDescriptor_t conv_desc = nullptr;
+  cudnnConvolutionDescriptor_t forward_desc = nullptr, backward_data_desc = nullptr, backward_filter_desc = nullptr;
   cudnnConvolutionFwdAlgo_t forward_algo{};
   cudnnConvolutionBwdDataAlgo_t backward_data_algo{};
   cudnnConvolutionBwdFilterAlgo_t backward_filter_algo{};
