@@ -32,13 +32,14 @@ __global__ void global_avg_pool_nhwc_kernel(float* y, const uint16_t* x, int n, 
   y[plane] = sum / hw;
 }
 
+// 32-bit index arithmetic (the caller checks the size): one division per element, not 64-bit ones.
 template <typename T>
 __global__ void global_avg_pool_backward_kernel(T* dx, const float* dy, int n, int c, int hw) {
-  const long total = static_cast<long>(n) * c * hw;
-  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<long>(gridDim.x) * blockDim.x) {
-    const long image = i / (static_cast<long>(c) * hw);
-    store(dx, i, dy[image * c + ActivationLayout<T>::channel(i, c, hw)] / hw);
+  const unsigned total = static_cast<unsigned>(n) * c * hw, plane = static_cast<unsigned>(c) * hw;
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+    const unsigned image = i / plane, within = i - image * plane;
+    const unsigned ch = std::is_same<T, float>::value ? within / hw : within % c;
+    store(dx, i, dy[image * c + ch] / hw);
   }
 }
 
@@ -73,6 +74,7 @@ void backward(Context& ctx, T* dx, const float* dy, int n, int c, int hw) {
       store(dx, i, dy[i / (static_cast<long>(c) * hw) * c + ActivationLayout<T>::channel(i, c, hw)] / hw);
     return;
   }
+  CHECK(total < 2147483648L, "global average pool of %d x %d x %d: over 2^31 elements", n, c, hw);
   global_avg_pool_backward_kernel<<<grid_size(total), kThreads, 0, ctx.stream>>>(dx, dy, n, c, hw);
   CUDA_CHECK_LAUNCH();
 }

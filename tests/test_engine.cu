@@ -469,14 +469,35 @@ TEST_CASE("batchnorm + residual + relu: fused CUDA equals the three CUDA ops" * 
   CHECK(batchnorm_add_relu(gpu, s, in, r, dy, true) == batchnorm_add_relu(gpu, s, in, r, dy, false));
 }
 
+// Elements that a ReLU zeroed in one run and passed in the other: a pre-activation within float32
+// rounding of 0 may fall on either side of the mask when two runs sum in different orders. Their
+// values in the outputs `gated` by the mask (the gradients through it) are zeroed in both runs
+// before the comparison, which would otherwise see a gradient of order 1 against 0. Returns how
+// many there were: a few in millions at most.
+size_t drop_relu_disagreements(Vectors& a, Vectors& b, size_t y, std::initializer_list<size_t> gated) {
+  size_t count = 0;
+  for (size_t i = 0; i < a[y].size(); ++i) {
+    if ((a[y][i] > 0.0f) == (b[y][i] > 0.0f)) continue;
+    ++count;
+    for (size_t g : gated) a[g][i] = b[g][i] = 0.0f;
+  }
+  return count;
+}
+
 TEST_CASE("batchnorm + relu: fused CUDA equals the two CUDA ops and matches the CPU" * REQUIRES_GPU) {
   for (const BatchNormShape& s : {BatchNormShape{4, 3, 6}, BatchNormShape{128, 64, 1024}}) {
     const size_t size = static_cast<size_t>(s.n) * s.c * s.hw;
     const Vectors in = batchnorm_inputs(s);
     const std::vector<float> dy = random_vector(size, 99);
     Context gpu(ContextOptions{Device::CUDA});
-    CHECK(batchnorm_run(s, true, Activation::ReLU)(gpu, in, dy) == batchnorm_then_relu_run(s, true)(gpu, in, dy));
-    check_cuda_matches_cpu(batchnorm_run(s, true, Activation::ReLU), in, size);
+    Vectors actual = batchnorm_run(s, true, Activation::ReLU)(gpu, in, dy);
+    CHECK(actual == batchnorm_then_relu_run(s, true)(gpu, in, dy));
+    Vectors expected = batchnorm_run(s, true, Activation::ReLU)(cpu_context(), in, dy);
+    CHECK(drop_relu_disagreements(actual, expected, 0, {1}) <= size / 100000);  // y, dx, ...
+    for (size_t i = 0; i < expected.size(); ++i) {
+      INFO("output " << i);
+      CHECK(relative_error(actual[i], expected[i]) < 1e-4);
+    }
   }
 }
 
@@ -644,8 +665,11 @@ TEST_CASE("bf16 NHWC activations: the CUDA batchnorm, pooling and add match the 
     const Vectors in = activation_op_inputs(s);
     for (bool training : {true, false}) {
       INFO("n" << s.n << " c" << s.c << " hw" << s.hw << " training " << training);
-      const ActivationOpsResult expected = activation_ops(cpu_context(), s, DType::BF16, training, in);
-      const ActivationOpsResult actual = activation_ops(gpu, s, DType::BF16, training, in);
+      ActivationOpsResult expected = activation_ops(cpu_context(), s, DType::BF16, training, in);
+      ActivationOpsResult actual = activation_ops(gpu, s, DType::BF16, training, in);
+      if (training)  // dx and d_residual pass through the ReLU's mask
+        CHECK(drop_relu_disagreements(actual.activations, expected.activations, 0, {3, 4}) <=
+              static_cast<size_t>(s.n) * s.c * s.hw / 100000);
       for (size_t i = 0; i < expected.activations.size(); ++i) {
         INFO("activation " << i);
         for (float v : actual.activations[i]) REQUIRE(v == round_to_bf16(v));

@@ -188,6 +188,32 @@ TEST_CASE("models: a warm training step allocates nothing (float32 and bf16 acti
   }
 }
 
+TEST_CASE("models: a warm CUDA training step allocates nothing, the workspace included" * REQUIRES_GPU) {
+  for (Precision precision : {Precision::FP32, Precision::BF16}) {
+    INFO(precision_name(precision));
+    ContextOptions options{Device::CUDA};
+    options.precision = precision;
+    Context ctx(options);
+    auto model = make_model("resnet18", 10, 16);
+    model->store().allocate(ctx);
+    model->store().initialize(ctx, 1);
+    const Tensor images = tensor_from(ctx, {16, 3, 32, 32}, random_vector(16 * 3 * 32 * 32, 2));
+    Tensor dlogits = Tensor::zeros(ctx, {16, 10});
+    model->forward(ctx, images, true);
+    model->backward(ctx, dlogits);
+    const size_t allocations = ctx.allocator->system_allocations(), in_use = ctx.allocator->bytes_in_use();
+    const size_t workspace = ctx.workspace_bytes();
+    for (int step = 0; step < 3; ++step) {
+      model->forward(ctx, images, true);
+      model->backward(ctx, dlogits);
+    }
+    ctx.synchronize();
+    CHECK(ctx.allocator->system_allocations() == allocations);
+    CHECK(ctx.allocator->bytes_in_use() == in_use);
+    CHECK(ctx.workspace_bytes() == workspace);
+  }
+}
+
 // Logits and gradients of one training step on 8 images, and the evaluation-mode logits.
 std::vector<std::vector<float>> step_results(Context& ctx, const std::string& name) {
   auto model = make_model(name, 10, 8);
