@@ -85,27 +85,30 @@ size_t input_count(const ConvShape& s) { return static_cast<size_t>(s.n) * s.c *
 size_t output_count(const ConvShape& s) { return static_cast<size_t>(s.n) * s.k * s.out_h() * s.out_w(); }
 int output_pixels(const ConvShape& s) { return s.out_h() * s.out_w(); }
 
-// The CPU's bf16 convolutions: bf16 activations widened to float32 NCHW (exactly), the weights
-// rounded to bf16, float32 arithmetic, the result rounded to bf16.
+// The CPU's bf16 convolutions: bf16 activations and weights widened to float32 NCHW (exactly),
+// float32 arithmetic, the result rounded to bf16.
 std::vector<float> widened(Context& ctx, const uint16_t* nhwc, int n, int c, int hw) {
   std::vector<float> nchw(static_cast<size_t>(n) * c * hw);
   nhwc_bf16_to_nchw(ctx, nchw.data(), nhwc, n, c, hw);
   return nchw;
 }
 
-void conv2d_forward_bf16_cpu(Context& ctx, const ConvShape& s, uint16_t* y, const uint16_t* x, const float* w) {
-  const std::vector<float> x_wide = widened(ctx, x, s.n, s.c, s.h * s.w);
-  const HostOperand w_op(ctx, w, s.weight_count());
+std::vector<float> widened_weights(Context& ctx, const ConvShape& s, const uint16_t* w) {
+  return widened(ctx, w, s.k, s.c, s.r * s.s);
+}
+
+void conv2d_forward_bf16_cpu(Context& ctx, const ConvShape& s, uint16_t* y, const uint16_t* x, const uint16_t* w) {
+  const std::vector<float> x_wide = widened(ctx, x, s.n, s.c, s.h * s.w), w_wide = widened_weights(ctx, s, w);
   std::vector<float> y_wide(output_count(s));
-  conv2d_forward_cpu(s, y_wide.data(), x_wide.data(), w_op.data);
+  conv2d_forward_cpu(s, y_wide.data(), x_wide.data(), w_wide.data());
   nchw_to_nhwc_bf16(ctx, y, y_wide.data(), s.n, s.k, output_pixels(s));
 }
 
-void conv2d_backward_data_bf16_cpu(Context& ctx, const ConvShape& s, uint16_t* dx, const uint16_t* dy, const float* w) {
-  const std::vector<float> dy_wide = widened(ctx, dy, s.n, s.k, output_pixels(s));
-  const HostOperand w_op(ctx, w, s.weight_count());
+void conv2d_backward_data_bf16_cpu(Context& ctx, const ConvShape& s, uint16_t* dx, const uint16_t* dy,
+                                   const uint16_t* w) {
+  const std::vector<float> dy_wide = widened(ctx, dy, s.n, s.k, output_pixels(s)), w_wide = widened_weights(ctx, s, w);
   std::vector<float> dx_wide(input_count(s));
-  conv2d_backward_data_cpu(s, dx_wide.data(), dy_wide.data(), w_op.data);
+  conv2d_backward_data_cpu(s, dx_wide.data(), dy_wide.data(), w_wide.data());
   nchw_to_nhwc_bf16(ctx, dx, dx_wide.data(), s.n, s.c, s.h * s.w);
 }
 
@@ -252,25 +255,11 @@ void require_precision(const Context& ctx, bool bf16, const char* what) {
         bf16 ? "bf16" : "float32", precision_name(ctx.precision));
 }
 
-// Scratch for one bf16 call: cuDNN's workspace, then a bf16 filter (the weights going in, or the
-// weight gradient coming out), in one block of the context's workspace (stream-ordered, so
-// consecutive calls may share it).
-struct Bf16Scratch {
-  void* cudnn;
-  uint16_t* filter;
-};
-
-Bf16Scratch bf16_scratch(Context& ctx, size_t cudnn_bytes, const ConvShape& s) {
-  const size_t filter_at = (cudnn_bytes + 255) / 256 * 256;
-  auto* base = static_cast<uint8_t*>(ctx.workspace(filter_at + 2 * s.weight_count()));
-  return Bf16Scratch{base, reinterpret_cast<uint16_t*>(base + filter_at)};
-}
-
-void filter_to_bf16(Context& ctx, const ConvShape& s, uint16_t* dst, const float* w) {
-  nchw_to_nhwc_bf16(ctx, dst, w, s.k, s.c, s.r * s.s);
-}
-
 }  // namespace
+
+void conv2d_weights_to_bf16(Context& ctx, const ConvShape& shape, uint16_t* w_bf16, const float* w) {
+  nchw_to_nhwc_bf16(ctx, w_bf16, w, shape.k, shape.c, shape.r * shape.s);
+}
 
 void conv2d_forward(Context& ctx, const ConvShape& shape, float* y, const float* x, const float* w) {
   NVTX_RANGE("conv2d_forward");
@@ -304,29 +293,26 @@ void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, con
                                              p.backward_filter_workspace, &zero, p.w_desc, dw));
 }
 
-void conv2d_forward(Context& ctx, const ConvShape& shape, uint16_t* y, const uint16_t* x, const float* w) {
+void conv2d_forward(Context& ctx, const ConvShape& shape, uint16_t* y, const uint16_t* x, const uint16_t* w_bf16) {
   NVTX_RANGE("conv2d_forward");
   require_precision(ctx, true, "conv2d_forward");
-  if (!ctx.is_cuda()) return conv2d_forward_bf16_cpu(ctx, shape, y, x, w);
+  if (!ctx.is_cuda()) return conv2d_forward_bf16_cpu(ctx, shape, y, x, w_bf16);
   const ConvPlan& p = plan_for(ctx, shape);
   const float one = 1.0f, zero = 0.0f;
-  const Bf16Scratch b = bf16_scratch(ctx, p.forward_workspace, shape);
-  filter_to_bf16(ctx, shape, b.filter, w);
-  CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn, &one, p.x_desc, x, p.w_desc, b.filter, p.forward_desc, p.forward_algo,
-                                      b.cudnn, p.forward_workspace, &zero, p.y_desc, y));
+  CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn, &one, p.x_desc, x, p.w_desc, w_bf16, p.forward_desc, p.forward_algo,
+                                      ctx.workspace(p.forward_workspace), p.forward_workspace, &zero, p.y_desc, y));
 }
 
-void conv2d_backward_data(Context& ctx, const ConvShape& shape, uint16_t* dx, const uint16_t* dy, const float* w) {
+void conv2d_backward_data(Context& ctx, const ConvShape& shape, uint16_t* dx, const uint16_t* dy,
+                          const uint16_t* w_bf16) {
   NVTX_RANGE("conv2d_backward_data");
   require_precision(ctx, true, "conv2d_backward_data");
-  if (!ctx.is_cuda()) return conv2d_backward_data_bf16_cpu(ctx, shape, dx, dy, w);
+  if (!ctx.is_cuda()) return conv2d_backward_data_bf16_cpu(ctx, shape, dx, dy, w_bf16);
   const ConvPlan& p = plan_for(ctx, shape);
   const float one = 1.0f, zero = 0.0f;
-  const Bf16Scratch b = bf16_scratch(ctx, p.backward_data_workspace, shape);
-  filter_to_bf16(ctx, shape, b.filter, w);
-  CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn, &one, p.w_desc, b.filter, p.y_desc, dy, p.backward_data_desc,
-                                           p.backward_data_algo, b.cudnn, p.backward_data_workspace, &zero, p.x_desc,
-                                           dx));
+  CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn, &one, p.w_desc, w_bf16, p.y_desc, dy, p.backward_data_desc,
+                                           p.backward_data_algo, ctx.workspace(p.backward_data_workspace),
+                                           p.backward_data_workspace, &zero, p.x_desc, dx));
 }
 
 void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, const uint16_t* dy, const uint16_t* x) {
@@ -335,9 +321,13 @@ void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, con
   if (!ctx.is_cuda()) return conv2d_backward_filter_bf16_cpu(ctx, shape, dw, dy, x);
   const ConvPlan& p = plan_for(ctx, shape);
   const float one = 1.0f, zero = 0.0f;
-  const Bf16Scratch b = bf16_scratch(ctx, p.backward_filter_workspace, shape);
+  // cuDNN writes a bf16 filter gradient, after its own workspace in the same block (stream-ordered,
+  // so consecutive calls may share it); it comes back to the float32 [k][c][r][s] gradient.
+  const size_t dw_at = (p.backward_filter_workspace + 255) / 256 * 256;
+  auto* scratch = static_cast<uint8_t*>(ctx.workspace(dw_at + 2 * shape.weight_count()));
+  auto* dw_bf16 = reinterpret_cast<uint16_t*>(scratch + dw_at);
   CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn, &one, p.x_desc, x, p.y_desc, dy, p.backward_filter_desc,
-                                             p.backward_filter_algo, b.cudnn, p.backward_filter_workspace, &zero,
-                                             p.w_desc, b.filter));
-  nhwc_bf16_to_nchw(ctx, dw, b.filter, shape.k, shape.c, shape.r * shape.s);
+                                             p.backward_filter_algo, scratch, p.backward_filter_workspace, &zero,
+                                             p.w_desc, dw_bf16));
+  nhwc_bf16_to_nchw(ctx, dw, dw_bf16, shape.k, shape.c, shape.r * shape.s);
 }

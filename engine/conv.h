@@ -55,10 +55,13 @@ void conv2d_backward_data(Context& ctx, const ConvShape& shape, float* dx, const
 void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, const float* dy,
                             const float* x);
 
-// bf16 NHWC activations (--precision bf16). cuDNN multiplies bf16 operands (the weights rounded
-// to a bf16 copy on the way in), sums in float32 and rounds the result to bf16; the weight
-// gradient comes back as float32 holding bf16 values. The CPU computes the same in float32 on the
-// rounded operands; only the order of the float32 sums differs.
-void conv2d_forward(Context& ctx, const ConvShape& shape, uint16_t* y, const uint16_t* x, const float* w);
-void conv2d_backward_data(Context& ctx, const ConvShape& shape, uint16_t* dx, const uint16_t* dy, const float* w);
+// bf16 NHWC activations (--precision bf16). cuDNN multiplies bf16 operands, sums in float32 and
+// rounds the result to bf16; the weight gradient comes back as float32 holding bf16 values. The
+// weights go in as a bf16 copy in cuDNN's NHWC filter layout [k][r][s][c], made once per step by
+// conv2d_weights_to_bf16 and used by both the forward and the backward-data convolution. The CPU
+// computes the same in float32 on the same operands; only the order of the float32 sums differs.
+void conv2d_weights_to_bf16(Context& ctx, const ConvShape& shape, uint16_t* w_bf16, const float* w);
+void conv2d_forward(Context& ctx, const ConvShape& shape, uint16_t* y, const uint16_t* x, const uint16_t* w_bf16);
+void conv2d_backward_data(Context& ctx, const ConvShape& shape, uint16_t* dx, const uint16_t* dy,
+                          const uint16_t* w_bf16);
 void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, const uint16_t* dy, const uint16_t* x);

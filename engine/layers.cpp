@@ -34,12 +34,15 @@ const Tensor& Conv2d::forward(Context& ctx, const Tensor& x) {
     nchw_to_nhwc_bf16(ctx, converted_input_.bf16_data(), x.data(), s.n, s.c, s.h * s.w);
     x_ = converted_input_;
   }
-  const DType activations = bf16 ? DType::BF16 : DType::F32;
-  y_.ensure(ctx, {s.n, s.k, s.out_h(), s.out_w()}, activations);
-  visit_dtype(activations, [&](auto element) {
-    using T = decltype(element);
-    conv2d_forward(ctx, s, y_.elements<T>(), x_.elements<T>(), weight_->value.data());
-  });
+  y_.ensure(ctx, {s.n, s.k, s.out_h(), s.out_w()}, bf16 ? DType::BF16 : DType::F32);
+  if (!bf16) {
+    conv2d_forward(ctx, s, y_.data(), x_.data(), weight_->value.data());
+    return y_;
+  }
+  // The weights' bf16 copy, made once a step here and used again by the backward pass.
+  weight_bf16_.ensure(ctx, s.weight_count());
+  conv2d_weights_to_bf16(ctx, s, weight_bf16_.data(), weight_->value.data());
+  conv2d_forward(ctx, s, y_.bf16_data(), x_.bf16_data(), weight_bf16_.data());
   return y_;
 }
 
@@ -47,13 +50,18 @@ const Tensor& Conv2d::backward(Context& ctx, const Tensor& dy, bool need_input_g
   const ConvShape s = shape_for(x_);
   CHECK(dy.dtype() == x_.dtype(), "%s: a %s gradient for %s activations", weight_->name.c_str(),
         dtype_name(dy.dtype()), dtype_name(x_.dtype()));
-  visit_dtype(x_.dtype(), [&](auto element) {
-    using T = decltype(element);
-    conv2d_backward_filter(ctx, s, weight_->grad.data(), dy.elements<T>(), x_.elements<T>());
-    if (!need_input_grad) return;
+  const bool bf16 = x_.dtype() == DType::BF16;
+  if (bf16)
+    conv2d_backward_filter(ctx, s, weight_->grad.data(), dy.bf16_data(), x_.bf16_data());
+  else
+    conv2d_backward_filter(ctx, s, weight_->grad.data(), dy.data(), x_.data());
+  if (need_input_grad) {
     dx_.ensure(ctx, x_.shape(), x_.dtype());
-    conv2d_backward_data(ctx, s, dx_.elements<T>(), dy.elements<T>(), weight_->value.data());
-  });
+    if (bf16)
+      conv2d_backward_data(ctx, s, dx_.bf16_data(), dy.bf16_data(), weight_bf16_.data());
+    else
+      conv2d_backward_data(ctx, s, dx_.data(), dy.data(), weight_->value.data());
+  }
   if (!need_input_grad) {
     dx_ = Tensor();
   } else if (input_dtype_ != x_.dtype()) {  // the input was converted: its gradient goes back to float32

@@ -31,6 +31,7 @@ class Conv2d {
   Tensor x_, y_, dx_;
   // Under bf16, a float32 input's bf16 copy (what x_ then holds) and its gradient in float32.
   Tensor converted_input_, converted_input_grad_;
+  Buffer<uint16_t> weight_bf16_;  // under bf16: the weights as cuDNN multiplies them, for this step
 };
 
 // With Activation::ReLU the layer is relu(batchnorm(x)), and with a residual given to forward()

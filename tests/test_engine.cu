@@ -117,10 +117,12 @@ OpRun conv_run_bf16(const ConvShape& s) {
     const int in_hw = s.h * s.w, out_hw = s.out_h() * s.out_w();
     const Tensor x = bf16_activation(ctx, in[0], s.n, s.c, in_hw), g = bf16_activation(ctx, dy, s.n, s.k, out_hw);
     const Tensor w = tensor_from(ctx, {s.k, s.c, s.r, s.s}, in[1]);
+    Buffer<uint16_t> w_bf16(ctx, s.weight_count());
+    conv2d_weights_to_bf16(ctx, s, w_bf16.data(), w.data());
     Tensor y = Tensor::empty(ctx, {s.n, s.k, out_hw}, DType::BF16), dx = Tensor::empty(ctx, x.shape(), DType::BF16);
     Tensor dw = Tensor::empty(ctx, w.shape());
-    conv2d_forward(ctx, s, y.bf16_data(), x.bf16_data(), w.data());
-    conv2d_backward_data(ctx, s, dx.bf16_data(), g.bf16_data(), w.data());
+    conv2d_forward(ctx, s, y.bf16_data(), x.bf16_data(), w_bf16.data());
+    conv2d_backward_data(ctx, s, dx.bf16_data(), g.bf16_data(), w_bf16.data());
     conv2d_backward_filter(ctx, s, dw.data(), g.bf16_data(), x.bf16_data());
     return Vectors{widened_to_host(ctx, y, s.n, s.k, out_hw), widened_to_host(ctx, dx, s.n, s.c, in_hw),
                    dw.to_host(ctx)};
