@@ -261,20 +261,17 @@ void conv2d_weights_to_bf16(Context& ctx, const ConvShape& shape, uint16_t* w_bf
   nchw_to_nhwc_bf16(ctx, w_bf16, w, shape.k, shape.c, shape.r * shape.s);
 }
 
-void conv2d_forward(Context& ctx, const ConvShape& shape, float* y, const float* x, const float* w) {
-  NVTX_RANGE("conv2d_forward");
-  require_precision(ctx, false, "conv2d_forward");
-  if (!ctx.is_cuda()) return conv2d_forward_cpu(shape, y, x, w);
+namespace {
+
+// The cuDNN calls take untyped operands: the plan's descriptors say float32 NCHW or bf16 NHWC.
+void cudnn_forward(Context& ctx, const ConvShape& shape, void* y, const void* x, const void* w) {
   const ConvPlan& p = plan_for(ctx, shape);
   const float one = 1.0f, zero = 0.0f;
   CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn, &one, p.x_desc, x, p.w_desc, w, p.forward_desc, p.forward_algo,
                                       ctx.workspace(p.forward_workspace), p.forward_workspace, &zero, p.y_desc, y));
 }
 
-void conv2d_backward_data(Context& ctx, const ConvShape& shape, float* dx, const float* dy, const float* w) {
-  NVTX_RANGE("conv2d_backward_data");
-  require_precision(ctx, false, "conv2d_backward_data");
-  if (!ctx.is_cuda()) return conv2d_backward_data_cpu(shape, dx, dy, w);
+void cudnn_backward_data(Context& ctx, const ConvShape& shape, void* dx, const void* dy, const void* w) {
   const ConvPlan& p = plan_for(ctx, shape);
   const float one = 1.0f, zero = 0.0f;
   CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn, &one, p.w_desc, w, p.y_desc, dy, p.backward_data_desc,
@@ -282,25 +279,43 @@ void conv2d_backward_data(Context& ctx, const ConvShape& shape, float* dx, const
                                            p.backward_data_workspace, &zero, p.x_desc, dx));
 }
 
+// `workspace` holds at least the plan's backward-filter workspace.
+void cudnn_backward_filter(Context& ctx, const ConvPlan& p, void* dw, const void* dy, const void* x, void* workspace) {
+  const float one = 1.0f, zero = 0.0f;
+  CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn, &one, p.x_desc, x, p.y_desc, dy, p.backward_filter_desc,
+                                             p.backward_filter_algo, workspace, p.backward_filter_workspace, &zero,
+                                             p.w_desc, dw));
+}
+
+}  // namespace
+
+void conv2d_forward(Context& ctx, const ConvShape& shape, float* y, const float* x, const float* w) {
+  NVTX_RANGE("conv2d_forward");
+  require_precision(ctx, false, "conv2d_forward");
+  if (!ctx.is_cuda()) return conv2d_forward_cpu(shape, y, x, w);
+  cudnn_forward(ctx, shape, y, x, w);
+}
+
+void conv2d_backward_data(Context& ctx, const ConvShape& shape, float* dx, const float* dy, const float* w) {
+  NVTX_RANGE("conv2d_backward_data");
+  require_precision(ctx, false, "conv2d_backward_data");
+  if (!ctx.is_cuda()) return conv2d_backward_data_cpu(shape, dx, dy, w);
+  cudnn_backward_data(ctx, shape, dx, dy, w);
+}
+
 void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, const float* dy, const float* x) {
   NVTX_RANGE("conv2d_backward_filter");
   require_precision(ctx, false, "conv2d_backward_filter");
   if (!ctx.is_cuda()) return conv2d_backward_filter_cpu(shape, dw, dy, x);
   const ConvPlan& p = plan_for(ctx, shape);
-  const float one = 1.0f, zero = 0.0f;
-  CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn, &one, p.x_desc, x, p.y_desc, dy, p.backward_filter_desc,
-                                             p.backward_filter_algo, ctx.workspace(p.backward_filter_workspace),
-                                             p.backward_filter_workspace, &zero, p.w_desc, dw));
+  cudnn_backward_filter(ctx, p, dw, dy, x, ctx.workspace(p.backward_filter_workspace));
 }
 
 void conv2d_forward(Context& ctx, const ConvShape& shape, uint16_t* y, const uint16_t* x, const uint16_t* w_bf16) {
   NVTX_RANGE("conv2d_forward");
   require_precision(ctx, true, "conv2d_forward");
   if (!ctx.is_cuda()) return conv2d_forward_bf16_cpu(ctx, shape, y, x, w_bf16);
-  const ConvPlan& p = plan_for(ctx, shape);
-  const float one = 1.0f, zero = 0.0f;
-  CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn, &one, p.x_desc, x, p.w_desc, w_bf16, p.forward_desc, p.forward_algo,
-                                      ctx.workspace(p.forward_workspace), p.forward_workspace, &zero, p.y_desc, y));
+  cudnn_forward(ctx, shape, y, x, w_bf16);
 }
 
 void conv2d_backward_data(Context& ctx, const ConvShape& shape, uint16_t* dx, const uint16_t* dy,
@@ -308,11 +323,7 @@ void conv2d_backward_data(Context& ctx, const ConvShape& shape, uint16_t* dx, co
   NVTX_RANGE("conv2d_backward_data");
   require_precision(ctx, true, "conv2d_backward_data");
   if (!ctx.is_cuda()) return conv2d_backward_data_bf16_cpu(ctx, shape, dx, dy, w_bf16);
-  const ConvPlan& p = plan_for(ctx, shape);
-  const float one = 1.0f, zero = 0.0f;
-  CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn, &one, p.w_desc, w_bf16, p.y_desc, dy, p.backward_data_desc,
-                                           p.backward_data_algo, ctx.workspace(p.backward_data_workspace),
-                                           p.backward_data_workspace, &zero, p.x_desc, dx));
+  cudnn_backward_data(ctx, shape, dx, dy, w_bf16);
 }
 
 void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, const uint16_t* dy, const uint16_t* x) {
@@ -320,14 +331,11 @@ void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, con
   require_precision(ctx, true, "conv2d_backward_filter");
   if (!ctx.is_cuda()) return conv2d_backward_filter_bf16_cpu(ctx, shape, dw, dy, x);
   const ConvPlan& p = plan_for(ctx, shape);
-  const float one = 1.0f, zero = 0.0f;
   // cuDNN writes a bf16 filter gradient, after its own workspace in the same block (stream-ordered,
   // so consecutive calls may share it); it comes back to the float32 [k][c][r][s] gradient.
   const size_t dw_at = (p.backward_filter_workspace + 255) / 256 * 256;
   auto* scratch = static_cast<uint8_t*>(ctx.workspace(dw_at + 2 * shape.weight_count()));
   auto* dw_bf16 = reinterpret_cast<uint16_t*>(scratch + dw_at);
-  CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn, &one, p.x_desc, x, p.y_desc, dy, p.backward_filter_desc,
-                                             p.backward_filter_algo, scratch, p.backward_filter_workspace, &zero,
-                                             p.w_desc, dw_bf16));
+  cudnn_backward_filter(ctx, p, dw_bf16, dy, x, scratch);
   nhwc_bf16_to_nchw(ctx, dw, dw_bf16, shape.k, shape.c, shape.r * shape.s);
 }

@@ -165,40 +165,19 @@ TEST_CASE("models: whole-network gradients match central differences") {
   }
 }
 
-TEST_CASE("models: a warm training step allocates nothing (float32 and bf16 activations)") {
+// After one step, three more of `model_name` at `width` on `batch` images allocate nothing: no
+// new system allocation, the same bytes in use, the same workspace.
+void check_warm_steps_allocate_nothing(Device device, const std::string& model_name, int width, int batch) {
   for (Precision precision : {Precision::FP32, Precision::BF16}) {
     INFO(precision_name(precision));
-    ContextOptions options;
+    ContextOptions options{device};
     options.precision = precision;
     Context ctx(options);
-    auto model = make_model("preact-resnet18", 10, 4);
+    auto model = make_model(model_name, 10, width);
     model->store().allocate(ctx);
     model->store().initialize(ctx, 1);
-    const Tensor images = tensor_from(ctx, {2, 3, 32, 32}, random_vector(2 * 3 * 32 * 32, 2));
-    Tensor dlogits = Tensor::zeros(ctx, {2, 10});
-    model->forward(ctx, images, true);
-    model->backward(ctx, dlogits);
-    const size_t allocations = ctx.allocator->system_allocations(), in_use = ctx.allocator->bytes_in_use();
-    for (int step = 0; step < 3; ++step) {
-      model->forward(ctx, images, true);
-      model->backward(ctx, dlogits);
-    }
-    CHECK(ctx.allocator->system_allocations() == allocations);
-    CHECK(ctx.allocator->bytes_in_use() == in_use);
-  }
-}
-
-TEST_CASE("models: a warm CUDA training step allocates nothing, the workspace included" * REQUIRES_GPU) {
-  for (Precision precision : {Precision::FP32, Precision::BF16}) {
-    INFO(precision_name(precision));
-    ContextOptions options{Device::CUDA};
-    options.precision = precision;
-    Context ctx(options);
-    auto model = make_model("resnet18", 10, 16);
-    model->store().allocate(ctx);
-    model->store().initialize(ctx, 1);
-    const Tensor images = tensor_from(ctx, {16, 3, 32, 32}, random_vector(16 * 3 * 32 * 32, 2));
-    Tensor dlogits = Tensor::zeros(ctx, {16, 10});
+    const Tensor images = tensor_from(ctx, {batch, 3, 32, 32}, random_vector(batch * 3 * 32 * 32, 2));
+    Tensor dlogits = Tensor::zeros(ctx, {batch, 10});
     model->forward(ctx, images, true);
     model->backward(ctx, dlogits);
     const size_t allocations = ctx.allocator->system_allocations(), in_use = ctx.allocator->bytes_in_use();
@@ -212,6 +191,14 @@ TEST_CASE("models: a warm CUDA training step allocates nothing, the workspace in
     CHECK(ctx.allocator->bytes_in_use() == in_use);
     CHECK(ctx.workspace_bytes() == workspace);
   }
+}
+
+TEST_CASE("models: a warm training step allocates nothing (float32 and bf16 activations)") {
+  check_warm_steps_allocate_nothing(Device::CPU, "preact-resnet18", 4, 2);
+}
+
+TEST_CASE("models: a warm CUDA training step allocates nothing, the workspace included" * REQUIRES_GPU) {
+  check_warm_steps_allocate_nothing(Device::CUDA, "resnet18", 16, 16);
 }
 
 // Logits and gradients of one training step on 8 images, and the evaluation-mode logits.
