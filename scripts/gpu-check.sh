@@ -32,11 +32,13 @@ for graphs in off on; do
     grep -E 'cuda graphs|step    200' | sed "s|^|graphs=$graphs  |"
 done
 
-echo "== compute-sanitizer on a few replayed steps (memcheck, racecheck)"
-for tool in memcheck racecheck; do
-  compute-sanitizer --tool $tool --error-exitcode 9 ./train --device cuda --dataset synthetic --width 16 --workers 2 \
-    --algo liec --period 4 --compressor sign --batch-size 16 --steps 8 --log-every 4 --run-dir /tmp/sanitize 2>&1 |
-    tail -n 2 | sed "s|^|$tool: |"
+echo "== compute-sanitizer on a few replayed steps (memcheck, racecheck; float32 NCHW and bf16 NHWC kernels)"
+for precision in fp32 bf16; do
+  for tool in memcheck racecheck; do
+    compute-sanitizer --tool $tool --error-exitcode 9 ./train --device cuda --dataset synthetic --width 16 --workers 2 \
+      --algo liec --period 4 --compressor sign --batch-size 16 --steps 8 --log-every 4 --precision $precision \
+      --run-dir /tmp/sanitize 2>&1 | tail -n 2 | sed "s|^|$tool $precision: |"
+  done
 done
 
 echo "== throughput table (scripts/bench_train.sh)"
