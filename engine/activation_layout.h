@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 
 #include "engine/bf16.h"
 #include "engine/host_device.h"
@@ -29,3 +30,18 @@ struct ActivationLayout<uint16_t> {  // NHWC: each pixel's channels are contiguo
   HOST_DEVICE static long index(long image, int ch, long pixel, int c, long hw) { return (image * hw + pixel) * c + ch; }
   HOST_DEVICE static int channel(long i, int c, long) { return static_cast<int>(i % c); }
 };
+
+// Eight bf16 values: one 16-byte load or store. The packed bf16 kernels move eight neighbouring
+// channels of one pixel at a time (NHWC with c a multiple of 8), so that one thread's index
+// arithmetic serves eight elements and every access is 16 bytes wide.
+constexpr int kBf16Pack = 8;
+struct alignas(16) Bf16Pack {
+  uint16_t v[kBf16Pack];
+};
+
+// Whether every given pointer (null ones aside) allows 16-byte accesses.
+inline bool aligned_for_packs(std::initializer_list<const void*> pointers) {
+  for (const void* p : pointers)
+    if (reinterpret_cast<uintptr_t>(p) % sizeof(Bf16Pack) != 0) return false;
+  return true;
+}

@@ -1,6 +1,8 @@
 // ReLU and residual add: CPU loops and grid-stride CUDA kernels.
 #include "engine/elementwise.h"
 
+#include <type_traits>
+
 #include "engine/activation.h"
 #include "engine/activation_layout.h"
 #include "engine/check.h"
@@ -26,12 +28,30 @@ __global__ void add_kernel(T* y, const T* a, const T* b, size_t n) {
   GRID_STRIDE_LOOP(i, n) store(y, i, load(a, i) + load(b, i));
 }
 
+// bf16 in 16-byte packs of eight (see Bf16Pack): one load of each operand and one store per thread.
+__global__ void add_packed_kernel(uint16_t* y, const uint16_t* a, const uint16_t* b, size_t packs) {
+  GRID_STRIDE_LOOP(k, packs) {
+    const Bf16Pack as = reinterpret_cast<const Bf16Pack*>(a)[k], bs = reinterpret_cast<const Bf16Pack*>(b)[k];
+    Bf16Pack sum;
+#pragma unroll
+    for (int j = 0; j < kBf16Pack; ++j) sum.v[j] = bf16_from_float(float_from_bf16(as.v[j]) + float_from_bf16(bs.v[j]));
+    reinterpret_cast<Bf16Pack*>(y)[k] = sum;
+  }
+}
+
 template <typename T>
 void add(Context& ctx, T* y, const T* a, const T* b, size_t n) {
   NVTX_RANGE("add_forward");
   if (!ctx.is_cuda()) {
     for (size_t i = 0; i < n; ++i) store(y, i, load(a, i) + load(b, i));
     return;
+  }
+  if constexpr (std::is_same<T, uint16_t>::value) {
+    if (n % kBf16Pack == 0 && aligned_for_packs({y, a, b})) {
+      add_packed_kernel<<<grid_size(n / kBf16Pack), kThreads, 0, ctx.stream>>>(y, a, b, n / kBf16Pack);
+      CUDA_CHECK_LAUNCH();
+      return;
+    }
   }
   add_kernel<<<grid_size(n), kThreads, 0, ctx.stream>>>(y, a, b, n);
   CUDA_CHECK_LAUNCH();
