@@ -57,8 +57,10 @@ const Tensor& Conv2d::backward(Context& ctx, const Tensor& dy, bool need_input_g
     conv2d_backward_filter(ctx, s, weight_->grad.data(), dy.data(), x_.data());
   if (need_input_grad) {
     dx_.ensure(ctx, x_.shape(), x_.dtype());
-    if (bf16)
+    if (bf16) {
+      CHECK(weight_bf16_.size() == s.weight_count(), "%s: bf16 backward without its forward", weight_->name.c_str());
       conv2d_backward_data(ctx, s, dx_.bf16_data(), dy.bf16_data(), weight_bf16_.data());
+    }
     else
       conv2d_backward_data(ctx, s, dx_.data(), dy.data(), weight_->value.data());
   }

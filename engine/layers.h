@@ -17,6 +17,9 @@ class Conv2d {
   Conv2d(ParamStore& store, const std::string& name, int in_channels, int out_channels, int kernel, int stride,
          int pad);
   const Tensor& forward(Context& ctx, const Tensor& x);
+  // Gradients at the forward pass's weights: under bf16 the input gradient multiplies the bf16
+  // copy that forward() made, so weights changed in between do not reach it (the training step
+  // changes them only after backward).
   // Writes the weight gradient; returns the input gradient unless need_input_grad is false
   // (the stem, whose input is the image), in which case the returned tensor is empty.
   const Tensor& backward(Context& ctx, const Tensor& dy, bool need_input_grad = true);

@@ -8,6 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 make -j"$(nproc)" EXTRA_INCLUDES="${EXTRA_INCLUDES:--I.deps/include}" all >/dev/null || exit 1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+status=0  # 1 once a sanitizer run reports an error
 
 echo "== GPU test cases"
 for t in build/tests/test_*; do
@@ -37,9 +38,13 @@ for precision in fp32 bf16; do
   for tool in memcheck racecheck; do
     compute-sanitizer --tool $tool --error-exitcode 9 ./train --device cuda --dataset synthetic --width 16 --workers 2 \
       --algo liec --period 4 --compressor sign --batch-size 16 --steps 8 --log-every 4 --precision $precision \
-      --run-dir /tmp/sanitize 2>&1 | tail -n 2 | sed "s|^|$tool $precision: |"
+      --run-dir /tmp/sanitize >/tmp/sanitize.log 2>&1
+    rc=$?
+    tail -n 2 /tmp/sanitize.log | sed "s|^|$tool $precision: |"
+    [ "$rc" -eq 0 ] || { echo "$tool $precision: FAILED (exit code $rc)"; status=1; }
   done
 done
 
 echo "== throughput table (scripts/bench_train.sh)"
 bash scripts/bench_train.sh
+exit $status

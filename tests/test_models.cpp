@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <map>
 
+#include "engine/bf16.h"
 #include "engine/cross_entropy.h"
+#include "engine/layers.h"
 #include "models/model.h"
 #include "tests/helpers.h"
 
@@ -199,6 +201,33 @@ TEST_CASE("models: a warm training step allocates nothing (float32 and bf16 acti
 
 TEST_CASE("models: a warm CUDA training step allocates nothing, the workspace included" * REQUIRES_GPU) {
   check_warm_steps_allocate_nothing(Device::CUDA, "resnet18", 16, 16);
+}
+
+TEST_CASE("models: under bf16 a convolution's input gradient uses the weights its forward pass saw") {
+  ContextOptions options;
+  options.precision = Precision::BF16;
+  Context ctx(options);
+  ParamStore store;
+  Conv2d conv(store, "conv", 8, 8, 3, 1, 1);
+  store.allocate(ctx);
+  store.initialize(ctx, 1);
+  const std::vector<float> weights = store.values().to_host(ctx);
+  std::vector<float> changed = weights;
+  for (float& w : changed) w = -2.0f * w + 0.25f;
+  const Tensor x = tensor_from(ctx, {2, 8, 6, 6}, random_vector(2 * 8 * 36, 3));  // float32: converted inside
+  const Tensor dy_wide = tensor_from(ctx, {2, 8, 36}, random_vector(2 * 8 * 36, 4));
+  Tensor dy = Tensor::empty(ctx, {2, 8, 6, 6}, DType::BF16);
+  nchw_to_nhwc_bf16(ctx, dy.bf16_data(), dy_wide.data(), 2, 8, 36);
+  // Backward after forward at `forward_weights`, with `backward_weights` in the store meanwhile.
+  const auto input_gradient = [&](const std::vector<float>& forward_weights, const std::vector<float>& backward_weights) {
+    store.values().copy_from_host(ctx, forward_weights);
+    conv.forward(ctx, x);
+    store.values().copy_from_host(ctx, backward_weights);
+    return conv.backward(ctx, dy).to_host(ctx);
+  };
+  const std::vector<float> reference = input_gradient(weights, weights);
+  CHECK(input_gradient(weights, changed) == reference);   // the forward pass's weights
+  CHECK(input_gradient(changed, changed) != reference);  // and the weights do matter
 }
 
 // Logits and gradients of one training step on 8 images, and the evaluation-mode logits.
