@@ -15,20 +15,27 @@ HOST_DEVICE inline void store(float* p, long i, float value) { p[i] = value; }
 HOST_DEVICE inline void store(uint16_t* p, long i, float value) { p[i] = bf16_from_float(value); }
 
 // index(): the flat position of (image, channel, pixel) in a [n, c, hw] activation;
-// channel(): which channel flat position i belongs to.
+// channel(): which channel flat position i belongs to, in i's integer type (long on the CPU,
+// unsigned in kernels, which keep to 32-bit arithmetic below 2^31 elements).
 template <typename T>
 struct ActivationLayout;
 
 template <>
 struct ActivationLayout<float> {  // NCHW: each channel's plane is contiguous
   HOST_DEVICE static long index(long image, int ch, long pixel, int c, long hw) { return (image * c + ch) * hw + pixel; }
-  HOST_DEVICE static int channel(long i, int c, long hw) { return static_cast<int>((i / hw) % c); }
+  template <typename Index>
+  HOST_DEVICE static int channel(Index i, int c, int hw) {
+    return static_cast<int>((i / static_cast<Index>(hw)) % static_cast<Index>(c));
+  }
 };
 
 template <>
 struct ActivationLayout<uint16_t> {  // NHWC: each pixel's channels are contiguous
   HOST_DEVICE static long index(long image, int ch, long pixel, int c, long hw) { return (image * hw + pixel) * c + ch; }
-  HOST_DEVICE static int channel(long i, int c, long) { return static_cast<int>(i % c); }
+  template <typename Index>
+  HOST_DEVICE static int channel(Index i, int c, int) {
+    return static_cast<int>(i % static_cast<Index>(c));
+  }
 };
 
 // Eight bf16 values: one 16-byte load or store. The packed bf16 kernels move eight neighbouring

@@ -136,12 +136,6 @@ int chunks_per_channel(const BatchNormShape& s) {
   return static_cast<int>((s.per_channel() + per_chunk - 1) / per_chunk);
 }
 
-// The channel of flat element i, in 32-bit arithmetic (batches stay far below 2^31 elements).
-template <typename T>
-__device__ inline int channel_of(const BatchNormShape& s, unsigned i) {
-  return kChannelsLast<T> ? static_cast<int>(i % s.c) : static_cast<int>((i / s.hw) % s.c);
-}
-
 // Flat index of element j of channel ch in an NCHW tensor (32-bit).
 __device__ inline unsigned channel_element(const BatchNormShape& s, int ch, unsigned j) {
   const unsigned image = j / s.hw, pixel = j - image * s.hw;
@@ -254,7 +248,7 @@ __global__ void batchnorm_normalize_kernel(BatchNormShape s, T* y, const T* x, c
                                            const float* running_var, float eps, Activation activation) {
   const unsigned total = static_cast<unsigned>(s.n) * s.c * s.hw;
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
-    const int ch = channel_of<T>(s, i);
+    const int ch = ActivationLayout<T>::channel(i, s.c, s.hw);
     const float scale = inv_std != nullptr ? inv_std[ch] : rsqrtf(running_var[ch] + eps);
     store(y, i, normalized(load(x, i), mean[ch], scale, gamma[ch], beta[ch], residual != nullptr,
                            residual != nullptr ? load(residual, i) : 0.0f, activation));
@@ -268,7 +262,7 @@ __global__ void batchnorm_input_gradient_kernel(BatchNormShape s, T* dx, T* d_re
   const unsigned total = static_cast<unsigned>(s.n) * s.c * s.hw;
   const float m = static_cast<float>(s.per_channel());
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
-    const int ch = channel_of<T>(s, i);
+    const int ch = ActivationLayout<T>::channel(i, s.c, s.hw);
     const float g = normalized_gradient(dy, y, i);
     store(dx, i, input_gradient(g, load(x, i), mean[ch], inv_std[ch], gamma[ch], m, dbeta[ch], dgamma[ch]));
     if (d_residual != nullptr) store(d_residual, i, g);

@@ -55,23 +55,22 @@ const Tensor& Conv2d::backward(Context& ctx, const Tensor& dy, bool need_input_g
     conv2d_backward_filter(ctx, s, weight_->grad.data(), dy.bf16_data(), x_.bf16_data());
   else
     conv2d_backward_filter(ctx, s, weight_->grad.data(), dy.data(), x_.data());
-  if (need_input_grad) {
-    dx_.ensure(ctx, x_.shape(), x_.dtype());
-    if (bf16) {
-      CHECK(weight_bf16_.size() == s.weight_count(), "%s: bf16 backward without its forward", weight_->name.c_str());
-      conv2d_backward_data(ctx, s, dx_.bf16_data(), dy.bf16_data(), weight_bf16_.data());
-    }
-    else
-      conv2d_backward_data(ctx, s, dx_.data(), dy.data(), weight_->value.data());
-  }
   if (!need_input_grad) {
     dx_ = Tensor();
-  } else if (input_dtype_ != x_.dtype()) {  // the input was converted: its gradient goes back to float32
-    converted_input_grad_.ensure(ctx, x_.shape());
-    nhwc_bf16_to_nchw(ctx, converted_input_grad_.data(), dx_.bf16_data(), s.n, s.c, s.h * s.w);
-    return converted_input_grad_;
+    return dx_;
   }
-  return dx_;
+  dx_.ensure(ctx, x_.shape(), x_.dtype());
+  if (!bf16) {
+    conv2d_backward_data(ctx, s, dx_.data(), dy.data(), weight_->value.data());
+    return dx_;
+  }
+  CHECK(weight_bf16_.size() == s.weight_count(), "%s: bf16 backward without its forward", weight_->name.c_str());
+  conv2d_backward_data(ctx, s, dx_.bf16_data(), dy.bf16_data(), weight_bf16_.data());
+  if (input_dtype_ == DType::BF16) return dx_;
+  // The input was converted to bf16: its gradient goes back to float32.
+  converted_input_grad_.ensure(ctx, x_.shape());
+  nhwc_bf16_to_nchw(ctx, converted_input_grad_.data(), dx_.bf16_data(), s.n, s.c, s.h * s.w);
+  return converted_input_grad_;
 }
 
 double Conv2d::forward_macs(int& size) const {

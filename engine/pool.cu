@@ -32,14 +32,12 @@ __global__ void global_avg_pool_nhwc_kernel(float* y, const uint16_t* x, int n, 
   y[plane] = sum / hw;
 }
 
-// 32-bit index arithmetic (the caller checks the size): one division per element, not 64-bit ones.
+// 32-bit index arithmetic (the caller checks the size): no 64-bit divisions per element.
 template <typename T>
 __global__ void global_avg_pool_backward_kernel(T* dx, const float* dy, int n, int c, int hw) {
   const unsigned total = static_cast<unsigned>(n) * c * hw, plane = static_cast<unsigned>(c) * hw;
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
-    const unsigned image = i / plane, within = i - image * plane;
-    const unsigned ch = std::is_same<T, float>::value ? within / hw : within % c;
-    store(dx, i, dy[image * c + ch] / hw);
+    store(dx, i, dy[i / plane * c + ActivationLayout<T>::channel(i, c, hw)] / hw);
   }
 }
 
