@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <type_traits>
 
 #include "engine/bf16.h"
 #include "engine/host_device.h"
@@ -45,6 +46,19 @@ constexpr int kBf16Pack = 8;
 struct alignas(16) Bf16Pack {
   uint16_t v[kBf16Pack];
 };
+
+// The `width` activations from flat position i on, widened: one element, or for bf16 one Bf16Pack
+// (i a multiple of 8 from a 16-byte aligned pointer, NHWC's eight neighbouring channels).
+template <int width, typename T>
+HOST_DEVICE inline void load_values(const T* p, long i, float (&values)[width]) {
+  static_assert(width == 1 || (width == kBf16Pack && std::is_same<T, uint16_t>::value), "packs are bf16 eights");
+  if constexpr (width == 1) {
+    values[0] = load(p, i);
+  } else {
+    const Bf16Pack pack = *reinterpret_cast<const Bf16Pack*>(p + i);
+    for (int j = 0; j < width; ++j) values[j] = float_from_bf16(pack.v[j]);
+  }
+}
 
 // Whether every given pointer (null ones aside) allows 16-byte accesses.
 inline bool aligned_for_packs(std::initializer_list<const void*> pointers) {

@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "engine/activation_layout.h"
+#include "engine/channels_last_tiling.h"
 #include "engine/check.h"
 #include "engine/launch.h"
 #include "engine/nvtx.h"
@@ -115,25 +116,27 @@ void batchnorm_backward_cpu(const BatchNormShape& s, T* dx, float* dgamma, float
 
 // ---------------------------------------------------------------------------------------------
 // CUDA. A channel's statistics are sums over its N x HW plane, cut into chunks; one block writes
-// one partial sum pair per chunk, and a second kernel adds each channel's partials in a fixed
-// order (in double), so that all SMs share the reduction and the result is the same on every
-// run. A third kernel is element-wise.
+// one partial sum pair per chunk and channel, and a second kernel adds each channel's partials in
+// a fixed order (in double), so that all SMs share the reduction and the result is the same on
+// every run. A third kernel is element-wise.
 // - NCHW: a channel's plane is contiguous; a grid of (chunks, channels) blocks, each block
 //   striding through kChunk consecutive elements of its channel.
-// - NHWC: a pixel's channels are contiguous; a block covers kChunkRows pixels (rows) of 32
-//   channels, 32 threads along the channels (coalesced reads) times kRowLanes along the rows,
-//   and adds its row lanes in shared memory in a fixed order.
+// - NHWC: a pixel's channels are contiguous; blocks tile the [rows, c] matrix as
+//   ChannelsLastTiling says, reading eight channels per thread when c allows, and add their row
+//   lanes in shared memory in a fixed order.
 
 constexpr int kChunk = 4096;
-constexpr int kChunkRows = 1024, kRowLanes = 8;
+// Rows (pixels) each thread of an NHWC reduction reads: enough loads in flight per thread that a
+// few blocks per SM keep HBM busy, few enough that the partial sums stay a small fraction of the
+// bytes read (a chunk reads lanes * 16 rows of every channel it covers and writes 8 bytes each).
+constexpr int kRowsPerThread = 16;
 
 template <typename T>
 constexpr bool kChannelsLast = std::is_same<T, uint16_t>::value;
 
-template <typename T>
-int chunks_per_channel(const BatchNormShape& s) {
-  const long per_chunk = kChannelsLast<T> ? kChunkRows : kChunk;
-  return static_cast<int>((s.per_channel() + per_chunk - 1) / per_chunk);
+template <int width>
+ChannelsLastTiling channels_last_tiling(const BatchNormShape& s) {
+  return ChannelsLastTiling(s.per_channel(), s.c, width, kThreads, kRowsPerThread);
 }
 
 // Flat index of element j of channel ch in an NCHW tensor (32-bit).
@@ -142,14 +145,34 @@ __device__ inline unsigned channel_element(const BatchNormShape& s, int ch, unsi
   return (image * s.c + ch) * s.hw + pixel;
 }
 
+// The terms a reduction sums, for `width` neighbouring channels from ch0 at once: channels()
+// loads what is constant per channel once, accumulate() adds the terms of the elements from flat
+// position i on.
+
 // Forward statistics about a shift K = the channel's first element: sum(x - K) and sum((x - K)^2).
 // The shift keeps the one-pass variance free of cancellation when the mean is far from zero.
 template <typename T>
 struct ShiftedMoments {
   const T* x;
-  __device__ float2 operator()(const BatchNormShape& s, int ch, unsigned i) const {
-    const float d = load(x, i) - load(x, channel_index<T>(s, ch, 0));
-    return make_float2(d, d * d);
+  template <int width>
+  struct Channels {
+    float shift[width];
+  };
+  template <int width>
+  __device__ Channels<width> channels(const BatchNormShape& s, int ch0) const {
+    Channels<width> k;
+    for (int j = 0; j < width; ++j) k.shift[j] = load(x, channel_index<T>(s, ch0 + j, 0));
+    return k;
+  }
+  template <int width>
+  __device__ void accumulate(const Channels<width>& k, unsigned i, float2 (&sums)[width]) const {
+    float xs[width];
+    load_values(x, i, xs);
+    for (int j = 0; j < width; ++j) {
+      const float d = xs[j] - k.shift[j];
+      sums[j].x += d;
+      sums[j].y += d * d;
+    }
   }
 };
 
@@ -158,9 +181,30 @@ template <typename T>
 struct GradientSums {
   const T *dy, *y, *x;
   const float *mean, *inv_std;
-  __device__ float2 operator()(const BatchNormShape&, int ch, unsigned i) const {
-    const float g = normalized_gradient(dy, y, i);
-    return make_float2(g, g * ((load(x, i) - mean[ch]) * inv_std[ch]));
+  template <int width>
+  struct Channels {
+    float mean[width], inv_std[width];
+  };
+  template <int width>
+  __device__ Channels<width> channels(const BatchNormShape&, int ch0) const {
+    Channels<width> k;
+    for (int j = 0; j < width; ++j) {
+      k.mean[j] = mean[ch0 + j];
+      k.inv_std[j] = inv_std[ch0 + j];
+    }
+    return k;
+  }
+  template <int width>
+  __device__ void accumulate(const Channels<width>& k, unsigned i, float2 (&sums)[width]) const {
+    float dys[width], ys[width], xs[width];
+    load_values(dy, i, dys);
+    if (y != nullptr) load_values(y, i, ys);
+    load_values(x, i, xs);
+    for (int j = 0; j < width; ++j) {
+      const float g = y != nullptr ? relu_gradient(dys[j], ys[j]) : dys[j];
+      sums[j].x += g;
+      sums[j].y += g * ((xs[j] - k.mean[j]) * k.inv_std[j]);
+    }
   }
 };
 
@@ -170,58 +214,73 @@ __global__ void channel_partials_nchw_kernel(BatchNormShape s, Term term, float2
   const int ch = blockIdx.y, chunk = blockIdx.x;
   const unsigned m = static_cast<unsigned>(s.per_channel());
   const unsigned begin = chunk * kChunk, end = min(m, begin + kChunk);
-  float a = 0.0f, b = 0.0f;
-  for (unsigned j = begin + threadIdx.x; j < end; j += blockDim.x) {
-    const float2 t = term(s, ch, channel_element(s, ch, j));
-    a += t.x;
-    b += t.y;
-  }
-  a = block_sum(a, scratch);
-  b = block_sum(b, scratch);
+  const auto k = term.template channels<1>(s, ch);
+  float2 sum[1] = {make_float2(0.0f, 0.0f)};
+  for (unsigned j = begin + threadIdx.x; j < end; j += blockDim.x) term.accumulate(k, channel_element(s, ch, j), sum);
+  const float a = block_sum(sum[0].x, scratch);
+  const float b = block_sum(sum[0].y, scratch);
   if (threadIdx.x == 0) partials[ch * gridDim.x + chunk] = make_float2(a, b);
 }
 
-// blockDim = (32, kRowLanes); grid = (chunks, channel groups of 32).
-template <typename Term>
-__global__ void channel_partials_nhwc_kernel(BatchNormShape s, Term term, float2* partials) {
-  __shared__ float2 lanes[kRowLanes][32];
-  const int ch = blockIdx.y * 32 + threadIdx.x, chunk = blockIdx.x;
-  const unsigned rows = static_cast<unsigned>(s.per_channel());
-  const unsigned begin = chunk * kChunkRows, end = min(rows, begin + kChunkRows);
-  float2 sum = make_float2(0.0f, 0.0f);
-  if (ch < s.c)
-    for (unsigned row = begin + threadIdx.y; row < end; row += kRowLanes) {
-      const float2 t = term(s, ch, row * s.c + ch);
-      sum.x += t.x;
-      sum.y += t.y;
-    }
-  lanes[threadIdx.y][threadIdx.x] = sum;
-  __syncthreads();
-  if (threadIdx.y != 0 || ch >= s.c) return;
-  for (int lane = 1; lane < kRowLanes; ++lane) {
-    sum.x += lanes[lane][threadIdx.x].x;
-    sum.y += lanes[lane][threadIdx.x].y;
+// blockDim = kThreads; grid = (t.chunks, t.groups).
+template <int width, typename Term>
+__global__ void channel_partials_nhwc_kernel(BatchNormShape s, ChannelsLastTiling t, Term term, float2* partials) {
+  __shared__ float2 lane_sums[width][kThreads];
+  const int chunk = blockIdx.x, group = blockIdx.y, thread = threadIdx.x;
+  const int pack = t.pack(group, thread);
+  float2 sums[width];
+  for (int j = 0; j < width; ++j) sums[j] = make_float2(0.0f, 0.0f);
+  if (t.reads(group, thread)) {
+    const auto k = term.template channels<width>(s, pack * width);
+    const unsigned end = static_cast<unsigned>(t.end_row(chunk)), packs = static_cast<unsigned>(t.packs);
+#pragma unroll 4
+    for (unsigned row = static_cast<unsigned>(t.first_row(chunk)) + t.lane(thread); row < end; row += t.lanes)
+      term.accumulate(k, (row * packs + pack) * width, sums);
   }
-  partials[ch * gridDim.x + chunk] = sum;
+  for (int j = 0; j < width; ++j) lane_sums[j][thread] = sums[j];
+  __syncthreads();
+  for (int k = thread; k < t.group_packs * width; k += blockDim.x) {
+    const int ch = t.sum_channel(group, k);
+    if (ch < 0) continue;
+    float2 total = lane_sums[t.sum_offset(k)][t.sum_thread(0, k)];
+    for (int lane = 1; lane < t.lanes; ++lane) {
+      const float2 v = lane_sums[t.sum_offset(k)][t.sum_thread(lane, k)];
+      total.x += v.x;
+      total.y += v.y;
+    }
+    partials[ch * t.chunks + chunk] = total;
+  }
 }
 
+// The sum of channel ch's partials in double, by one warp in a fixed order (each lane a strided
+// run of chunks, then a shuffle tree), so that it is the same on every run. Lane 0 holds it.
 __device__ inline double2 add_partials(const float2* partials, int ch, int chunks) {
+  const int lane = threadIdx.x % 32;
   double a = 0.0, b = 0.0;
-  for (int k = 0; k < chunks; ++k) {
+  for (int k = lane; k < chunks; k += 32) {
     a += partials[ch * chunks + k].x;
     b += partials[ch * chunks + k].y;
   }
+  for (int offset = 16; offset > 0; offset >>= 1) {
+    a += __shfl_down_sync(0xffffffffu, a, offset);
+    b += __shfl_down_sync(0xffffffffu, b, offset);
+  }
   return make_double2(a, b);
 }
+
+// One warp per channel (grid_size(c * 32) threads): the warp's lanes share a channel, so whole
+// warps return together and the shuffles see all 32 lanes.
+__device__ inline int warp_channel() { return static_cast<int>((blockIdx.x * blockDim.x + threadIdx.x) / 32); }
 
 template <typename T>
 __global__ void batchnorm_statistics_kernel(BatchNormShape s, BatchNormParams p, const T* x, const float2* partials,
                                             int chunks, float* saved_mean, float* saved_inv_std, float* running_mean,
                                             float* running_var) {
-  const int ch = blockIdx.x * blockDim.x + threadIdx.x;
+  const int ch = warp_channel();
   if (ch >= s.c) return;
-  const double m = static_cast<double>(s.per_channel());
   const double2 sums = add_partials(partials, ch, chunks);
+  if (threadIdx.x % 32 != 0) return;
+  const double m = static_cast<double>(s.per_channel());
   const double shifted_mean = sums.x / m;
   const double var = fmax(sums.y / m - shifted_mean * shifted_mean, 0.0);
   const float mean = static_cast<float>(load(x, channel_index<T>(s, ch, 0)) + shifted_mean);
@@ -234,9 +293,10 @@ __global__ void batchnorm_statistics_kernel(BatchNormShape s, BatchNormParams p,
 
 __global__ void batchnorm_gradient_sums_kernel(BatchNormShape s, const float2* partials, int chunks, float* dgamma,
                                                float* dbeta) {
-  const int ch = blockIdx.x * blockDim.x + threadIdx.x;
+  const int ch = warp_channel();
   if (ch >= s.c) return;
   const double2 sums = add_partials(partials, ch, chunks);
+  if (threadIdx.x % 32 != 0) return;
   dbeta[ch] = static_cast<float>(sums.x);
   dgamma[ch] = static_cast<float>(sums.y);
 }
@@ -325,17 +385,34 @@ bool packed(const BatchNormShape& s, std::initializer_list<const void*> activati
   return s.c % kBf16Pack == 0 && aligned_for_packs(activations);
 }
 
-template <typename T, typename Term>
-const float2* channel_partials(Context& ctx, const BatchNormShape& s, const Term& term) {
-  const int chunks = chunks_per_channel<T>(s);
-  auto* partials = static_cast<float2*>(ctx.workspace(sizeof(float2) * chunks * s.c));
-  if constexpr (kChannelsLast<T>) {
-    channel_partials_nhwc_kernel<<<dim3(chunks, (s.c + 31) / 32), dim3(32, kRowLanes), 0, ctx.stream>>>(s, term, partials);
-  } else {
-    channel_partials_nchw_kernel<<<dim3(chunks, s.c), kThreads, 0, ctx.stream>>>(s, term, partials);
-  }
+// Each channel's partial sums of `term`, chunks of them, laid out [c][chunks] in the workspace.
+struct ChannelPartials {
+  const float2* sums;
+  int chunks;
+};
+
+template <int width, typename Term>
+ChannelPartials channels_last_partials(Context& ctx, const BatchNormShape& s, const Term& term) {
+  const ChannelsLastTiling t = channels_last_tiling<width>(s);
+  auto* sums = static_cast<float2*>(ctx.workspace(sizeof(float2) * t.chunks * s.c));
+  channel_partials_nhwc_kernel<width><<<dim3(t.chunks, t.groups), kThreads, 0, ctx.stream>>>(s, t, term, sums);
   CUDA_CHECK_LAUNCH();
-  return partials;
+  return {sums, static_cast<int>(t.chunks)};
+}
+
+// `inputs`: the activations `term` reads, which decide whether bf16 can be read in packs.
+template <typename T, typename Term>
+ChannelPartials channel_partials(Context& ctx, const BatchNormShape& s, const Term& term,
+                                 std::initializer_list<const void*> inputs) {
+  if constexpr (kChannelsLast<T>) {
+    return packed(s, inputs) ? channels_last_partials<kBf16Pack>(ctx, s, term) : channels_last_partials<1>(ctx, s, term);
+  } else {
+    const int chunks = static_cast<int>((s.per_channel() + kChunk - 1) / kChunk);
+    auto* sums = static_cast<float2*>(ctx.workspace(sizeof(float2) * chunks * s.c));
+    channel_partials_nchw_kernel<<<dim3(chunks, s.c), kThreads, 0, ctx.stream>>>(s, term, sums);
+    CUDA_CHECK_LAUNCH();
+    return {sums, chunks};
+  }
 }
 
 void check_cuda_shape(const BatchNormShape& s) {
@@ -373,9 +450,9 @@ void forward_train(Context& ctx, const BatchNormShape& shape, const BatchNormPar
     return batchnorm_forward_train_cpu(shape, params, y, x, residual, gamma, beta, saved_mean, saved_inv_std,
                                        running_mean, running_var);
   check_cuda_shape(shape);
-  const float2* partials = channel_partials<T>(ctx, shape, ShiftedMoments<T>{x});
-  batchnorm_statistics_kernel<<<grid_size(shape.c), kThreads, 0, ctx.stream>>>(
-      shape, params, x, partials, chunks_per_channel<T>(shape), saved_mean, saved_inv_std, running_mean, running_var);
+  const ChannelPartials partials = channel_partials<T>(ctx, shape, ShiftedMoments<T>{x}, {x});
+  batchnorm_statistics_kernel<<<grid_size(shape.c * 32L), kThreads, 0, ctx.stream>>>(
+      shape, params, x, partials.sums, partials.chunks, saved_mean, saved_inv_std, running_mean, running_var);
   CUDA_CHECK_LAUNCH();
   normalize(ctx, shape, y, x, residual, gamma, beta, saved_mean, saved_inv_std, nullptr, params);
 }
@@ -400,9 +477,10 @@ void backward(Context& ctx, const BatchNormShape& shape, const BatchNormParams& 
   if (!ctx.is_cuda())
     return batchnorm_backward_cpu(shape, dx, dgamma, dbeta, d_residual, dy, y, x, gamma, saved_mean, saved_inv_std);
   check_cuda_shape(shape);
-  const float2* partials = channel_partials<T>(ctx, shape, GradientSums<T>{dy, y, x, saved_mean, saved_inv_std});
-  batchnorm_gradient_sums_kernel<<<grid_size(shape.c), kThreads, 0, ctx.stream>>>(
-      shape, partials, chunks_per_channel<T>(shape), dgamma, dbeta);
+  const ChannelPartials partials =
+      channel_partials<T>(ctx, shape, GradientSums<T>{dy, y, x, saved_mean, saved_inv_std}, {dy, y, x});
+  batchnorm_gradient_sums_kernel<<<grid_size(shape.c * 32L), kThreads, 0, ctx.stream>>>(
+      shape, partials.sums, partials.chunks, dgamma, dbeta);
   CUDA_CHECK_LAUNCH();
   const size_t total = static_cast<size_t>(shape.n) * shape.c * shape.hw;
   if constexpr (kChannelsLast<T>) {

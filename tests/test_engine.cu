@@ -8,6 +8,7 @@
 
 #include "engine/batchnorm.h"
 #include "engine/bf16.h"
+#include "engine/channels_last_tiling.h"
 #include "engine/conv.h"
 #include "engine/cross_entropy.h"
 #include "engine/checkpoint.h"
@@ -660,10 +661,52 @@ TEST_CASE("bf16 NHWC activations: batchnorm (+ residual, relu), pooling and add 
   }
 }
 
+// The grid of BatchNorm's NHWC reduction kernel, replayed on the CPU with the kernel's own
+// arithmetic: every element of [rows, c] read by exactly one thread, every (channel, chunk)
+// partial written exactly once, each from the lane sums of threads that read that channel.
+TEST_CASE("channels-last reduction tiling: each element read once, each partial written once") {
+  struct Case {
+    long rows;
+    int c, width;
+  };
+  const int threads = 256;
+  for (const Case& k : {Case{24, 3, 1}, Case{98, 37, 1}, Case{150, 24, 8}, Case{6, 2056, 8}, Case{5, 4096, 1},
+                        Case{1, 8, 8}, Case{2048, 512, 8}, Case{131072, 64, 8}, Case{8192 * 4 + 3, 128, 8}}) {
+    INFO("rows " << k.rows << " c " << k.c << " width " << k.width);
+    const ChannelsLastTiling t(k.rows, k.c, k.width, threads, 16);
+    CHECK(t.groups <= 65535);
+    std::vector<uint8_t> reads(static_cast<size_t>(k.rows) * k.c, 0), written(static_cast<size_t>(k.c) * t.chunks, 0);
+    size_t wrong_lanes = 0;
+    for (long chunk = 0; chunk < t.chunks; ++chunk) {
+      for (int group = 0; group < t.groups; ++group) {
+        for (int thread = 0; thread < threads; ++thread) {
+          if (!t.reads(group, thread)) continue;
+          for (long row = t.first_row(chunk) + t.lane(thread); row < t.end_row(chunk); row += t.lanes)
+            for (int j = 0; j < k.width; ++j) ++reads[row * k.c + t.pack(group, thread) * k.width + j];
+        }
+        for (int sum = 0; sum < t.group_packs * k.width; ++sum) {
+          const int ch = t.sum_channel(group, sum);
+          if (ch < 0) continue;
+          ++written[ch * t.chunks + chunk];
+          for (int lane = 0; lane < t.lanes; ++lane) {
+            const int from = t.sum_thread(lane, sum);
+            wrong_lanes += from >= threads || !t.reads(group, from) || t.pack(group, from) * k.width + t.sum_offset(sum) != ch;
+          }
+        }
+      }
+    }
+    CHECK(std::count(reads.begin(), reads.end(), 1) == static_cast<long>(reads.size()));
+    CHECK(std::count(written.begin(), written.end(), 1) == static_cast<long>(written.size()));
+    CHECK(wrong_lanes == 0);
+  }
+}
+
 TEST_CASE("bf16 NHWC activations: the CUDA batchnorm, pooling and add match the CPU" * REQUIRES_GPU) {
   Context gpu(ContextOptions{Device::CUDA});
-  for (const BatchNormShape& s : {BatchNormShape{4, 3, 6}, BatchNormShape{2, 37, 49}, BatchNormShape{128, 64, 1024},
-                                  BatchNormShape{128, 512, 16}}) {
+  // c = 3 and 37 take the one-channel reduction and scalar kernels, the rest eight-channel packs:
+  // 24 (three packs a row, 85 row lanes) and 2056 (two channel groups, the second one pack wide).
+  for (const BatchNormShape& s : {BatchNormShape{4, 3, 6}, BatchNormShape{2, 37, 49}, BatchNormShape{3, 24, 50},
+                                  BatchNormShape{2, 2056, 3}, BatchNormShape{128, 64, 1024}, BatchNormShape{128, 512, 16}}) {
     const Vectors in = activation_op_inputs(s);
     for (bool training : {true, false}) {
       INFO("n" << s.n << " c" << s.c << " hw" << s.hw << " training " << training);
