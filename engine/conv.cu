@@ -121,9 +121,13 @@ void conv2d_backward_filter_bf16_cpu(Context& ctx, const ConvShape& s, float* dw
 // ---------------------------------------------------------------------------------------------
 // cuDNN. Normally cudnnFind* times every algorithm once per shape and the fastest wins. With
 // --deterministic the choice must not depend on timing either, so cuDNN's heuristic ranking
-// (cudnnGet*_v7) is used instead, keeping only algorithms that are deterministic.
+// (cudnnGet*_v7) is used instead, keeping only algorithms that are deterministic. Either way an
+// algorithm must fit its workspace in kMaxWorkspace: the heuristic ranks without looking at
+// memory (an FFT algorithm can ask for gigabytes), and the workspace is one buffer that grows to
+// the largest plan's need.
 
 constexpr int kMaxAlgorithms = 16;
+constexpr size_t kMaxWorkspace = size_t{1} << 30;
 
 // `query` fills up to kMaxAlgorithms results, best first; the first usable one is returned.
 template <typename Perf, typename Query>
@@ -134,10 +138,11 @@ Perf choose_algorithm(bool deterministic, Query find, Query heuristic, const cha
   for (int i = 0; i < count; ++i) {
     if (results[i].status != CUDNN_STATUS_SUCCESS) continue;
     if (deterministic && results[i].determinism != CUDNN_DETERMINISTIC) continue;
+    if (results[i].memory > kMaxWorkspace) continue;
     return results[i];
   }
-  fail_internal(__FILE__, __LINE__, "cuDNN found no usable %s algorithm%s", what,
-                deterministic ? " that is deterministic" : "");
+  fail_internal(__FILE__, __LINE__, "cuDNN found no usable %s algorithm%s within a %zu MiB workspace", what,
+                deterministic ? " that is deterministic" : "", kMaxWorkspace >> 20);
 }
 
 cudnnConvolutionDescriptor_t convolution_descriptor(const ConvShape& s, cudnnMathType_t math) {
