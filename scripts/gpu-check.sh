@@ -15,7 +15,8 @@ for t in build/tests/test_*; do
   [ -x "$t" ] && "$t" -tc='*CUDA*,*GPU*' 2>&1 | grep -E 'ERROR|FAILED|test cases' | sed "s|^|$(basename "$t"): |"
 done
 
-echo "== kernels"
+echo "== kernels (against copy bandwidth)"
+build/bench_activations
 build/bench_compress
 build/bench_batch
 build/comm_bench --comm local --workers 4 --device cuda | tail -6

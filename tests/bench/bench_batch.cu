@@ -1,13 +1,13 @@
 // Times batch assembly (gather by index, random crop, flip, normalise, NHWC uint8 -> NCHW float)
-// for 128 images of 32x32 and 64x64 from a resident 50,000-image set, in images/s, next to the
-// copy bandwidth of the same run: on the GPU with device events, on the CPU with a steady clock.
-#include <chrono>
+// for 128 images of 32x32 and 64x64 from a resident 50,000-image set: images/s and the effective
+// bandwidth (uint8 pixels read, float pixels written), on the GPU and on the CPU.
 #include <cstdio>
 #include <numeric>
 
 #include "data/batch.h"
 #include "data/sharding.h"
 #include "engine/check.h"
+#include "tests/bench/bench_timing.h"
 
 namespace {
 
@@ -26,35 +26,16 @@ void bench(Device device, int size) {
   ctx.upload(indices.data(), order.data(), order.size() * sizeof(int32_t));
   Tensor out = Tensor::empty(ctx, {128, 3, size, size});
   const Normalization norm = {{0.491f, 0.482f, 0.447f}, {0.247f, 0.243f, 0.262f}};
-  const int batches = device == Device::CUDA ? 300 : 20;
-  const auto run = [&](int count) {
-    for (int b = 0; b < count; ++b)
-      make_batch(ctx, data, indices.data() + (b * 128) % (n - 128), 128, norm,
-                 Augmentation{true, size / 8, 1, static_cast<uint64_t>(b)}, out.data(), labels.data());
-  };
-  run(3);
-  ctx.synchronize();
-  double seconds;
-  if (device == Device::CUDA) {
-    cudaEvent_t begin, end;
-    CUDA_CHECK(cudaEventCreate(&begin));
-    CUDA_CHECK(cudaEventCreate(&end));
-    CUDA_CHECK(cudaEventRecord(begin, ctx.stream));
-    run(batches);
-    CUDA_CHECK(cudaEventRecord(end, ctx.stream));
-    CUDA_CHECK(cudaEventSynchronize(end));
-    float ms;
-    CUDA_CHECK(cudaEventElapsedTime(&ms, begin, end));
-    seconds = ms / 1e3;
-  } else {
-    const auto start = std::chrono::steady_clock::now();
-    run(batches);
-    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  }
+  BenchRepeats repeats;
+  repeats.calls_per_round = device == Device::CUDA ? 60 : 4;
+  const double seconds = seconds_per_call(ctx, [&](int b) {
+    make_batch(ctx, data, indices.data() + (b * 128) % (n - 128), 128, norm,
+               Augmentation{true, size / 8, 1, static_cast<uint64_t>(b)}, out.data(), labels.data());
+  }, repeats);
   // Ideal traffic per image: the uint8 pixels read, the float pixels written.
-  const double bytes = batches * 128.0 * size * size * 3 * (1 + 4);
+  const double bytes = 128.0 * size * size * 3 * (1 + 4);
   std::printf("  %-4s %2dx%-2d  %12.0f images/s  %8.1f GB/s effective\n", device == Device::CUDA ? "GPU" : "CPU", size,
-              size, batches * 128.0 / seconds, bytes / seconds / 1e9);
+              size, 128.0 / seconds, bytes / seconds / 1e9);
 }
 
 }  // namespace

@@ -3,42 +3,16 @@
 // same run: on the GPU with device events, on the CPU with a steady clock. Effective bandwidth
 // counts the bytes an ideal kernel must move: compress reads x and writes the message and the
 // error; decompress reads the message and writes the vector.
-#include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <functional>
 #include <vector>
 
 #include "compress/compressor.h"
 #include "engine/check.h"
 #include "models/model.h"
+#include "tests/bench/bench_timing.h"
 
 namespace {
-
-constexpr int kWarmup = 3, kRepeats = 20;
-
-// Mean seconds per call of `work`, timed on the context's device.
-double time_per_call(Context& ctx, const std::function<void()>& work) {
-  for (int i = 0; i < kWarmup; ++i) work();
-  ctx.synchronize();
-  if (!ctx.is_cuda()) {
-    const auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < kRepeats; ++i) work();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / kRepeats;
-  }
-  cudaEvent_t begin, end;
-  CUDA_CHECK(cudaEventCreate(&begin));
-  CUDA_CHECK(cudaEventCreate(&end));
-  CUDA_CHECK(cudaEventRecord(begin, ctx.stream));
-  for (int i = 0; i < kRepeats; ++i) work();
-  CUDA_CHECK(cudaEventRecord(end, ctx.stream));
-  CUDA_CHECK(cudaEventSynchronize(end));
-  float ms = 0.0f;
-  CUDA_CHECK(cudaEventElapsedTime(&ms, begin, end));
-  CUDA_CHECK(cudaEventDestroy(begin));
-  CUDA_CHECK(cudaEventDestroy(end));
-  return ms / 1e3 / kRepeats;
-}
 
 void bench(Device device) {
   Context ctx(ContextOptions{device});
@@ -52,7 +26,7 @@ void bench(Device device) {
          error = Tensor::empty(ctx, x.shape());
   x.copy_from_host(ctx, host);
 
-  const double copy_seconds = time_per_call(ctx, [&] { ctx.copy(out.data(), x.data(), x.bytes()); });
+  const double copy_seconds = seconds_per_call(ctx, [&](int) { ctx.copy(out.data(), x.data(), x.bytes()); });
   const double copy_bandwidth = 2.0 * x.bytes() / copy_seconds;
   std::printf("# %s, %zu floats in %zu blocks; copy: %.3f ms, %.1f GB/s (read + write)\n",
               device == Device::CUDA ? "GPU" : "CPU", n, blocks.size(), copy_seconds * 1e3, copy_bandwidth / 1e9);
@@ -66,10 +40,10 @@ void bench(Device device) {
       const auto c = make_compressor(ctx, CompressorConfig{kind, 0.01, 16, 7}, b);
       Buffer<uint8_t> message(ctx, c->max_message_bytes());
       size_t bytes = 0;
-      const double compress = time_per_call(ctx, [&] {
+      const double compress = seconds_per_call(ctx, [&](int) {
         bytes = c->compress(ctx, x.data(), message.data(), error.data(), MessageKey{1, 0});
       });
-      const double decompress = time_per_call(ctx, [&] {
+      const double decompress = seconds_per_call(ctx, [&](int) {
         c->decompress(ctx, message.data(), bytes, out.data(), MessageKey{1, 0});
       });
       c->check_messages(ctx);
