@@ -126,17 +126,19 @@ void batchnorm_backward_cpu(const BatchNormShape& s, T* dx, float* dgamma, float
 //   lanes in shared memory in a fixed order.
 
 constexpr int kChunk = 4096;
-// Rows (pixels) each thread of an NHWC reduction reads: enough loads in flight per thread that a
-// few blocks per SM keep HBM busy, few enough that the partial sums stay a small fraction of the
-// bytes read (a chunk reads lanes * 16 rows of every channel it covers and writes 8 bytes each).
-constexpr int kRowsPerThread = 16;
+// Rows (pixels) each thread of an NHWC reduction reads, at least: enough loads in flight per
+// thread that a few blocks per SM keep HBM busy, few enough that small tensors still spread over
+// the SMs. A chunk reads 2 bytes per row and channel and writes an 8-byte partial per channel, so
+// chunks of at least 64 rows keep the partials within 6% of the bytes read (with many lanes,
+// 16 rows a thread already make that; with 1 or 2 lanes, wide channels, they would not).
+constexpr int kRowsPerThread = 16, kMinChunkRows = 64;
 
 template <typename T>
 constexpr bool kChannelsLast = std::is_same<T, uint16_t>::value;
 
 template <int width>
 ChannelsLastTiling channels_last_tiling(const BatchNormShape& s) {
-  return ChannelsLastTiling(s.per_channel(), s.c, width, kThreads, kRowsPerThread);
+  return ChannelsLastTiling(s.per_channel(), s.c, width, kThreads, kRowsPerThread, kMinChunkRows);
 }
 
 // Flat index of element j of channel ch in an NCHW tensor (32-bit).
@@ -196,7 +198,7 @@ struct GradientSums {
   }
   template <int width>
   __device__ void accumulate(const Channels<width>& k, unsigned i, float2 (&sums)[width]) const {
-    float dys[width], ys[width], xs[width];
+    float dys[width], ys[width] = {}, xs[width];
     load_values(dy, i, dys);
     if (y != nullptr) load_values(y, i, ys);
     load_values(x, i, xs);

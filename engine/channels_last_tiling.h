@@ -22,12 +22,15 @@ struct ChannelsLastTiling {
   long chunk_rows;  // rows per block
   long chunks;      // blocks along the rows
 
-  HOST_DEVICE ChannelsLastTiling(long rows_, int c, int width_, int threads, int rows_per_thread)
+  // Each thread reads at least `rows_per_thread` rows, and each chunk at least `min_chunk_rows`
+  // (so that with few lanes the partial sums, one per channel and chunk, stay few).
+  HOST_DEVICE ChannelsLastTiling(long rows_, int c, int width_, int threads, int rows_per_thread, int min_chunk_rows)
       : rows(rows_), width(width_), packs(c / width_) {
     group_packs = packs < threads ? packs : threads;
     lanes = threads / group_packs;
     groups = (packs + group_packs - 1) / group_packs;
-    chunk_rows = static_cast<long>(lanes) * rows_per_thread;
+    const int steps = (min_chunk_rows + lanes - 1) / lanes;
+    chunk_rows = static_cast<long>(lanes) * (steps > rows_per_thread ? steps : rows_per_thread);
     chunks = (rows + chunk_rows - 1) / chunk_rows;
   }
 

@@ -673,8 +673,9 @@ TEST_CASE("channels-last reduction tiling: each element read once, each partial 
   for (const Case& k : {Case{24, 3, 1}, Case{98, 37, 1}, Case{150, 24, 8}, Case{6, 2056, 8}, Case{5, 4096, 1},
                         Case{1, 8, 8}, Case{2048, 512, 8}, Case{131072, 64, 8}, Case{8192 * 4 + 3, 128, 8}}) {
     INFO("rows " << k.rows << " c " << k.c << " width " << k.width);
-    const ChannelsLastTiling t(k.rows, k.c, k.width, threads, 16);
+    const ChannelsLastTiling t(k.rows, k.c, k.width, threads, 16, 64);
     CHECK(t.groups <= 65535);
+    CHECK(t.chunk_rows >= 64);
     std::vector<uint8_t> reads(static_cast<size_t>(k.rows) * k.c, 0), written(static_cast<size_t>(k.c) * t.chunks, 0);
     size_t wrong_lanes = 0;
     for (long chunk = 0; chunk < t.chunks; ++chunk) {
@@ -690,7 +691,8 @@ TEST_CASE("channels-last reduction tiling: each element read once, each partial 
           ++written[ch * t.chunks + chunk];
           for (int lane = 0; lane < t.lanes; ++lane) {
             const int from = t.sum_thread(lane, sum);
-            wrong_lanes += from >= threads || !t.reads(group, from) || t.pack(group, from) * k.width + t.sum_offset(sum) != ch;
+            wrong_lanes += from >= threads || !t.reads(group, from) || t.sum_offset(sum) >= k.width ||
+                           t.pack(group, from) * k.width + t.sum_offset(sum) != ch;
           }
         }
       }
