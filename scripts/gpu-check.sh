@@ -1,51 +1,74 @@
 #!/usr/bin/env bash
-# Everything that needs a GPU, in one call (for a machine lent for a short while): build, the GPU
-# test cases, the kernel and transport benchmarks, NCCL with one rank and the two-ranks-on-one-GPU
-# refusal, eager against graph-replayed steps, compute-sanitizer's memcheck and racecheck over a
-# few replayed steps, and the throughput table beside PyTorch (scripts/bench_train.sh).
-# Usage: scripts/gpu-check.sh   (EXTRA_INCLUDES=-I.deps/include where stb/doctest are not installed)
+# Everything that needs a GPU (for a machine lent for a short while): build, the GPU test cases,
+# the kernel and transport benchmarks, NCCL with one rank and the two-ranks-on-one-GPU refusal,
+# eager against graph-replayed steps, compute-sanitizer's memcheck and racecheck over a few
+# replayed steps, and the throughput table beside PyTorch (scripts/bench_train.sh).
+# Usage: scripts/gpu-check.sh [tests] [kernels] [nccl] [graphs] [sanitizer] [throughput]
+#   No part named: all of them. Each part prints how long it took, so that a session with a
+#   per-call time limit can split them over calls (the build is kept between calls on one machine).
+#   EXTRA_INCLUDES=-I.deps/include where stb and doctest are not installed (the default).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+status=0  # 1 once a test fails or a sanitizer run reports an error
+
+part_tests() {
+  for t in build/tests/test_*; do
+    [ -x "$t" ] || continue
+    "$t" -tc='*CUDA*,*GPU*' >/tmp/gpu-tests.log 2>&1 || status=1
+    grep -E 'ERROR|FAILED|test cases' /tmp/gpu-tests.log | sed "s|^|$(basename "$t"): |"
+  done
+}
+
+part_kernels() {  # each against copy bandwidth measured in the same run
+  build/bench_activations
+  build/bench_compress
+  build/bench_batch
+  build/comm_bench --comm local --workers 4 --device cuda | tail -6
+}
+
+part_nccl() {  # one rank sending to itself, then two ranks on one GPU, which must be refused
+  mpirun --allow-run-as-root -np 1 build/comm_bench --comm nccl --device cuda | tail -4
+  mpirun --allow-run-as-root --oversubscribe -np 2 ./train --comm nccl --device cuda --steps 1 --run-dir /tmp/nccl2 2>&1 |
+    grep -m1 -E 'error|share'
+}
+
+part_graphs() {  # 8 LIEC-SGD workers, eager against replayed (img/s of the last interval)
+  for graphs in off on; do
+    ./train --device cuda --dataset synthetic --model preact-resnet18 --workers 8 --algo liec --compressor sign \
+      --batch-size 128 --steps 200 --log-every 100 --eval-every 1000000 --cuda-graphs $graphs \
+      --run-dir /tmp/graphs-$graphs 2>&1 |
+      grep -E 'cuda graphs|step    200' | sed "s|^|graphs=$graphs  |"
+  done
+}
+
+part_sanitizer() {  # memcheck and racecheck on a few replayed steps, float32 NCHW and bf16 NHWC kernels
+  for precision in fp32 bf16; do
+    for tool in memcheck racecheck; do
+      compute-sanitizer --tool $tool --error-exitcode 9 ./train --device cuda --dataset synthetic --width 16 --workers 2 \
+        --algo liec --period 4 --compressor sign --batch-size 16 --steps 8 --log-every 4 --precision $precision \
+        --run-dir /tmp/sanitize >/tmp/sanitize.log 2>&1
+      local rc=$?
+      tail -n 2 /tmp/sanitize.log | sed "s|^|$tool $precision: |"
+      [ "$rc" -eq 0 ] || { echo "$tool $precision: FAILED (exit code $rc)"; status=1; }
+    done
+  done
+}
+
+part_throughput() { bash scripts/bench_train.sh; }
+
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=(tests kernels nccl graphs sanitizer throughput)
+for part in "${parts[@]}"; do
+  declare -F "part_$part" >/dev/null && continue
+  echo "gpu-check: unknown part '$part' (tests, kernels, nccl, graphs, sanitizer, throughput)" >&2
+  exit 2
+done
 make -j"$(nproc)" EXTRA_INCLUDES="${EXTRA_INCLUDES:--I.deps/include}" all >/dev/null || exit 1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-status=0  # 1 once a sanitizer run reports an error
-
-echo "== GPU test cases"
-for t in build/tests/test_*; do
-  [ -x "$t" ] && "$t" -tc='*CUDA*,*GPU*' 2>&1 | grep -E 'ERROR|FAILED|test cases' | sed "s|^|$(basename "$t"): |"
+for part in "${parts[@]}"; do
+  echo "== $part"
+  start=$SECONDS
+  "part_$part"
+  echo "-- $part took $((SECONDS - start)) s"
 done
-
-echo "== kernels (against copy bandwidth)"
-build/bench_activations
-build/bench_compress
-build/bench_batch
-build/comm_bench --comm local --workers 4 --device cuda | tail -6
-
-echo "== NCCL: one rank (send to self), then two ranks on one GPU (must be refused)"
-mpirun --allow-run-as-root -np 1 build/comm_bench --comm nccl --device cuda | tail -4
-mpirun --allow-run-as-root --oversubscribe -np 2 ./train --comm nccl --device cuda --steps 1 --run-dir /tmp/nccl2 2>&1 |
-  grep -m1 -E 'error|share'
-
-echo "== CUDA graphs: 8 LIEC-SGD workers, eager against replayed (img/s of the last interval)"
-for graphs in off on; do
-  ./train --device cuda --dataset synthetic --model preact-resnet18 --workers 8 --algo liec --compressor sign \
-    --batch-size 128 --steps 200 --log-every 100 --eval-every 1000000 --cuda-graphs $graphs \
-    --run-dir /tmp/graphs-$graphs 2>&1 |
-    grep -E 'cuda graphs|step    200' | sed "s|^|graphs=$graphs  |"
-done
-
-echo "== compute-sanitizer on a few replayed steps (memcheck, racecheck; float32 NCHW and bf16 NHWC kernels)"
-for precision in fp32 bf16; do
-  for tool in memcheck racecheck; do
-    compute-sanitizer --tool $tool --error-exitcode 9 ./train --device cuda --dataset synthetic --width 16 --workers 2 \
-      --algo liec --period 4 --compressor sign --batch-size 16 --steps 8 --log-every 4 --precision $precision \
-      --run-dir /tmp/sanitize >/tmp/sanitize.log 2>&1
-    rc=$?
-    tail -n 2 /tmp/sanitize.log | sed "s|^|$tool $precision: |"
-    [ "$rc" -eq 0 ] || { echo "$tool $precision: FAILED (exit code $rc)"; status=1; }
-  done
-done
-
-echo "== throughput table (scripts/bench_train.sh)"
-bash scripts/bench_train.sh
 exit $status
