@@ -32,10 +32,16 @@ HOST_DEVICE inline float input_gradient(float g, float x, float mean, float inv_
   return gamma * inv_std / m * (m * g - sum_g - x_hat * sum_g_x_hat);
 }
 
-// The gradient reaching the normalisation: dy, through the fused ReLU when there is one (y != null).
+// The gradient reaching the normalisation: dy, through the fused ReLU when there is one (y is
+// then the forward output).
+HOST_DEVICE inline float normalized_gradient(bool fused_relu, float dy, float y) {
+  return fused_relu ? relu_gradient(dy, y) : dy;
+}
+
+// The same for element i, the ReLU fused when y != null.
 template <typename T>
 HOST_DEVICE inline float normalized_gradient(const T* dy, const T* y, long i) {
-  return y != nullptr ? relu_gradient(load(dy, i), load(y, i)) : load(dy, i);
+  return normalized_gradient(y != nullptr, load(dy, i), y != nullptr ? load(y, i) : 0.0f);
 }
 
 // Element j of channel ch, counting over the (N, H*W) plane of that channel.
@@ -203,7 +209,7 @@ struct GradientSums {
     if (y != nullptr) load_values(y, i, ys);
     load_values(x, i, xs);
     for (int j = 0; j < width; ++j) {
-      const float g = y != nullptr ? relu_gradient(dys[j], ys[j]) : dys[j];
+      const float g = normalized_gradient(y != nullptr, dys[j], ys[j]);
       sums[j].x += g;
       sums[j].y += g * ((xs[j] - k.mean[j]) * k.inv_std[j]);
     }
@@ -371,8 +377,7 @@ __global__ void batchnorm_input_gradient_packed_kernel(BatchNormShape s, uint16_
 #pragma unroll
     for (int j = 0; j < kBf16Pack; ++j) {
       const int ch = ch0 + j;
-      const float g = y != nullptr ? relu_gradient(float_from_bf16(dys.v[j]), float_from_bf16(ys.v[j]))
-                                   : float_from_bf16(dys.v[j]);
+      const float g = normalized_gradient(y != nullptr, float_from_bf16(dys.v[j]), float_from_bf16(ys.v[j]));
       dxs.v[j] = bf16_from_float(input_gradient(g, float_from_bf16(xs.v[j]), mean[ch], inv_std[ch], gamma[ch], m,
                                                 dbeta[ch], dgamma[ch]));
       gs.v[j] = bf16_from_float(g);

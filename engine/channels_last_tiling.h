@@ -6,7 +6,7 @@
 
 // A block reads `group_packs` neighbouring packs of `width` channels (one 2- or 16-byte load
 // each) in each of `lanes` rows at once: thread t takes pack t % group_packs of row lane
-// t / group_packs, so a warp's loads are contiguous. It walks `rows_per_thread` such steps, its
+// t / group_packs, so a warp's loads are contiguous. It walks chunk_rows / lanes such steps, its
 // chunk of rows. The grid is (chunks, groups): block (chunk, group) leaves one sum per channel
 // of its group for its chunk.
 //
@@ -42,7 +42,10 @@ struct ChannelsLastTiling {
 
   // The rows of chunk `chunk`: [first_row, end_row).
   HOST_DEVICE long first_row(long chunk) const { return chunk * chunk_rows; }
-  HOST_DEVICE long end_row(long chunk) const { return first_row(chunk) + chunk_rows < rows ? first_row(chunk) + chunk_rows : rows; }
+  HOST_DEVICE long end_row(long chunk) const {
+    const long end = first_row(chunk) + chunk_rows;
+    return end < rows ? end : rows;
+  }
 
   // Adding the lanes: the block's k-th sum (k < group_packs * width) is channel sum_channel (or
   // -1 past c), the sum over lanes l of what thread sum_thread(l, k) left for channel
