@@ -7,7 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
+#include <limits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -97,7 +97,7 @@ struct Config {
   DatasetOptions data;
   AlgorithmConfig algorithm;
   size_t bucket_bytes;
-  int width, batch_size, log_every, eval_every, workers, checkpoint_every, train_subset;
+  int width, batch_size, log_every, eval_every, workers, checkpoint_every;
   long steps, epochs, crash_at_step;
   double comm_timeout;
   float lr;
@@ -115,24 +115,28 @@ void require(bool ok, const char* format, T value) {
 }
 
 Config read_config(const Flags& f) {
+  // Counts held in an int: a value past INT_MAX is an error, not a silent wrap-around.
+  const auto count = [&f](const char* name, long min, long max = std::numeric_limits<int>::max()) {
+    return static_cast<int>(f.integer(name, min, max));
+  };
   Config c;
-  const std::string device = f.str("device");
-  require(device == "auto" || device == "cpu" || device == "cuda",
-          "unknown --device '%s' (expected cpu, cuda or auto)", device.c_str());
+  const std::string device = f.choice("device", {"auto", "cpu", "cuda"});
   c.device = device == "cuda" || (device == "auto" && cuda_available()) ? Device::CUDA : Device::CPU;
   if (c.device == Device::CUDA && !cuda_available()) fail_input("--device cuda was asked for, but no CUDA GPU is available");
   c.comm = parse_transport(f.str("comm"));
   c.model = f.str("model");
   c.data.name = f.str("dataset");
+  bool dataset_known = false;
+  for (const std::string& name : dataset_names()) dataset_known |= name == c.data.name;
+  require(dataset_known, "unknown --dataset '%s' (expected synthetic, cifar10, cifar100 or tinyimagenet)",
+          c.data.name.c_str());
   c.data.dir = f.str("data-dir");
   c.data.image_size = static_cast<int>(f.integer("image-size"));
-  c.data.classes = static_cast<int>(f.integer("classes"));
+  c.data.classes = count("classes", 2);
   c.data.coarse_labels = f.on("coarse-labels");
   require(!c.data.coarse_labels || c.data.name == "cifar100", "%s", "--coarse-labels goes with --dataset cifar100");
   c.run_dir = f.str("run-dir");
-  c.augment = f.str("augment");
-  require(c.augment == "auto" || c.augment == "on" || c.augment == "off", "--augment must be on, off or auto, got '%s'",
-          c.augment.c_str());
+  c.augment = f.choice("augment", {"auto", "on", "off"});
   c.algorithm.name = f.str("algo");
   c.algorithm.compressor.kind = parse_compressor(f.str("compressor"));
   c.algorithm.compressor.ratio = f.number("ratio");
@@ -141,59 +145,39 @@ Config read_config(const Flags& f) {
   c.algorithm.topology = f.str("topology");
   c.algorithm.gamma = static_cast<float>(f.number("gamma"));
   c.algorithm.l1 = static_cast<float>(f.number("l1"));
-  const long bucket = f.integer("bucket-bytes");
-  require(bucket >= 4, "--bucket-bytes must be at least 4, got %ld", bucket);
-  c.bucket_bytes = static_cast<size_t>(bucket);
-  c.width = static_cast<int>(f.integer("width"));
-  c.batch_size = static_cast<int>(f.integer("batch-size"));
-  c.log_every = static_cast<int>(f.integer("log-every"));
-  c.eval_every = static_cast<int>(f.integer("eval-every"));
-  c.workers = static_cast<int>(f.integer("workers"));
-  c.checkpoint_every = static_cast<int>(f.integer("checkpoint-every"));
-  c.train_subset = static_cast<int>(f.integer("train-subset"));
-  c.steps = f.integer("steps");
+  c.bucket_bytes = static_cast<size_t>(f.integer("bucket-bytes", 4));
+  c.width = count("width", 1, 1024);
+  // Every parameter tensor then starts 16-byte aligned in the flat vector, as cuDNN's kernels want.
+  require(c.device != Device::CUDA || c.width % 4 == 0, "--width must be a multiple of 4 on the GPU, got %d", c.width);
+  c.batch_size = count("batch-size", 1);
+  c.log_every = count("log-every", 1);
+  c.eval_every = count("eval-every", 1);
+  c.workers = count("workers", 1, 1024);
+  c.checkpoint_every = count("checkpoint-every", 0);
+  c.data.train_subset = count("train-subset", 0);
+  c.steps = f.integer("steps", 0);
   c.epochs = f.integer("epochs");
+  require(c.steps > 0 || c.epochs >= 1, "--epochs must be at least 1, got %ld", c.epochs);
   c.crash_at_step = f.integer("crash-at-step");
   c.comm_timeout = f.number("comm-timeout");
+  require(c.comm_timeout > 0, "--comm-timeout must be positive, got %g", c.comm_timeout);
   c.lr = static_cast<float>(f.number("lr"));
+  require(c.lr > 0.0f && std::isfinite(c.lr), "--lr must be positive, got %g", c.lr);
   c.sgd.momentum = static_cast<float>(f.number("momentum"));
+  require(c.sgd.momentum >= 0.0f && c.sgd.momentum < 1.0f, "--momentum must be in [0, 1), got %g", c.sgd.momentum);
   c.sgd.weight_decay = static_cast<float>(f.number("wd"));
+  require(c.sgd.weight_decay >= 0.0f, "--wd must be non-negative, got %g", c.sgd.weight_decay);
   c.sgd.nesterov = f.on("nesterov");
+  require(!c.sgd.nesterov || c.sgd.momentum != 0.0f, "%s", "--nesterov needs a non-zero --momentum");
   c.schedule = parse_lr_schedule(f.str("lr-schedule"));
   c.decay_epochs = parse_epoch_list(f.str("decay-epochs"));
   c.deterministic = f.on("deterministic");
   c.precision = parse_precision(f.str("precision"));
-  const std::string graphs = f.str("cuda-graphs");
-  require(graphs == "on" || graphs == "off", "--cuda-graphs must be on or off, got '%s'", graphs.c_str());
-  c.cuda_graphs = graphs == "on";
+  c.cuda_graphs = f.choice("cuda-graphs", {"on", "off"}) == "on";
   c.resume = f.on("resume");
-  const long seed = f.integer("seed");
-  require(seed >= 0, "--seed must be non-negative, got %ld", seed);
-  c.seed = c.data.seed = c.algorithm.compressor.seed = static_cast<uint64_t>(seed);
+  c.seed = c.data.seed = c.algorithm.compressor.seed = static_cast<uint64_t>(f.integer("seed", 0));
   // Everything that can be checked before ranks start is checked here, in the main thread.
   validate_algorithm_config(c.algorithm, c.comm == TransportKind::Local ? c.workers : 0);
-
-  require(c.width >= 1 && c.width <= 1024, "--width must be in [1, 1024], got %d", c.width);
-  // Every parameter tensor then starts 16-byte aligned in the flat vector, as cuDNN's kernels want.
-  require(c.device != Device::CUDA || c.width % 4 == 0, "--width must be a multiple of 4 on the GPU, got %d", c.width);
-  require(c.data.classes >= 2, "--classes must be at least 2, got %d", c.data.classes);
-  bool dataset_known = false;
-  for (const std::string& name : dataset_names()) dataset_known |= name == c.data.name;
-  require(dataset_known, "unknown --dataset '%s' (expected synthetic, cifar10, cifar100 or tinyimagenet)",
-          c.data.name.c_str());
-  require(c.batch_size >= 1, "--batch-size must be at least 1, got %d", c.batch_size);
-  require(c.log_every >= 1, "--log-every must be at least 1, got %d", c.log_every);
-  require(c.eval_every >= 1, "--eval-every must be at least 1, got %d", c.eval_every);
-  require(c.workers >= 1 && c.workers <= 1024, "--workers must be in [1, 1024], got %d", c.workers);
-  require(c.checkpoint_every >= 0, "--checkpoint-every must be non-negative, got %d", c.checkpoint_every);
-  require(c.train_subset >= 0, "--train-subset must be non-negative, got %d", c.train_subset);
-  require(c.steps >= 0, "--steps must be non-negative, got %ld", c.steps);
-  require(c.steps > 0 || c.epochs >= 1, "--epochs must be at least 1, got %ld", c.epochs);
-  require(c.comm_timeout > 0, "--comm-timeout must be positive, got %g", c.comm_timeout);
-  require(c.lr > 0.0f && std::isfinite(c.lr), "--lr must be positive, got %g", c.lr);
-  require(c.sgd.momentum >= 0.0f && c.sgd.momentum < 1.0f, "--momentum must be in [0, 1), got %g", c.sgd.momentum);
-  require(c.sgd.weight_decay >= 0.0f, "--wd must be non-negative, got %g", c.sgd.weight_decay);
-  require(!c.sgd.nesterov || c.sgd.momentum != 0.0f, "%s", "--nesterov needs a non-zero --momentum");
   return c;
 }
 
@@ -439,24 +423,24 @@ class RankTrainer {
             {"batch-size", c_.batch_size}};
   }
 
-  std::string checkpoint_file(const std::string& dir) const { return dir + "/rank-" + std::to_string(rank_) + ".bin"; }
+  // The device state a checkpoint holds, by name: the model, its optimizer's and algorithm's
+  // memories, and the metric sums of the log interval under way.
+  std::vector<std::pair<std::string, Tensor*>> saved_tensors() {
+    std::vector<std::pair<std::string, Tensor*>> tensors{
+        {"params", &store_.values()}, {"buffers", &store_.buffer_values()}, {"interval_stats", &stats_}};
+    if (momentum_.defined()) tensors.emplace_back("momentum", &momentum_);
+    for (auto& [name, tensor] : algorithm_->state()) tensors.emplace_back("algorithm." + name, tensor);
+    return tensors;
+  }
 
-  // Every rank writes its file into checkpoint.tmp/; once all have, rank 0 swaps the folder in,
-  // so RUN_DIR/checkpoint is always one complete checkpoint.
+  // Every rank writes its part of the checkpoint, then rank 0 swaps the whole folder in.
   void save_checkpoint() {
     NVTX_RANGE("checkpoint");
-    const std::string dir = c_.run_dir + "/checkpoint", temporary = dir + ".tmp", old = dir + ".old";
-    if (rank_ == 0) {
-      std::filesystem::remove_all(temporary);
-      std::filesystem::create_directories(temporary);
-    }
+    const CheckpointFolder folder(c_.run_dir);
+    if (rank_ == 0) folder.begin();
     t_.barrier();
     CheckpointWriter w;
-    w.add_vector("params", ctx_, store_.values().data(), store_.param_count());
-    w.add_vector("buffers", ctx_, store_.buffer_values().data(), store_.buffer_values().numel());
-    if (momentum_.defined()) w.add_vector("momentum", ctx_, momentum_.data(), momentum_.numel());
-    for (auto& [name, tensor] : algorithm_->state()) w.add_vector("algorithm." + name, ctx_, tensor->data(), tensor->numel());
-    w.add_vector("interval_stats", ctx_, stats_.data(), 2);
+    for (const auto& [name, tensor] : saved_tensors()) w.add_vector(name, ctx_, tensor->data(), tensor->numel());
     w.add_number("step", static_cast<double>(step_));
     w.add_number("logged_step", static_cast<double>(logged_step_));
     w.add_number("workers", workers_);
@@ -466,34 +450,23 @@ class RankTrainer {
     w.add_number("logged_up", logged_up_);
     w.add_number("logged_down", logged_down_);
     w.add_number("train_seconds", train_seconds_ + std::chrono::duration<double>(Clock::now() - segment_start_).count());
-    w.write(checkpoint_file(temporary));
+    w.write(folder.staging_file(rank_));
     t_.barrier();
-    if (rank_ == 0) {
-      std::filesystem::remove_all(old);
-      if (std::filesystem::exists(dir)) std::filesystem::rename(dir, old);
-      std::filesystem::rename(temporary, dir);
-      std::filesystem::remove_all(old);
-    }
+    if (rank_ == 0) folder.publish();
     t_.barrier();
   }
 
   void restore() {
-    std::string dir = c_.run_dir + "/checkpoint";
-    if (!std::filesystem::exists(dir) && std::filesystem::exists(dir + ".old")) dir += ".old";  // died mid-swap
-    const CheckpointReader r(checkpoint_file(dir));
+    const std::string file = CheckpointFolder(c_.run_dir).file_to_resume(rank_);
+    const CheckpointReader r(file);
     if (static_cast<int>(r.number("workers")) != workers_)
-      fail_input("the checkpoint in %s is from %d workers, this run has %d", dir.c_str(),
+      fail_input("the checkpoint %s is from %d workers, this run has %d", file.c_str(),
                  static_cast<int>(r.number("workers")), workers_);
     for (const auto& [name, value] : fingerprint())
       if (r.number(name) != value)
-        fail_input("the checkpoint in %s was written with another %s; resume with the run's own settings", dir.c_str(),
+        fail_input("the checkpoint %s was written with another %s; resume with the run's own settings", file.c_str(),
                    name.c_str());
-    r.read_vector("params", ctx_, store_.values().data(), store_.param_count());
-    r.read_vector("buffers", ctx_, store_.buffer_values().data(), store_.buffer_values().numel());
-    if (momentum_.defined()) r.read_vector("momentum", ctx_, momentum_.data(), momentum_.numel());
-    for (auto& [name, tensor] : algorithm_->state())
-      r.read_vector("algorithm." + name, ctx_, tensor->data(), tensor->numel());
-    r.read_vector("interval_stats", ctx_, stats_.data(), 2);
+    for (const auto& [name, tensor] : saved_tensors()) r.read_vector(name, ctx_, tensor->data(), tensor->numel());
     step_ = first_step_ = static_cast<long>(r.number("step"));
     logged_step_ = static_cast<long>(r.number("logged_step"));
     sent_ = static_cast<uint64_t>(r.number("bytes_sent"));
@@ -501,7 +474,7 @@ class RankTrainer {
     logged_up_ = r.number("logged_up");
     logged_down_ = r.number("logged_down");
     train_seconds_ = r.number("train_seconds");
-    if (rank_ == 0) std::printf("resumed from %s at step %ld\n", dir.c_str(), step_);
+    if (rank_ == 0) std::printf("resumed from %s at step %ld\n", file.c_str(), step_);
   }
 
   void write_config() {
@@ -557,18 +530,8 @@ void share_cores(int ranks_here) {
 }
 
 // --comm local: the workers are threads of this process, on the CPU or spread over the GPUs.
-// The dataset, cut to --train-subset training images when asked.
-DatasetSplits load_training_data(const Config& c) {
-  DatasetSplits data = load_dataset(c.data);
-  if (c.train_subset > 0 && static_cast<size_t>(c.train_subset) < data.train.size()) {
-    data.train.labels.resize(c.train_subset);
-    data.train.images.resize(c.train_subset * data.train.image_bytes());
-  }
-  return data;
-}
-
 int run_local(const Config& c, const Flags& flags) {
-  const DatasetSplits data = load_training_data(c);
+  const DatasetSplits data = load_dataset(c.data);
   if (steps_per_epoch(static_cast<int>(data.train.size()), c.workers, c.batch_size) == 0)
     fail_input("%d workers x batch %d is more than the training set (%zu images)", c.workers, c.batch_size,
                data.train.size());
@@ -599,7 +562,7 @@ int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
       CUDA_CHECK(cudaGetDeviceCount(&devices));
       gpu = mpi.local_rank() % devices;  // several ranks may share a GPU: the MPI transport allows it
     }
-    const DatasetSplits data = load_training_data(c);
+    const DatasetSplits data = load_dataset(c.data);
     share_cores(mpi.local_size());
     Context ctx(ContextOptions{c.device, gpu, c.seed, c.deterministic, c.precision});
     std::unique_ptr<Transport> transport;

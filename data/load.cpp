@@ -35,9 +35,7 @@ DatasetSplits load_cifar10(const std::string& dir, int image_size) {
              dir.c_str());
 }
 
-}  // namespace
-
-DatasetSplits load_dataset(const DatasetOptions& o) {
+DatasetSplits load_named_dataset(const DatasetOptions& o) {
   if (o.name == "synthetic") {
     if (o.image_size != 0 && o.image_size != 32 && o.image_size != 64)
       fail_input("--image-size %d: synthetic images are 32 or 64", o.image_size);
@@ -59,6 +57,17 @@ DatasetSplits load_dataset(const DatasetOptions& o) {
     return load_tiny_imagenet(o.dir, o.image_size);
   }
   fail_input("unknown --dataset '%s' (expected synthetic, cifar10, cifar100 or tinyimagenet)", o.name.c_str());
+}
+
+}  // namespace
+
+DatasetSplits load_dataset(const DatasetOptions& o) {
+  DatasetSplits data = load_named_dataset(o);
+  if (o.train_subset > 0 && static_cast<size_t>(o.train_subset) < data.train.size()) {
+    data.train.labels.resize(o.train_subset);
+    data.train.images.resize(static_cast<size_t>(o.train_subset) * data.train.image_bytes());
+  }
+  return data;
 }
 
 int inspect_dataset(const DatasetOptions& options) {

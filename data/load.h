@@ -14,6 +14,7 @@ struct DatasetOptions {
   int classes = 10;        // synthetic only
   bool coarse_labels = false;  // CIFAR-100: the 20 superclasses instead of the 100 classes
   uint64_t seed = 0;       // synthetic only
+  int train_subset = 0;    // keep the first N training images only (0: all); for quick runs
 };
 
 const std::vector<std::string>& dataset_names();

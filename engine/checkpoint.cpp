@@ -1,9 +1,12 @@
-// Checkpoint serialisation: "CKPT", version, entries (name, kind, count, data), FNV-1a checksum.
+// Checkpoint serialisation: "CKPT", version, entries (name, kind, count, data), FNV-1a checksum;
+// and the folder swap that replaces all ranks' files at once.
 #include "engine/checkpoint.h"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 #include <unistd.h>
 
 #include "engine/check.h"
@@ -129,4 +132,50 @@ double CheckpointReader::number(const std::string& name) const {
   const auto found = numbers_.find(name);
   if (found == numbers_.end()) fail_input("checkpoint %s has no %s", path_.c_str(), name.c_str());
   return found->second;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+namespace fs = std::filesystem;
+
+void remove_folder(const std::string& path) {
+  std::error_code error;
+  fs::remove_all(path, error);
+  if (error) fail_input("cannot remove %s: %s", path.c_str(), error.message().c_str());
+}
+
+void rename_folder(const std::string& from, const std::string& to) {
+  std::error_code error;
+  fs::rename(from, to, error);
+  if (error) fail_input("cannot rename %s to %s: %s", from.c_str(), to.c_str(), error.message().c_str());
+}
+
+std::string rank_file(const std::string& dir, int rank) { return dir + "/rank-" + std::to_string(rank) + ".bin"; }
+
+}  // namespace
+
+CheckpointFolder::CheckpointFolder(const std::string& run_dir)
+    : dir_(run_dir + "/checkpoint"), staging_(dir_ + ".tmp"), old_(dir_ + ".old") {}
+
+void CheckpointFolder::begin() const {
+  remove_folder(staging_);  // what a run that died while writing left
+  std::error_code error;
+  fs::create_directories(staging_, error);
+  if (error) fail_input("cannot create %s: %s", staging_.c_str(), error.message().c_str());
+}
+
+std::string CheckpointFolder::staging_file(int rank) const { return rank_file(staging_, rank); }
+
+void CheckpointFolder::publish() const {
+  remove_folder(old_);
+  if (fs::exists(dir_)) rename_folder(dir_, old_);
+  rename_folder(staging_, dir_);
+  remove_folder(old_);
+}
+
+std::string CheckpointFolder::file_to_resume(int rank) const {
+  // Without checkpoint/ but with checkpoint.old/, the run died between the swap's two renames.
+  return rank_file(!fs::exists(dir_) && fs::exists(old_) ? old_ : dir_, rank);
 }

@@ -1,5 +1,5 @@
-// Checkpoint files: named float vectors and named numbers in one file with a checksum, written to
-// a temporary file and renamed into place, so a file is either whole or absent.
+// Checkpoints: files of named float vectors and numbers with a checksum, written to a temporary
+// file and renamed into place (a file is whole or absent), and the run's folder of one file per rank.
 #pragma once
 
 #include <cstdint>
@@ -35,4 +35,20 @@ class CheckpointReader {
   std::string path_;
   std::map<std::string, std::vector<float>> vectors_;
   std::map<std::string, double> numbers_;
+};
+
+// A run's checkpoint is RUN_DIR/checkpoint/, one file per rank, replaced as a whole: the ranks
+// write into checkpoint.tmp/, and once all have, one rank swaps it in. The previous folder stays as
+// checkpoint.old/ between the swap's two renames, so whenever the run stops there is one complete
+// checkpoint to resume from. Folder errors (an unwritable run directory) are user errors.
+class CheckpointFolder {
+ public:
+  explicit CheckpointFolder(const std::string& run_dir);
+  void begin() const;                              // one rank, before any writes: empty checkpoint.tmp/
+  std::string staging_file(int rank) const;        // where a rank writes its part
+  void publish() const;                            // one rank, once every rank has written
+  std::string file_to_resume(int rank) const;      // the complete checkpoint's file for this rank
+
+ private:
+  std::string dir_, staging_, old_;
 };

@@ -72,6 +72,23 @@ long Flags::integer(const std::string& name) const {
   return value;
 }
 
+long Flags::integer(const std::string& name, long min, long max) const {
+  const long value = integer(name);
+  if (value >= min && value <= max) return value;
+  if (max == std::numeric_limits<long>::max()) fail_input("--%s must be at least %ld, got %ld", name.c_str(), min, value);
+  fail_input("--%s must be in [%ld, %ld], got %ld", name.c_str(), min, max, value);
+}
+
+const std::string& Flags::choice(const std::string& name, std::initializer_list<const char*> choices) const {
+  const std::string& value = str(name);
+  std::string listed;
+  for (const char* c : choices) {
+    if (value == c) return value;
+    listed += (listed.empty() ? "" : ", ") + std::string(c);
+  }
+  fail_input("--%s must be one of %s; got '%s'", name.c_str(), listed.c_str(), value.c_str());
+}
+
 double Flags::number(const std::string& name) const {
   const std::string& text = str(name);
   char* end = nullptr;

@@ -2,6 +2,8 @@
 // Unknown flags, missing values and malformed numbers are user errors: one line, exit code 2.
 #pragma once
 
+#include <initializer_list>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +20,10 @@ class Flags {
 
   const std::string& str(const std::string& name) const;
   long integer(const std::string& name) const;
+  // An integer in [min, max]; outside, a one-line error that names the range.
+  long integer(const std::string& name, long min, long max = std::numeric_limits<long>::max()) const;
+  // A value that must be one of `choices`; otherwise a one-line error that lists them.
+  const std::string& choice(const std::string& name, std::initializer_list<const char*> choices) const;
   double number(const std::string& name) const;
   bool on(const std::string& name) const;
   bool given(const std::string& name) const;

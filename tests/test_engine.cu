@@ -9,10 +9,12 @@
 #include "engine/batchnorm.h"
 #include "engine/bf16.h"
 #include "engine/channels_last_tiling.h"
+#include "engine/check.h"
+#include "engine/checkpoint.h"
 #include "engine/conv.h"
 #include "engine/cross_entropy.h"
-#include "engine/checkpoint.h"
 #include "engine/elementwise.h"
+#include "engine/flags.h"
 #include "engine/linear.h"
 #include "engine/lr_schedule.h"
 #include "engine/pool.h"
@@ -950,6 +952,63 @@ TEST_CASE("checkpoints: vectors and numbers read back exactly; a damaged file is
   CHECK(r.has("params"));
   CHECK(!r.has("momentum"));
   std::remove(path.c_str());
+}
+
+TEST_CASE("checkpoint folder: each save replaces all ranks' files at once; a crash mid-swap resumes the old one") {
+  Context& ctx = cpu_context();
+  const std::string run = temp_dir("ckpt-folder");
+  const CheckpointFolder folder(run);
+  const auto save = [&](double step) {
+    folder.begin();
+    for (int rank = 0; rank < 2; ++rank) {
+      CheckpointWriter w;
+      w.add_number("step", step);
+      w.write(folder.staging_file(rank));
+    }
+    folder.publish();
+  };
+  const auto resumed_step = [&](int rank) { return CheckpointReader(folder.file_to_resume(rank)).number("step"); };
+  save(16);
+  CHECK(folder.file_to_resume(1) == run + "/checkpoint/rank-1.bin");
+  CHECK(resumed_step(0) == 16);
+  CHECK(!std::filesystem::exists(run + "/checkpoint.tmp"));
+  CHECK(!std::filesystem::exists(run + "/checkpoint.old"));
+  // A save that died while the ranks were writing leaves checkpoint.tmp/ behind: the next one
+  // starts it afresh, and what the dead save wrote never reaches checkpoint/.
+  folder.begin();
+  write_bytes(folder.staging_file(1), "torn", 4);
+  save(32);
+  CHECK(resumed_step(0) == 32);
+  CHECK(resumed_step(1) == 32);
+  // Died between the swap's two renames: checkpoint/ gone, checkpoint.old/ whole.
+  std::filesystem::rename(run + "/checkpoint", run + "/checkpoint.old");
+  CHECK(folder.file_to_resume(0) == run + "/checkpoint.old/rank-0.bin");
+  CHECK(resumed_step(1) == 32);
+  save(48);
+  CHECK(resumed_step(1) == 48);
+  CHECK(!std::filesystem::exists(run + "/checkpoint.old"));
+  // A run directory that cannot hold a folder is a user error, not a crash.
+  report_user_errors_by_exception(true);
+  CHECK_THROWS_AS(CheckpointFolder(run + "/checkpoint/rank-0.bin").begin(), UserError);
+  report_user_errors_by_exception(false);
+  std::filesystem::remove_all(run);
+}
+
+TEST_CASE("flags: integers within their range, values among their choices, anything else a user error") {
+  Flags f("test", "flags under test");
+  f.add("width", "64", "");
+  f.add("steps", "0", "");
+  f.add("graphs", "on", "");
+  const char* argv[] = {"test", "--width=2048", "--steps", "-1", "--graphs", "maybe"};
+  f.parse(6, const_cast<char**>(argv));
+  CHECK(f.integer("width", 1, 4096) == 2048);
+  CHECK(f.integer("steps", -1) == -1);
+  report_user_errors_by_exception(true);
+  CHECK_THROWS_WITH_AS(f.integer("width", 1, 1024), "--width must be in [1, 1024], got 2048", UserError);
+  CHECK_THROWS_WITH_AS(f.integer("steps", 0), "--steps must be at least 0, got -1", UserError);
+  CHECK_THROWS_WITH_AS(f.choice("graphs", {"on", "off"}), "--graphs must be one of on, off; got 'maybe'", UserError);
+  report_user_errors_by_exception(false);
+  CHECK(f.choice("graphs", {"on", "off", "maybe"}) == "maybe");
 }
 
 }  // namespace
