@@ -1,7 +1,6 @@
 // Convolution: the CPU reference (im2col + GEMM) and the cuDNN path with per-shape plans.
 #include "engine/conv.h"
 
-#include <functional>
 #include <vector>
 
 #include "engine/bf16.h"
@@ -131,10 +130,10 @@ constexpr size_t kMaxWorkspace = size_t{1} << 30;
 
 // `query` fills up to kMaxAlgorithms results, best first; the first usable one is returned.
 template <typename Perf, typename Query>
-Perf choose_algorithm(bool deterministic, Query find, Query heuristic, const char* what) {
+Perf choose_algorithm(bool deterministic, const Query& query, const char* what) {
   Perf results[kMaxAlgorithms];
   int count = 0;
-  (deterministic ? heuristic : find)(results, &count);
+  query(results, &count);
   for (int i = 0; i < count; ++i) {
     if (results[i].status != CUDNN_STATUS_SUCCESS) continue;
     if (deterministic && results[i].determinism != CUDNN_DETERMINISTIC) continue;
@@ -154,10 +153,19 @@ cudnnConvolutionDescriptor_t convolution_descriptor(const ConvShape& s, cudnnMat
   return desc;
 }
 
-// cudnnFind reports the math type each algorithm was timed with; a direction's descriptor takes
-// it, so that what runs is what was timed. fp32 keeps FMA math whatever cuDNN reports: no TF32.
-void run_as_timed(const Context& ctx, cudnnConvolutionDescriptor_t desc, cudnnMathType_t timed) {
-  if (ctx.precision != Precision::FP32) CUDNN_CHECK(cudnnSetConvolutionMathType(desc, timed));
+// One direction of the plan: its algorithm (timed by `find`, or ranked by `heuristic` under
+// --deterministic), its descriptor set to the math type cudnnFind timed the algorithm with, so that
+// what runs is what was timed (fp32 keeps FMA math whatever cuDNN reports: no TF32), and the
+// workspace the algorithm needs.
+template <typename Perf, typename Find, typename Heuristic, typename WorkspaceSize>
+void plan_direction(const Context& ctx, const char* what, cudnnConvolutionDescriptor_t desc, const Find& find,
+                    const Heuristic& heuristic, const WorkspaceSize& workspace_size, decltype(Perf::algo)* algo,
+                    size_t* workspace) {
+  const Perf chosen = ctx.deterministic ? choose_algorithm<Perf>(true, heuristic, what)
+                                        : choose_algorithm<Perf>(false, find, what);
+  *algo = chosen.algo;
+  if (ctx.precision != Precision::FP32) CUDNN_CHECK(cudnnSetConvolutionMathType(desc, chosen.mathType));
+  workspace_size(chosen.algo, workspace);
 }
 
 ConvPlan make_plan(Context& ctx, const ConvShape& s) {
@@ -184,52 +192,46 @@ ConvPlan make_plan(Context& ctx, const ConvShape& s) {
   cudnnHandle_t h = ctx.cudnn;
 
   using Forward = cudnnConvolutionFwdAlgoPerf_t;
-  using Query = std::function<void(Forward*, int*)>;
-  const Forward f = choose_algorithm<Forward, Query>(
-      ctx.deterministic,
+  plan_direction<Forward>(
+      ctx, "forward convolution", p.forward_desc,
       [&](Forward* r, int* n) {
         CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(h, p.x_desc, p.w_desc, p.forward_desc, p.y_desc, kMaxAlgorithms, n, r));
       },
       [&](Forward* r, int* n) {
         CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x_desc, p.w_desc, p.forward_desc, p.y_desc, kMaxAlgorithms, n, r));
       },
-      "forward convolution");
-  p.forward_algo = f.algo;
-  run_as_timed(ctx, p.forward_desc, f.mathType);
-  CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, p.x_desc, p.w_desc, p.forward_desc, p.y_desc, f.algo,
-                                                      &p.forward_workspace));
+      [&](cudnnConvolutionFwdAlgo_t algo, size_t* bytes) {
+        CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, p.x_desc, p.w_desc, p.forward_desc, p.y_desc, algo, bytes));
+      },
+      &p.forward_algo, &p.forward_workspace);
 
   using BackwardData = cudnnConvolutionBwdDataAlgoPerf_t;
-  using DataQuery = std::function<void(BackwardData*, int*)>;
-  const BackwardData bd = choose_algorithm<BackwardData, DataQuery>(
-      ctx.deterministic,
+  plan_direction<BackwardData>(
+      ctx, "backward-data convolution", p.backward_data_desc,
       [&](BackwardData* r, int* n) {
         CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(h, p.w_desc, p.y_desc, p.backward_data_desc, p.x_desc, kMaxAlgorithms, n, r));
       },
       [&](BackwardData* r, int* n) {
         CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w_desc, p.y_desc, p.backward_data_desc, p.x_desc, kMaxAlgorithms, n, r));
       },
-      "backward-data convolution");
-  p.backward_data_algo = bd.algo;
-  run_as_timed(ctx, p.backward_data_desc, bd.mathType);
-  CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w_desc, p.y_desc, p.backward_data_desc, p.x_desc, bd.algo,
-                                                           &p.backward_data_workspace));
+      [&](cudnnConvolutionBwdDataAlgo_t algo, size_t* bytes) {
+        CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w_desc, p.y_desc, p.backward_data_desc, p.x_desc, algo, bytes));
+      },
+      &p.backward_data_algo, &p.backward_data_workspace);
 
   using BackwardFilter = cudnnConvolutionBwdFilterAlgoPerf_t;
-  using FilterQuery = std::function<void(BackwardFilter*, int*)>;
-  const BackwardFilter bf = choose_algorithm<BackwardFilter, FilterQuery>(
-      ctx.deterministic,
+  plan_direction<BackwardFilter>(
+      ctx, "backward-filter convolution", p.backward_filter_desc,
       [&](BackwardFilter* r, int* n) {
         CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(h, p.x_desc, p.y_desc, p.backward_filter_desc, p.w_desc, kMaxAlgorithms, n, r));
       },
       [&](BackwardFilter* r, int* n) {
         CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x_desc, p.y_desc, p.backward_filter_desc, p.w_desc, kMaxAlgorithms, n, r));
       },
-      "backward-filter convolution");
-  p.backward_filter_algo = bf.algo;
-  run_as_timed(ctx, p.backward_filter_desc, bf.mathType);
-  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x_desc, p.y_desc, p.backward_filter_desc, p.w_desc, bf.algo,
-                                                             &p.backward_filter_workspace));
+      [&](cudnnConvolutionBwdFilterAlgo_t algo, size_t* bytes) {
+        CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x_desc, p.y_desc, p.backward_filter_desc, p.w_desc, algo, bytes));
+      },
+      &p.backward_filter_algo, &p.backward_filter_workspace);
   return p;
 }
 
