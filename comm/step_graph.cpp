@@ -51,12 +51,13 @@ void StepGraphs::run(int variant, const std::function<void()>& issue) {
 
 void StepGraphs::warm_up(int variant, const std::function<void()>& issue) {
   pause();  // eager device work must follow the replayed steps
-  const size_t allocations = ctx_.allocator->system_allocations(), workspace = ctx_.workspace_bytes();
+  const size_t allocations = ctx_.allocator->allocations(), workspace = ctx_.workspace_bytes();
   issue();
   eager_since_replay_ = true;
-  // A buffer or workspace that grew has moved: the other variants' graphs would still use the old
-  // one. Decided together, since every rank must hold the same graphs.
-  const bool moved = ctx_.allocator->system_allocations() != allocations || ctx_.workspace_bytes() != workspace;
+  // A buffer that was allocated (anew or from the cache) or a workspace that grew may have moved:
+  // the other variants' graphs would still use the old one. Decided together, since every rank
+  // must hold the same graphs.
+  const bool moved = ctx_.allocator->allocations() != allocations || ctx_.workspace_bytes() != workspace;
   if (transport_.all_reduce_sum(moved ? 1.0 : 0.0) > 0.0) invalidate();
   graphs_[variant].warm = true;
 }
@@ -66,7 +67,7 @@ void StepGraphs::capture(Graph& graph, const std::function<void()>& issue) {
   const bool all_ranks = capture_ == Transport::Capture::AllRanks;
   // The graph starts on the origin stream: the others' eager work so far must come before it.
   if (all_ranks && eager_since_replay_) transport_.join_streams();
-  const size_t allocations = ctx_.allocator->system_allocations();
+  const size_t allocations = ctx_.allocator->allocations();
   const uint64_t sent = transport_.bytes_sent(), received = transport_.bytes_received();
   ctx_.timer.set_enabled(false);  // its events would be recorded only at capture time
   bool capturing = false;
@@ -96,9 +97,7 @@ void StepGraphs::capture(Graph& graph, const std::function<void()>& issue) {
     throw;
   }
   ctx_.timer.set_enabled(true);
-  // A block allocated during capture would be baked into the graph and could be handed out again.
-  CHECK(ctx_.allocator->system_allocations() == allocations,
-        "rank %d allocated device memory while capturing a step; the warm-up step should have", transport_.rank());
+  check_allocated_nothing(allocations, "capturing");
   graph.captured = true;
   graph.sent = transport_.bytes_sent() - sent;
   graph.received = transport_.bytes_received() - received;
@@ -113,7 +112,9 @@ void StepGraphs::replay(Graph& graph, const std::function<void()>& issue) {
     // Every rank issues the step, its messages exchanged as it runs. What a GPU replay takes for
     // granted is checked here: every replay of a variant posts the bytes of the first.
     const uint64_t sent = transport_.bytes_sent(), received = transport_.bytes_received();
+    const size_t allocations = ctx_.allocator->allocations();
     issue();
+    check_allocated_nothing(allocations, "replaying");
     const uint64_t step_sent = transport_.bytes_sent() - sent, step_received = transport_.bytes_received() - received;
     if (!graph.bytes_known) {
       graph.sent = step_sent;
@@ -134,6 +135,13 @@ void StepGraphs::replay(Graph& graph, const std::function<void()>& issue) {
   if (all_ranks) transport_.barrier();
   eager_since_replay_ = false;
   replayed_since_pause_ = true;
+}
+
+// A block allocated while capturing would be baked into the graph (see CachingAllocator::allocations).
+void StepGraphs::check_allocated_nothing(size_t allocations_before, const char* doing) const {
+  CHECK(ctx_.allocator->allocations() == allocations_before,
+        "rank %d allocated memory while %s a step: its buffers must all exist after the warm-up step",
+        transport_.rank(), doing);
 }
 
 void StepGraphs::pause() {

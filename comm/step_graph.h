@@ -14,7 +14,8 @@
 // records nothing and a replay issues the step again on every rank. Results are those of eager
 // execution by construction, so CI tests the part that the GPU shares with it: warm-up, capture
 // and replay decisions taken alike on every rank, the collectives between them, and that every
-// replay of a variant sends the bytes of the first (which a GPU replay counts without sending).
+// replay of a variant sends the bytes of the first (which a GPU replay counts without sending) and
+// allocates nothing (a GPU graph holds the addresses its capture used).
 #pragma once
 
 #include <cstdint>
@@ -66,6 +67,8 @@ class StepGraphs {
   void warm_up(int variant, const std::function<void()>& issue);
   void capture(Graph& graph, const std::function<void()>& issue);
   void replay(Graph& graph, const std::function<void()>& issue);
+  // Stops with an internal error if the allocator handed out a block since `allocations_before`.
+  void check_allocated_nothing(size_t allocations_before, const char* doing) const;
   // Whether this rank launches graphs (rank 0, or every rank when each captures its own).
   bool launches() const { return capture_ == Transport::Capture::ThisRank || transport_.rank() == 0; }
 

@@ -24,6 +24,7 @@ bool cuda_available() {
 void* CachingAllocator::allocate(size_t bytes) {
   const size_t size = rounded_size(bytes == 0 ? 1 : bytes);
   bytes_in_use_ += size;
+  ++allocations_;
   auto found = free_blocks_.find(size);
   if (found != free_blocks_.end() && !found->second.empty()) {
     void* ptr = found->second.back();

@@ -32,11 +32,15 @@ class CachingAllocator {
   size_t bytes_cached() const { return bytes_cached_; }
   // How many blocks came from the system rather than the cache: constant once a step is warm.
   size_t system_allocations() const { return system_allocations_; }
+  // How many blocks were handed out, from the cache or not. A step captured into a CUDA graph
+  // must take none: even a cached block's address would be baked into the graph, and the block
+  // handed out again to whatever allocates next, for every replay to overwrite.
+  size_t allocations() const { return allocations_; }
 
   static size_t rounded_size(size_t bytes) { return (bytes + 511) / 512 * 512; }
 
  private:
   Device device_;
   std::unordered_map<size_t, std::vector<void*>> free_blocks_;
-  size_t bytes_in_use_ = 0, bytes_cached_ = 0, system_allocations_ = 0;
+  size_t bytes_in_use_ = 0, bytes_cached_ = 0, system_allocations_ = 0, allocations_ = 0;
 };

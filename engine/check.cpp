@@ -2,14 +2,26 @@
 #include "engine/check.h"
 
 #include <cstdarg>
+#include <mutex>
 
 namespace {
 thread_local bool throw_user_errors = false;
 
-// One line on stderr, after whatever stdout still holds, then the exit.
-[[noreturn]] void fail(int code, const char* format, va_list args) {
-  std::vfprintf(stderr, format, args);
-  std::fputc('\n', stderr);
+thread_local bool exiting = false;
+
+// One line on stderr, after whatever stdout still holds, then the exit. When the ranks of one
+// process fail together, the first thread through prints its line whole and ends the process; the
+// others wait here (std::exit from two threads at once is undefined, and lines would interleave).
+// A failure during the exit itself (a destructor's check) ends the process at once.
+[[noreturn]] void fail(int code, const char* prefix, const char* format, va_list args) {
+  if (exiting) std::_Exit(code);
+  static std::mutex* const first = new std::mutex;  // never destroyed: it stays locked to the end
+  first->lock();
+  exiting = true;
+  char message[2048];
+  std::vsnprintf(message, sizeof message, format, args);
+  std::fflush(stdout);
+  std::fprintf(stderr, "%s%s\n", prefix, message);
   std::exit(code);
 }
 }  // namespace
@@ -25,17 +37,15 @@ void fail_input(const char* format, ...) {
     va_end(args);
     throw UserError(message);
   }
-  std::fflush(stdout);
-  std::fputs("error: ", stderr);
-  fail(2, format, args);
+  fail(2, "error: ", format, args);
 }
 
 void fail_internal(const char* file, int line, const char* format, ...) {
-  std::fflush(stdout);
-  std::fprintf(stderr, "fatal: %s:%d: ", file, line);
+  char prefix[512];
+  std::snprintf(prefix, sizeof prefix, "fatal: %s:%d: ", file, line);
   va_list args;
   va_start(args, format);
-  fail(1, format, args);
+  fail(1, prefix, format, args);
 }
 
 const char* cublas_status_string(cublasStatus_t status) {

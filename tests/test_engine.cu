@@ -881,6 +881,8 @@ TEST_CASE("allocator: a released block is reused for the same size") {
   Tensor again = Tensor::empty(ctx, {1000});
   CHECK(again.data() == first);
   CHECK(ctx.allocator->bytes_cached() == 0);
+  CHECK(ctx.allocator->system_allocations() == 1);
+  CHECK(ctx.allocator->allocations() == 2);  // the cache's hand-out counts too
 }
 
 TEST_CASE("tensor: views share storage and keep it alive") {
