@@ -109,14 +109,17 @@ struct Config {
   uint64_t seed;
 };
 
+constexpr long kMaxSteps = 100000000;  // 100 M: far past any real run, 400 MB of rate tables
+
 template <typename T>
 void require(bool ok, const char* format, T value) {
   if (!ok) fail_input(format, value);
 }
 
 Config read_config(const Flags& f) {
-  // Counts held in an int: a value past INT_MAX is an error, not a silent wrap-around.
-  const auto count = [&f](const char* name, long min, long max = std::numeric_limits<int>::max()) {
+  // Integer settings held in an int: a value outside its range is an error, not a wrap-around.
+  const auto int_flag = [&f](const char* name, long min = std::numeric_limits<int>::min(),
+                             long max = std::numeric_limits<int>::max()) {
     return static_cast<int>(f.integer(name, min, max));
   };
   Config c;
@@ -131,42 +134,49 @@ Config read_config(const Flags& f) {
   require(dataset_known, "unknown --dataset '%s' (expected synthetic, cifar10, cifar100 or tinyimagenet)",
           c.data.name.c_str());
   c.data.dir = f.str("data-dir");
-  c.data.image_size = static_cast<int>(f.integer("image-size"));
-  c.data.classes = count("classes", 2);
+  c.data.image_size = int_flag("image-size", 0);
+  c.data.classes = int_flag("classes", 2, 100000);
   c.data.coarse_labels = f.on("coarse-labels");
   require(!c.data.coarse_labels || c.data.name == "cifar100", "%s", "--coarse-labels goes with --dataset cifar100");
   c.run_dir = f.str("run-dir");
+  require(!c.run_dir.empty(), "%s", "--run-dir is empty");
   c.augment = f.choice("augment", {"auto", "on", "off"});
   c.algorithm.name = f.str("algo");
   c.algorithm.compressor.kind = parse_compressor(f.str("compressor"));
   c.algorithm.compressor.ratio = f.number("ratio");
-  c.algorithm.compressor.levels = static_cast<int>(f.integer("levels"));
-  c.algorithm.period = static_cast<int>(f.integer("period"));
+  c.algorithm.compressor.levels = int_flag("levels");
+  c.algorithm.period = int_flag("period");
   c.algorithm.topology = f.str("topology");
   c.algorithm.gamma = static_cast<float>(f.number("gamma"));
   c.algorithm.l1 = static_cast<float>(f.number("l1"));
   c.bucket_bytes = static_cast<size_t>(f.integer("bucket-bytes", 4));
-  c.width = count("width", 1, 1024);
+  // 512 keeps PreAct-ResNet34's parameter count (x64 at 8 times the width) within an int.
+  c.width = int_flag("width", 1, 512);
   // Every parameter tensor then starts 16-byte aligned in the flat vector, as cuDNN's kernels want.
   require(c.device != Device::CUDA || c.width % 4 == 0, "--width must be a multiple of 4 on the GPU, got %d", c.width);
-  c.batch_size = count("batch-size", 1);
-  c.log_every = count("log-every", 1);
-  c.eval_every = count("eval-every", 1);
-  c.workers = count("workers", 1, 1024);
-  c.checkpoint_every = count("checkpoint-every", 0);
-  c.data.train_subset = count("train-subset", 0);
-  c.steps = f.integer("steps", 0);
-  c.epochs = f.integer("epochs");
+  c.batch_size = int_flag("batch-size", 1, 65536);
+  c.log_every = int_flag("log-every", 1);
+  c.eval_every = int_flag("eval-every", 1);
+  c.workers = int_flag("workers", 1, 1024);
+  c.checkpoint_every = int_flag("checkpoint-every", 0);
+  c.data.train_subset = int_flag("train-subset", 0);
+  c.steps = f.integer("steps", 0, kMaxSteps);
+  c.epochs = f.integer("epochs", 0, kMaxSteps);  // epochs x steps per epoch is then far from overflowing
   require(c.steps > 0 || c.epochs >= 1, "--epochs must be at least 1, got %ld", c.epochs);
   c.crash_at_step = f.integer("crash-at-step");
   c.comm_timeout = f.number("comm-timeout");
-  require(c.comm_timeout > 0, "--comm-timeout must be positive, got %g", c.comm_timeout);
+  // A deadline past 1e6 s (11 days) would overflow the clock's nanoseconds: no wait at all.
+  require(c.comm_timeout > 0 && c.comm_timeout <= 1e6, "--comm-timeout must be in (0, 1e6] seconds, got %g",
+          c.comm_timeout);
+  // Checked as the float32 values training uses (1e-50 is 0 there), reported as given.
   c.lr = static_cast<float>(f.number("lr"));
-  require(c.lr > 0.0f && std::isfinite(c.lr), "--lr must be positive, got %g", c.lr);
+  require(c.lr > 0.0f && std::isfinite(c.lr), "--lr must be positive and finite in float32, got %s", f.str("lr").c_str());
   c.sgd.momentum = static_cast<float>(f.number("momentum"));
-  require(c.sgd.momentum >= 0.0f && c.sgd.momentum < 1.0f, "--momentum must be in [0, 1), got %g", c.sgd.momentum);
+  require(c.sgd.momentum >= 0.0f && c.sgd.momentum < 1.0f, "--momentum must be in [0, 1) in float32, got %s",
+          f.str("momentum").c_str());
   c.sgd.weight_decay = static_cast<float>(f.number("wd"));
-  require(c.sgd.weight_decay >= 0.0f, "--wd must be non-negative, got %g", c.sgd.weight_decay);
+  require(c.sgd.weight_decay >= 0.0f && std::isfinite(c.sgd.weight_decay),
+          "--wd must be non-negative and finite in float32, got %s", f.str("wd").c_str());
   c.sgd.nesterov = f.on("nesterov");
   require(!c.sgd.nesterov || c.sgd.momentum != 0.0f, "%s", "--nesterov needs a non-zero --momentum");
   c.schedule = parse_lr_schedule(f.str("lr-schedule"));
@@ -185,7 +195,6 @@ struct Evaluation {
   double loss, accuracy;
 };
 
-constexpr long kMaxSteps = 100000000;  // 100 M: far past any real run, 400 MB of rate tables
 
 // One rank of a run: its model replica, its data shard, its optimizer and algorithm state.
 class RankTrainer {
@@ -409,18 +418,25 @@ class RankTrainer {
     graphs_->invalidate();  // the layers ran at the test batch size: their buffers may have moved
   }
 
+  struct Setting {
+    const char* key;  // in the checkpoint
+    double value;
+    const char* what;  // for the user: what to change back
+  };
   // The settings a checkpoint's state only makes sense under: a resume must use the same.
-  std::vector<std::pair<std::string, double>> fingerprint() const {
+  std::vector<Setting> fingerprint() const {
     const auto& algos = algorithm_names();
-    return {{"algo", static_cast<double>(std::find(algos.begin(), algos.end(), c_.algorithm.name) - algos.begin())},
-            {"compressor", static_cast<double>(c_.algorithm.compressor.kind)},
-            {"ratio", c_.algorithm.compressor.ratio},
-            {"levels", c_.algorithm.compressor.levels},
-            {"period", c_.algorithm.period},
-            {"bucket-bytes", static_cast<double>(c_.bucket_bytes)},
-            {"parameters", static_cast<double>(store_.param_count())},
-            {"momentum", c_.sgd.momentum},
-            {"batch-size", c_.batch_size}};
+    const double algo = static_cast<double>(std::find(algos.begin(), algos.end(), c_.algorithm.name) - algos.begin());
+    return {{"algo", algo, "--algo"},
+            {"compressor", static_cast<double>(c_.algorithm.compressor.kind), "--compressor"},
+            {"ratio", c_.algorithm.compressor.ratio, "--ratio"},
+            {"levels", static_cast<double>(c_.algorithm.compressor.levels), "--levels"},
+            {"period", static_cast<double>(c_.algorithm.period), "--period"},
+            {"bucket-bytes", static_cast<double>(c_.bucket_bytes), "--bucket-bytes"},
+            {"parameters", static_cast<double>(store_.param_count()), "model (--model, --width or the classes)"},
+            {"momentum", c_.sgd.momentum, "--momentum"},
+            {"batch-size", static_cast<double>(c_.batch_size), "--batch-size"},
+            {"steps-per-epoch", static_cast<double>(steps_per_epoch_), "epoch (dataset or --train-subset)"}};
   }
 
   // The device state a checkpoint holds, by name: the model, its optimizer's and algorithm's
@@ -444,7 +460,7 @@ class RankTrainer {
     w.add_number("step", static_cast<double>(step_));
     w.add_number("logged_step", static_cast<double>(logged_step_));
     w.add_number("workers", workers_);
-    for (const auto& [name, value] : fingerprint()) w.add_number(name, value);
+    for (const Setting& setting : fingerprint()) w.add_number(setting.key, setting.value);
     w.add_number("bytes_sent", static_cast<double>(sent_));
     w.add_number("bytes_received", static_cast<double>(received_));
     w.add_number("logged_up", logged_up_);
@@ -462,19 +478,25 @@ class RankTrainer {
     if (static_cast<int>(r.number("workers")) != workers_)
       fail_input("the checkpoint %s is from %d workers, this run has %d", file.c_str(),
                  static_cast<int>(r.number("workers")), workers_);
-    for (const auto& [name, value] : fingerprint())
-      if (r.number(name) != value)
+    for (const Setting& setting : fingerprint())
+      if (r.number(setting.key) != setting.value)
         fail_input("the checkpoint %s was written with another %s; resume with the run's own settings", file.c_str(),
-                   name.c_str());
+                   setting.what);
+    const double step = r.number("step");
+    if (!(step >= 0 && step <= total_steps_))  // NaN too
+      fail_input("the checkpoint %s is at step %.0f, past this run's end at step %ld (resume with its --epochs or "
+                 "--steps)", file.c_str(), step, total_steps_);
     for (const auto& [name, tensor] : saved_tensors()) r.read_vector(name, ctx_, tensor->data(), tensor->numel());
-    step_ = first_step_ = static_cast<long>(r.number("step"));
+    step_ = first_step_ = static_cast<long>(step);
     logged_step_ = static_cast<long>(r.number("logged_step"));
     sent_ = static_cast<uint64_t>(r.number("bytes_sent"));
     received_ = static_cast<uint64_t>(r.number("bytes_received"));
     logged_up_ = r.number("logged_up");
     logged_down_ = r.number("logged_down");
     train_seconds_ = r.number("train_seconds");
-    if (rank_ == 0) std::printf("resumed from %s at step %ld\n", file.c_str(), step_);
+    if (rank_ == 0)
+      std::printf("resumed from %s at step %ld%s\n", file.c_str(), step_,
+                  step_ == total_steps_ ? ", the run's last: nothing left to train" : "");
   }
 
   void write_config() {

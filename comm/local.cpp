@@ -179,16 +179,24 @@ void run_local_ranks(int ranks, double timeout_seconds, const std::function<void
   LocalHub hub(ranks, timeout_seconds);
   std::vector<std::exception_ptr> errors(ranks);
   std::vector<std::thread> threads;
-  for (int r = 0; r < ranks; ++r)
-    threads.emplace_back([&, r] {
-      report_user_errors_by_exception(true);  // an exit() here would pull the process from under the others
-      try {
-        body(hub, r);
-      } catch (const std::exception& e) {
-        errors[r] = std::current_exception();
-        hub.fail(r, e.what());
-      }
-    });
+  for (int r = 0; r < ranks; ++r) {
+    try {
+      threads.emplace_back([&, r] {
+        report_user_errors_by_exception(true);  // an exit() here would pull the process from under the others
+        try {
+          body(hub, r);
+        } catch (const std::exception& e) {
+          errors[r] = std::current_exception();
+          hub.fail(r, e.what());
+        }
+      });
+    } catch (const std::exception& e) {  // the system's thread or memory limit
+      // The ranks already running would wait for this one until --comm-timeout: release them.
+      hub.fail(r, "its thread could not start");
+      for (std::thread& t : threads) t.join();
+      fail_input("cannot start a thread for each of %d workers (%s): try fewer --workers", ranks, e.what());
+    }
+  }
   for (std::thread& t : threads) t.join();
   // The root cause: the error of the rank that failed first, not of those it released.
   const int first = hub.first_failed_rank();

@@ -23,24 +23,57 @@ bool cuda_available() {
 
 void* CachingAllocator::allocate(size_t bytes) {
   const size_t size = rounded_size(bytes == 0 ? 1 : bytes);
-  bytes_in_use_ += size;
   ++allocations_;
   auto found = free_blocks_.find(size);
   if (found != free_blocks_.end() && !found->second.empty()) {
     void* ptr = found->second.back();
     found->second.pop_back();
     bytes_cached_ -= size;
+    bytes_in_use_ += size;
     return ptr;
   }
-  void* ptr = nullptr;
   ++system_allocations_;
-  if (device_ == Device::CUDA) {
-    CUDA_CHECK(cudaMalloc(&ptr, size));
-  } else {
-    ptr = std::aligned_alloc(64, size);
-    CHECK(ptr != nullptr, "out of host memory allocating %zu bytes", size);
+  void* ptr = system_allocate(size);
+  if (ptr == nullptr) {
+    // The cache may hold blocks of sizes no longer asked for: give them back and try once more.
+    free_cached();
+    ptr = system_allocate(size);
   }
+  // A run too large for the machine is a setting to change, not an internal failure.
+  if (ptr == nullptr)
+    fail_input("out of %s memory allocating %.1f MiB with %.1f MiB in use: try a smaller --batch-size or --width, or "
+               "fewer --workers per %s",
+               device_ == Device::CUDA ? "GPU" : "host", size / 1048576.0, bytes_in_use_ / 1048576.0,
+               device_ == Device::CUDA ? "GPU" : "machine");
+  bytes_in_use_ += size;
   return ptr;
+}
+
+void* CachingAllocator::system_allocate(size_t size) {
+  if (device_ == Device::CPU) return std::aligned_alloc(64, size);
+  void* ptr = nullptr;
+  const cudaError_t status = cudaMalloc(&ptr, size);
+  if (status == cudaErrorMemoryAllocation) {
+    cudaGetLastError();  // not sticky, but cleared so that the next launch check does not report it
+    return nullptr;
+  }
+  CUDA_CHECK(status);
+  return ptr;
+}
+
+void CachingAllocator::system_free(void* ptr) {
+  if (device_ == Device::CUDA)
+    CUDA_CHECK(cudaFree(ptr));
+  else
+    std::free(ptr);
+}
+
+void CachingAllocator::free_cached() {
+  for (auto& [size, blocks] : free_blocks_) {
+    for (void* ptr : blocks) system_free(ptr);
+    bytes_cached_ -= size * blocks.size();
+    blocks.clear();
+  }
 }
 
 void CachingAllocator::release(void* ptr, size_t bytes) {
@@ -54,10 +87,7 @@ void CachingAllocator::release(void* ptr, size_t bytes) {
 void CachingAllocator::free_now(void* ptr, size_t bytes) {
   if (ptr == nullptr) return;
   bytes_in_use_ -= rounded_size(bytes == 0 ? 1 : bytes);
-  if (device_ == Device::CUDA)
-    CUDA_CHECK(cudaFree(ptr));
-  else
-    std::free(ptr);
+  system_free(ptr);
 }
 
 CachingAllocator::~CachingAllocator() {

@@ -22,6 +22,7 @@ class CachingAllocator {
 
   // Blocks are reused only on the stream of the owning Context, in stream order, so a block
   // released while a kernel may still read it is safe to hand to the next kernel on that stream.
+  // Out of memory even after the cache is given back: a one-line user error (exit code 2).
   void* allocate(size_t bytes);
   void release(void* ptr, size_t bytes);
   // Gives a block back to the system at once instead of caching it, for a size that will not be
@@ -40,6 +41,10 @@ class CachingAllocator {
   static size_t rounded_size(size_t bytes) { return (bytes + 511) / 512 * 512; }
 
  private:
+  void* system_allocate(size_t size);  // nullptr when out of memory
+  void system_free(void* ptr);
+  void free_cached();
+
   Device device_;
   std::unordered_map<size_t, std::vector<void*>> free_blocks_;
   size_t bytes_in_use_ = 0, bytes_cached_ = 0, system_allocations_ = 0, allocations_ = 0;

@@ -7,8 +7,8 @@
 #include <cstring>
 #include <filesystem>
 #include <system_error>
-#include <unistd.h>
 
+#include "engine/atomic_file.h"
 #include "engine/check.h"
 
 namespace {
@@ -61,14 +61,7 @@ void CheckpointWriter::write(const std::string& path) const {
   }
   put(out, fnv1a(out, out.size()));
 
-  const std::string temporary = path + ".tmp";
-  std::FILE* file = std::fopen(temporary.c_str(), "wb");
-  if (file == nullptr) fail_input("cannot write %s: %s", temporary.c_str(), std::strerror(errno));
-  const bool written = std::fwrite(out.data(), 1, out.size(), file) == out.size() && std::fflush(file) == 0 &&
-                       fsync(fileno(file)) == 0;
-  if (std::fclose(file) != 0 || !written) fail_input("cannot write %s: %s", temporary.c_str(), std::strerror(errno));
-  if (std::rename(temporary.c_str(), path.c_str()) != 0)
-    fail_input("cannot rename %s to %s: %s", temporary.c_str(), path.c_str(), std::strerror(errno));
+  write_file_atomically(path, out.data(), out.size());
 }
 
 CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
@@ -97,9 +90,15 @@ CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
   if (magic != kMagic || version != kVersion) fail_input("%s is not a version-%u checkpoint", path.c_str(), kVersion);
   take(&vector_count, 8);
   take(&number_count, 8);
+  // A count read from the file is checked against the bytes left before anything is sized by it:
+  // a damaged count must not ask for gigabytes.
+  const auto check_count = [&](uint64_t count, size_t element_bytes) {
+    if (count > (bytes.size() - at) / element_bytes) fail_input("checkpoint %s is truncated", path.c_str());
+  };
   const auto take_name = [&] {
     uint32_t length;
     take(&length, 4);
+    check_count(length, 1);
     std::string name(length, '\0');
     take(name.data(), length);
     return name;
@@ -108,6 +107,7 @@ CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
     const std::string name = take_name();
     uint64_t n;
     take(&n, 8);
+    check_count(n, sizeof(float));
     std::vector<float>& v = vectors_[name];
     v.resize(n);
     take(v.data(), n * sizeof(float));
@@ -177,5 +177,12 @@ void CheckpointFolder::publish() const {
 
 std::string CheckpointFolder::file_to_resume(int rank) const {
   // Without checkpoint/ but with checkpoint.old/, the run died between the swap's two renames.
-  return rank_file(!fs::exists(dir_) && fs::exists(old_) ? old_ : dir_, rank);
+  const std::string& dir = !fs::exists(dir_) && fs::exists(old_) ? old_ : dir_;
+  if (!fs::is_directory(dir))
+    fail_input("no checkpoint to resume from: %s does not exist (was the run started with --checkpoint-every?)",
+               dir_.c_str());
+  const std::string file = rank_file(dir, rank);
+  if (!fs::exists(file)) fail_input("the checkpoint in %s has no %s: it was written by fewer workers", dir.c_str(),
+                                    file.substr(dir.size() + 1).c_str());
+  return file;
 }

@@ -47,7 +47,8 @@ class CheckpointFolder {
   void begin() const;                              // one rank, before any writes: empty checkpoint.tmp/
   std::string staging_file(int rank) const;        // where a rank writes its part
   void publish() const;                            // one rank, once every rank has written
-  std::string file_to_resume(int rank) const;      // the complete checkpoint's file for this rank
+  // The complete checkpoint's file for this rank; none (or none for this rank) is a user error.
+  std::string file_to_resume(int rank) const;
 
  private:
   std::string dir_, staging_, old_;

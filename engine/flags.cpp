@@ -2,6 +2,7 @@
 #include "engine/flags.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -67,8 +68,8 @@ long Flags::integer(const std::string& name) const {
   char* end = nullptr;
   errno = 0;
   const long value = std::strtol(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || errno != 0)
-    fail_input("--%s must be an integer, got '%s'", name.c_str(), text.c_str());
+  if (text.empty() || *end != '\0') fail_input("--%s must be an integer, got '%s'", name.c_str(), text.c_str());
+  if (errno == ERANGE) fail_input("--%s is out of range, got %s", name.c_str(), text.c_str());
   return value;
 }
 
@@ -94,8 +95,9 @@ double Flags::number(const std::string& name) const {
   char* end = nullptr;
   errno = 0;
   const double value = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || errno != 0)
-    fail_input("--%s must be a number, got '%s'", name.c_str(), text.c_str());
+  // strtod reads "nan" and "inf" too: no setting means either.
+  if (text.empty() || *end != '\0' || errno != 0 || !std::isfinite(value))
+    fail_input("--%s must be a finite number, got '%s'", name.c_str(), text.c_str());
   return value;
 }
 

@@ -24,7 +24,7 @@ class Flags {
   long integer(const std::string& name, long min, long max = std::numeric_limits<long>::max()) const;
   // A value that must be one of `choices`; otherwise a one-line error that lists them.
   const std::string& choice(const std::string& name, std::initializer_list<const char*> choices) const;
-  double number(const std::string& name) const;
+  double number(const std::string& name) const;  // finite: "nan" and "inf" are refused
   bool on(const std::string& name) const;
   bool given(const std::string& name) const;
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "engine/atomic_file.h"
 #include "engine/check.h"
 
 void JsonObject::key(const std::string& name) {
@@ -58,14 +59,15 @@ std::string json_escape(const std::string& text) {
   return out;
 }
 
-RunLog::RunLog(const std::string& directory, long keep_through_step) : directory_(directory) {
+RunLog::RunLog(const std::string& directory, long keep_through_step)
+    : directory_(directory), metrics_path_(directory + "/metrics.jsonl") {
+  if (directory.empty()) fail_input("%s", "--run-dir is empty");
   std::error_code error;
   std::filesystem::create_directories(directory, error);
   if (error) fail_input("cannot create run directory %s: %s", directory.c_str(), error.message().c_str());
-  const std::string path = directory + "/metrics.jsonl";
   std::string kept;
   if (keep_through_step >= 0)
-    if (std::FILE* old = std::fopen(path.c_str(), "r")) {
+    if (std::FILE* old = std::fopen(metrics_path_.c_str(), "r")) {
       char line[4096];
       while (std::fgets(line, sizeof line, old) != nullptr) {
         const char* step = std::strstr(line, "\"step\": ");
@@ -73,10 +75,9 @@ RunLog::RunLog(const std::string& directory, long keep_through_step) : directory
       }
       std::fclose(old);
     }
-  metrics_ = std::fopen(path.c_str(), "w");
-  if (metrics_ == nullptr) fail_input("cannot write %s: %s", path.c_str(), std::strerror(errno));
-  std::fputs(kept.c_str(), metrics_);
-  std::fflush(metrics_);
+  write_file_atomically(metrics_path_, kept.data(), kept.size());
+  metrics_ = std::fopen(metrics_path_.c_str(), "a");
+  if (metrics_ == nullptr) fail_input("cannot write %s: %s", metrics_path_.c_str(), std::strerror(errno));
 }
 
 RunLog::~RunLog() {
@@ -84,17 +85,13 @@ RunLog::~RunLog() {
 }
 
 void RunLog::write_config(const JsonObject& config) {
-  const std::string path = directory_ + "/config.json", temporary = path + ".tmp";
-  std::FILE* file = std::fopen(temporary.c_str(), "w");
-  if (file == nullptr) fail_input("cannot write %s: %s", temporary.c_str(), std::strerror(errno));
   const std::string text = config.str() + "\n";
-  const bool written = std::fwrite(text.data(), 1, text.size(), file) == text.size();
-  if (std::fclose(file) != 0 || !written) fail_input("cannot write %s: %s", temporary.c_str(), std::strerror(errno));
-  if (std::rename(temporary.c_str(), path.c_str()) != 0)
-    fail_input("cannot rename %s to %s: %s", temporary.c_str(), path.c_str(), std::strerror(errno));
+  write_file_atomically(directory_ + "/config.json", text.data(), text.size());
 }
 
 void RunLog::append_metrics(const JsonObject& record) {
-  std::fprintf(metrics_, "%s\n", record.str().c_str());
-  std::fflush(metrics_);  // a reader (or a crash) sees every finished line
+  // Flushed at once, so that a reader (or a crash) sees every finished line; a line the disk
+  // could not take stops the run rather than leave a log with holes.
+  if (std::fprintf(metrics_, "%s\n", record.str().c_str()) < 0 || std::fflush(metrics_) != 0)
+    fail_input("cannot write %s: %s", metrics_path_.c_str(), std::strerror(errno));
 }

@@ -39,6 +39,6 @@ class RunLog {
   const std::string& directory() const { return directory_; }
 
  private:
-  std::string directory_;
+  std::string directory_, metrics_path_;
   std::FILE* metrics_ = nullptr;
 };

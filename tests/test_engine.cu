@@ -989,26 +989,32 @@ TEST_CASE("checkpoint folder: each save replaces all ranks' files at once; a cra
   save(48);
   CHECK(resumed_step(1) == 48);
   CHECK(!std::filesystem::exists(run + "/checkpoint.old"));
-  // A run directory that cannot hold a folder is a user error, not a crash.
+  // A run directory that cannot hold a folder is a user error, not a crash; so is a checkpoint
+  // that is not there, or has no file for the rank.
   report_user_errors_by_exception(true);
+  CHECK_THROWS_WITH_AS(folder.file_to_resume(2), doctest::Contains("written by fewer workers"), UserError);
+  CHECK_THROWS_WITH_AS(CheckpointFolder(run + "/elsewhere").file_to_resume(0), doctest::Contains("no checkpoint"),
+                       UserError);
   CHECK_THROWS_AS(CheckpointFolder(run + "/checkpoint/rank-0.bin").begin(), UserError);
   report_user_errors_by_exception(false);
   std::filesystem::remove_all(run);
 }
 
-TEST_CASE("flags: integers within their range, values among their choices, anything else a user error") {
+TEST_CASE("flags: integers within their range, finite numbers, values among their choices, else a user error") {
   Flags f("test", "flags under test");
   f.add("width", "64", "");
   f.add("steps", "0", "");
   f.add("graphs", "on", "");
-  const char* argv[] = {"test", "--width=2048", "--steps", "-1", "--graphs", "maybe"};
-  f.parse(6, const_cast<char**>(argv));
+  f.add("lr", "0.1", "");
+  const char* argv[] = {"test", "--width=2048", "--steps", "-1", "--graphs", "maybe", "--lr", "inf"};
+  f.parse(8, const_cast<char**>(argv));
   CHECK(f.integer("width", 1, 4096) == 2048);
   CHECK(f.integer("steps", -1) == -1);
   report_user_errors_by_exception(true);
   CHECK_THROWS_WITH_AS(f.integer("width", 1, 1024), "--width must be in [1, 1024], got 2048", UserError);
   CHECK_THROWS_WITH_AS(f.integer("steps", 0), "--steps must be at least 0, got -1", UserError);
   CHECK_THROWS_WITH_AS(f.choice("graphs", {"on", "off"}), "--graphs must be one of on, off; got 'maybe'", UserError);
+  CHECK_THROWS_WITH_AS(f.number("lr"), "--lr must be a finite number, got 'inf'", UserError);
   report_user_errors_by_exception(false);
   CHECK(f.choice("graphs", {"on", "off", "maybe"}) == "maybe");
 }

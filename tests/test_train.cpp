@@ -93,13 +93,18 @@ TEST_CASE("train: bad flags and impossible values stop with one line and exit co
   for (const std::string args : {"--batch-size 0", "--dataset imagenet-21k", "--no-such-flag 1", "--lr abc",
                                  "--steps -3", "--device tpu", "--model resnet9000", "--width 0", "--momentum 1.5",
                                  "--batch-size", "--batch-size 100000 --device cpu", "--precision fp64",
-                                 "--algo liec --period 0", "--compressor topk --ratio 0", "--cuda-graphs maybe"}) {
+                                 "--algo liec --period 0", "--compressor topk --ratio 0", "--cuda-graphs maybe",
+                                 "--comm-timeout 1e300", "--wd inf", "--l1 nan", "--width 900", "--levels 4294967297",
+                                 "--epochs 4611686018427387904", "--seed 18446744073709551615"}) {
     INFO(args);
     const Outcome o = run_train(args + " --run-dir " + dir);
     CHECK(o.status == 2);
     CHECK(lines_of(o.err).size() == 1);
     CHECK(o.err.rfind("error: ", 0) == 0);
   }
+  const Outcome empty = run_train("--device cpu --width 4 --steps 1 --run-dir ''");
+  CHECK(empty.status == 2);
+  CHECK(empty.err == "error: --run-dir is empty\n");
   if (!cuda_available()) {
     const Outcome o = run_train("--device cuda --run-dir " + dir);
     CHECK(o.status == 2);
@@ -309,14 +314,28 @@ TEST_CASE("train: errors inside rank threads exit with code 2 or 1 and one line,
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("train: a checkpoint refuses to resume under other settings") {
+TEST_CASE("train: a checkpoint refuses to resume under other settings, or past the run's end") {
   const std::string dir = temp_dir("settings");
   const std::string args = "--device cpu --width 4 --batch-size 32 --train-subset 128 --epochs 1 --workers 2 "
                            "--checkpoint-every 1 --compressor sign --run-dir " + dir;
   REQUIRE(run_train(args + " --algo memsgd").status == 0);
-  const Outcome o = run_train(args + " --algo doublesqueeze --epochs 2 --resume");
-  CHECK(o.status == 2);
-  CHECK(o.err.find("another algo") != std::string::npos);
+  const std::vector<std::pair<std::string, std::string>> mismatches = {
+      {" --algo doublesqueeze --epochs 2", "another --algo"},
+      {" --algo memsgd --epochs 2 --width 8", "another model"},
+      {" --algo memsgd --epochs 2 --train-subset 256", "another epoch"},
+      {" --algo memsgd --epochs 2 --workers 1", "from 2 workers"},
+      {" --algo memsgd --epochs 2 --workers 3", "workers"},  // rank 2's file is missing, or 2 and not 3
+      {" --algo memsgd --steps 1", "past this run's end at step 1"}};
+  for (const auto& [other, said] : mismatches) {
+    INFO(other);
+    const Outcome o = run_train(args + other + " --resume");
+    CHECK(o.status == 2);
+    CHECK(lines_of(o.err).size() == 1);
+    CHECK(o.err.find(said) != std::string::npos);
+  }
+  const Outcome finished = run_train(args + " --algo memsgd --resume");  // at its last step already
+  CHECK(finished.status == 0);
+  CHECK(finished.out.find("nothing left to train") != std::string::npos);
   CHECK(run_train(args + " --algo memsgd --epochs 2 --resume").status == 0);
   std::filesystem::remove_all(dir);
 }

@@ -1,0 +1,10 @@
+// Files written whole or not at all: into a temporary beside the target, flushed to the disk, then
+// renamed over it. A reader (or a resumed run) finds the old file or the new one, never a torn one.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+// A file that cannot be written (a full disk, a missing folder) is a one-line user error, and
+// whatever was at `path` before stays there.
+void write_file_atomically(const std::string& path, const void* data, size_t size);
