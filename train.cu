@@ -604,9 +604,12 @@ int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Under mpirun every rank reads the same flags: the first rank alone says what is wrong with them.
+  print_user_errors(rank_from_launcher() <= 0);
   Flags flags = declare_flags();
   flags.parse(argc, argv);
   const Config c = read_config(flags);
+  print_user_errors(true);
   if (flags.on("print-params")) {
     std::unique_ptr<Model> model = make_model(c.model, c.data.classes, c.width);
     const int size = c.data.image_size > 0 ? c.data.image_size : c.data.name == "tinyimagenet" ? 64 : 32;

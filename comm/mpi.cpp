@@ -30,10 +30,10 @@ void wait_all(std::vector<MPI_Request>& requests, std::vector<MPI_Status>& statu
 
 }  // namespace
 
-bool launched_by_mpirun() {
-  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS"})
-    if (std::getenv(v) != nullptr) return true;
-  return false;
+int rank_from_launcher() {
+  for (const char* v : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"})
+    if (const char* rank = std::getenv(v)) return std::atoi(rank);
+  return -1;
 }
 
 MpiRuntime::MpiRuntime(int* argc, char*** argv) { MPI_CHECK(MPI_Init(argc, argv)); }

@@ -22,8 +22,9 @@ class MpiRuntime {
   [[noreturn]] static void abort(int code);
 };
 
-// True when this process was started by mpirun (OpenMPI, MPICH, Slurm's PMI).
-bool launched_by_mpirun();
+// This process's rank as mpirun (OpenMPI, MPICH, PMIx) told it in the environment, before
+// MPI_Init; -1 when it was not started by mpirun.
+int rank_from_launcher();
 
 class MpiTransport : public Transport {
  public:

@@ -1,13 +1,17 @@
 // The fatal-error functions behind the check macros.
 #include "engine/check.h"
 
+#include <atomic>
+#include <chrono>
 #include <cstdarg>
 #include <mutex>
+#include <thread>
 
 namespace {
 thread_local bool throw_user_errors = false;
 
 thread_local bool exiting = false;
+std::atomic<bool> print_user_error_lines{true};
 
 // One line on stderr, after whatever stdout still holds, then the exit. When the ranks of one
 // process fail together, the first thread through prints its line whole and ends the process; the
@@ -28,6 +32,8 @@ thread_local bool exiting = false;
 
 void report_user_errors_by_exception(bool enabled) { throw_user_errors = enabled; }
 
+void print_user_errors(bool enabled) { print_user_error_lines = enabled; }
+
 void fail_input(const char* format, ...) {
   va_list args;
   va_start(args, format);
@@ -36,6 +42,11 @@ void fail_input(const char* format, ...) {
     std::vsnprintf(message, sizeof message, format, args);
     va_end(args);
     throw UserError(message);
+  }
+  if (!print_user_error_lines) {
+    // mpirun ends the whole job when one rank exits: the rank that prints gets a head start.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::exit(2);
   }
   fail(2, "error: ", format, args);
 }

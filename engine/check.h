@@ -19,6 +19,9 @@ struct UserError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 void report_user_errors_by_exception(bool enabled);  // for the calling thread
+// Off: a user error exits with code 2 without its line. For checks that every process of an
+// mpirun job makes alike (the flags), so that the user reads one line, not one per rank.
+void print_user_errors(bool enabled);  // for the whole process
 
 // An internal failure (a library call that failed, an impossible state): exit code 1.
 [[noreturn]] void fail_internal(const char* file, int line, const char* format, ...)

@@ -137,6 +137,15 @@ std::string mpirun_train(int ranks, const std::string& args) {
 const char* kDistributed = "--device cpu --dataset synthetic --width 4 --batch-size 16 --algo liec --compressor sign "
                            "--period 3 --log-every 2 --augment on --seed 3";
 
+TEST_CASE("train: under mpirun a bad flag is said once, by the first rank") {
+  std::string output;
+  CHECK(run_shell(mpirun_train(3, "--device cpu --lr fast"), &output) != 0);
+  INFO(output);
+  size_t said = 0;
+  for (const std::string& line : lines_of(output)) said += line.rfind("error: --lr must be", 0) == 0;
+  CHECK(said == 1);
+}
+
 TEST_CASE("train: the local and MPI transports give the same metrics for the same seeded run") {
   const std::string local_dir = temp_dir("local"), mpi_dir = temp_dir("mpi");
   const Outcome local = run_train(std::string(kDistributed) + " --steps 8 --workers 4 --run-dir " + local_dir);
