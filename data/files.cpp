@@ -10,6 +10,15 @@
 #include "engine/check.h"
 
 bool try_read_file_bytes(const std::string& path, std::vector<uint8_t>* bytes, std::string* error) {
+  // A folder would fail only at the first read, without a reason; a named pipe would block forever.
+  std::error_code status_error;
+  const auto type = std::filesystem::status(path, status_error).type();
+  if (type != std::filesystem::file_type::regular && type != std::filesystem::file_type::not_found &&
+      !status_error) {
+    *error = "cannot read " + path + ": " +
+             (type == std::filesystem::file_type::directory ? "it is a folder" : "it is not a regular file");
+    return false;
+  }
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) {
     *error = "cannot read " + path + ": " + std::strerror(errno);
@@ -20,8 +29,9 @@ bool try_read_file_bytes(const std::string& path, std::vector<uint8_t>* bytes, s
   size_t got;
   while ((got = std::fread(chunk, 1, sizeof chunk, file)) > 0) bytes->insert(bytes->end(), chunk, chunk + got);
   const bool failed = std::ferror(file) != 0;
+  const int reason = errno;
   std::fclose(file);
-  if (failed) *error = "error reading " + path;
+  if (failed) *error = "error reading " + path + ": " + std::strerror(reason);
   return !failed;
 }
 

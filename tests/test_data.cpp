@@ -6,6 +6,8 @@
 #include <set>
 #include <unordered_map>
 
+#include <sys/stat.h>
+
 #include <stb/stb_image.h>
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -95,7 +97,7 @@ void check_refused(const std::string& args, const std::string& names) {
   CHECK(o.err.find(names) != std::string::npos);
 }
 
-TEST_CASE("cifar binary: a truncated file or a missing folder stops with an error naming it") {
+TEST_CASE("cifar binary: a truncated file, a folder or pipe as a file, a missing folder: an error naming it") {
   const std::string dir = temp_dir("c10bad");
   for (int i = 1; i <= 5; ++i) {
     const std::vector<uint8_t> ok = cifar_records(2, 1, 10, i);
@@ -105,6 +107,15 @@ TEST_CASE("cifar binary: a truncated file or a missing folder stops with an erro
   cut.resize(cut.size() - 100);
   write_bytes(dir + "/test_batch.bin", cut.data(), cut.size());
   check_refused("--dataset cifar10 --data-dir " + dir, "test_batch.bin");
+  // A folder, or a named pipe (which would block the read forever), where a file should be.
+  std::filesystem::remove(dir + "/test_batch.bin");
+  std::filesystem::create_directory(dir + "/test_batch.bin");
+  check_refused("--dataset cifar10 --data-dir " + dir, "test_batch.bin: it is a folder");
+  std::filesystem::remove(dir + "/test_batch.bin");
+  REQUIRE(mkfifo((dir + "/test_batch.bin").c_str(), 0600) == 0);
+  check_refused("--dataset cifar10 --data-dir " + dir, "test_batch.bin: it is not a regular file");
+  std::filesystem::remove(dir + "/test_batch.bin");
+  write_bytes(dir + "/test_batch.bin", cut.data(), cut.size());
   std::filesystem::remove(dir + "/data_batch_3.bin");
   check_refused("--dataset cifar10 --data-dir " + dir, "data_batch_3.bin");
   check_refused("--dataset cifar10 --data-dir " + dir + "/nowhere", dir + "/nowhere");
