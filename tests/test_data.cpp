@@ -203,6 +203,11 @@ TEST_CASE("tiny imagenet and image folders: bad files stop with an error naming 
   write_jpeg(folder + "/test/b/1.jpg", 16, 3, 5);
   check_refused("--dataset cifar10 --data-dir " + folder, "test/b/1.jpg is 16x16");
   std::filesystem::remove_all(folder);
+  // Every image 16x16: CIFAR-10's size is what is wrong, not a flag the user did not give.
+  for (const char* image : {"/train/a/0.jpg", "/train/b/0.jpg", "/test/a/0.jpg", "/test/b/0.jpg"})
+    write_jpeg(folder + image, 16, 3, 6);
+  check_refused("--dataset cifar10 --data-dir " + folder, "CIFAR-10 images are 32x32; those in " + folder + " are 16x16");
+  std::filesystem::remove_all(folder);
 }
 
 TEST_CASE("cifar10 (real archive): 50,000 training and 10,000 test images, 5,000 and 1,000 per class" *
