@@ -58,11 +58,13 @@ DatasetSplits load_tiny_imagenet(const std::string& dir, int image_size) {
     const std::string images = root + "/train/" + wnids[c] + "/images";
     if (!is_directory(images))
       fail_input("%s/wnids.txt names class %s, but there is no folder %s", root.c_str(), wnids[c].c_str(), images.c_str());
+    const size_t before = paths.size();
     for (const std::string& file : list_directory(images, /*directories=*/false))
       if (is_image_file(file)) {
         paths.push_back(images + "/" + file);
         labels.push_back(static_cast<int32_t>(c));
       }
+    if (paths.size() == before) fail_input("class folder %s holds no JPEG or PNG images", images.c_str());
   }
 
   std::vector<std::string> val_paths;
@@ -74,6 +76,7 @@ DatasetSplits load_tiny_imagenet(const std::string& dir, int image_size) {
     const size_t tab1 = lines[i].find('\t'), tab2 = lines[i].find('\t', tab1 + 1);
     if (tab1 == std::string::npos) fail_input("%s:%zu: expected <file>\\t<wnid>", annotations.c_str(), i + 1);
     const std::string file = lines[i].substr(0, tab1);
+    if (file.empty()) fail_input("%s:%zu: the line names no image file", annotations.c_str(), i + 1);
     const std::string wnid = lines[i].substr(tab1 + 1, tab2 == std::string::npos ? std::string::npos : tab2 - tab1 - 1);
     const auto found = label_of.find(wnid);
     if (found == label_of.end())

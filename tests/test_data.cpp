@@ -186,6 +186,12 @@ TEST_CASE("tiny imagenet and image folders: bad files stop with an error naming 
   write_bytes(root + "/wnids.txt", "n0300\nn0100\n", 12);
   check_refused("--dataset tinyimagenet --data-dir " + root, "val_annotations.txt:1: class n0200");
   write_bytes(root + "/wnids.txt", "n0300\nn0100\nn0200\n", 18);
+  const std::string empty_class = root + "/train/n0200/images";
+  std::filesystem::rename(empty_class, empty_class + ".away");
+  std::filesystem::create_directory(empty_class);
+  check_refused("--dataset tinyimagenet --data-dir " + root, "n0200/images holds no JPEG or PNG images");
+  std::filesystem::remove(empty_class);
+  std::filesystem::rename(empty_class + ".away", empty_class);
   const std::string corrupt = root + "/train/n0100/images/n0100_1.JPEG";
   const std::string text = "\xff\xd8\xff this is not really a JPEG";
   write_bytes(corrupt, text.data(), text.size());
