@@ -152,6 +152,12 @@ void rename_folder(const std::string& from, const std::string& to) {
   if (error) fail_input("cannot rename %s to %s: %s", from.c_str(), to.c_str(), error.message().c_str());
 }
 
+// Without throwing: a path that cannot be examined (no permission) counts as absent.
+bool present(const std::string& path) {
+  std::error_code error;
+  return fs::exists(path, error);
+}
+
 std::string rank_file(const std::string& dir, int rank) { return dir + "/rank-" + std::to_string(rank) + ".bin"; }
 
 }  // namespace
@@ -170,19 +176,20 @@ std::string CheckpointFolder::staging_file(int rank) const { return rank_file(st
 
 void CheckpointFolder::publish() const {
   remove_folder(old_);
-  if (fs::exists(dir_)) rename_folder(dir_, old_);
+  if (present(dir_)) rename_folder(dir_, old_);
   rename_folder(staging_, dir_);
   remove_folder(old_);
 }
 
 std::string CheckpointFolder::file_to_resume(int rank) const {
   // Without checkpoint/ but with checkpoint.old/, the run died between the swap's two renames.
-  const std::string& dir = !fs::exists(dir_) && fs::exists(old_) ? old_ : dir_;
-  if (!fs::is_directory(dir))
+  const std::string& dir = !present(dir_) && present(old_) ? old_ : dir_;
+  std::error_code error;
+  if (!fs::is_directory(dir, error))
     fail_input("no checkpoint to resume from: %s does not exist (was the run started with --checkpoint-every?)",
                dir_.c_str());
   const std::string file = rank_file(dir, rank);
-  if (!fs::exists(file)) fail_input("the checkpoint in %s has no %s: it was written by fewer workers", dir.c_str(),
+  if (!present(file)) fail_input("the checkpoint in %s has no %s: it was written by fewer workers", dir.c_str(),
                                     file.substr(dir.size() + 1).c_str());
   return file;
 }
