@@ -116,6 +116,14 @@ void require(bool ok, const char* format, T value) {
   if (!ok) fail_input(format, value);
 }
 
+// The checks that depend on this machine, not only on the flags: under mpirun every rank makes
+// them for itself, and says so.
+void check_device(const Config& c) {
+  if (c.device == Device::CUDA && !cuda_available()) fail_input("--device cuda was asked for, but no CUDA GPU is available");
+  // Every parameter tensor then starts 16-byte aligned in the flat vector, as cuDNN's kernels want.
+  require(c.device != Device::CUDA || c.width % 4 == 0, "--width must be a multiple of 4 on the GPU, got %d", c.width);
+}
+
 Config read_config(const Flags& f) {
   // Integer settings held in an int: a value outside its range is an error, not a wrap-around.
   const auto int_flag = [&f](const char* name, long min = std::numeric_limits<int>::min(),
@@ -125,7 +133,6 @@ Config read_config(const Flags& f) {
   Config c;
   const std::string device = f.choice("device", {"auto", "cpu", "cuda"});
   c.device = device == "cuda" || (device == "auto" && cuda_available()) ? Device::CUDA : Device::CPU;
-  if (c.device == Device::CUDA && !cuda_available()) fail_input("--device cuda was asked for, but no CUDA GPU is available");
   c.comm = parse_transport(f.str("comm"));
   c.model = f.str("model");
   c.data.name = f.str("dataset");
@@ -144,16 +151,14 @@ Config read_config(const Flags& f) {
   c.algorithm.name = f.str("algo");
   c.algorithm.compressor.kind = parse_compressor(f.str("compressor"));
   c.algorithm.compressor.ratio = f.number("ratio");
-  c.algorithm.compressor.levels = int_flag("levels");
-  c.algorithm.period = int_flag("period");
+  c.algorithm.compressor.levels = int_flag("levels", 1, kMaxDitherLevels);
+  c.algorithm.period = int_flag("period", 1);
   c.algorithm.topology = f.str("topology");
   c.algorithm.gamma = static_cast<float>(f.number("gamma"));
   c.algorithm.l1 = static_cast<float>(f.number("l1"));
   c.bucket_bytes = static_cast<size_t>(f.integer("bucket-bytes", 4));
   // 512 keeps PreAct-ResNet34's parameter count (x64 at 8 times the width) within an int.
   c.width = int_flag("width", 1, 512);
-  // Every parameter tensor then starts 16-byte aligned in the flat vector, as cuDNN's kernels want.
-  require(c.device != Device::CUDA || c.width % 4 == 0, "--width must be a multiple of 4 on the GPU, got %d", c.width);
   c.batch_size = int_flag("batch-size", 1, 65536);
   c.log_every = int_flag("log-every", 1);
   c.eval_every = int_flag("eval-every", 1);
@@ -165,7 +170,7 @@ Config read_config(const Flags& f) {
   require(c.steps > 0 || c.epochs >= 1, "--epochs must be at least 1, got %ld", c.epochs);
   c.crash_at_step = f.integer("crash-at-step");
   c.comm_timeout = f.number("comm-timeout");
-  // A deadline past 1e6 s (11 days) would overflow the clock's nanoseconds: no wait at all.
+  // 11 days is past any wait worth making; far larger ones overflow the clock (a deadline already past).
   require(c.comm_timeout > 0 && c.comm_timeout <= 1e6, "--comm-timeout must be in (0, 1e6] seconds, got %g",
           c.comm_timeout);
   // Checked as the float32 values training uses (1e-50 is 0 there), reported as given.
@@ -610,6 +615,7 @@ int main(int argc, char** argv) {
   flags.parse(argc, argv);
   const Config c = read_config(flags);
   print_user_errors(true);
+  check_device(c);
   if (flags.on("print-params")) {
     std::unique_ptr<Model> model = make_model(c.model, c.data.classes, c.width);
     const int size = c.data.image_size > 0 ? c.data.image_size : c.data.name == "tinyimagenet" ? 64 : 32;

@@ -1,6 +1,8 @@
 // Algorithm base: owned state vectors and the factory.
 #include "comm/algorithm.h"
 
+#include <cmath>
+
 #include "engine/check.h"
 
 const std::vector<std::string>& algorithm_names() {
@@ -34,12 +36,12 @@ void validate_algorithm_config(const AlgorithmConfig& config, int workers) {
     fail_input("unknown --algo '%s' (expected psgd, memsgd, doublesqueeze, neolithic, cser, liec, choco or malcom)",
                config.name.c_str());
   if (config.period < 1) fail_input("--period must be at least 1, got %d", config.period);
-  const CompressorConfig& c = config.compressor;
-  if (!(c.ratio > 0.0 && c.ratio <= 1.0)) fail_input("--ratio must be in (0, 1], got %g", c.ratio);
-  if (c.levels < 1 || c.levels > 32767) fail_input("--levels must be in [1, 32767], got %d", c.levels);
+  validate_ratio(config.compressor.ratio);
+  validate_levels(config.compressor.levels);
   if (config.name == "choco" || config.name == "malcom") {
     if (!(config.gamma > 0.0f && config.gamma <= 1.0f)) fail_input("--gamma must be in (0, 1], got %g", config.gamma);
-    if (config.l1 < 0.0f) fail_input("--l1 must be non-negative, got %g", config.l1);
+    if (!(config.l1 >= 0.0f && std::isfinite(config.l1)))
+      fail_input("--l1 must be non-negative and finite in float32, got %g", config.l1);
     if (workers > 0) make_topology(config.topology, workers);  // refuses unknown or impossible graphs
   }
 }

@@ -130,20 +130,28 @@ CompressorKind parse_compressor(const std::string& name) {
   fail_input("unknown --compressor '%s' (expected identity, sign, topk, randk, dither or dither-fixed)", name.c_str());
 }
 
+void validate_ratio(double ratio) {
+  if (!(ratio > 0.0 && ratio <= 1.0)) fail_input("--ratio must be in (0, 1], got %g", ratio);
+}
+
+void validate_levels(int levels) {
+  if (levels < 1 || levels > kMaxDitherLevels) fail_input("--levels must be in [1, %d], got %d", kMaxDitherLevels, levels);
+}
+
 std::unique_ptr<Compressor> make_compressor(Context& ctx, const CompressorConfig& config,
                                             const std::vector<Block>& blocks) {
   switch (config.kind) {
     case CompressorKind::Identity: return make_identity_compressor(ctx, config, blocks);
     case CompressorKind::Sign: return make_sign_compressor(ctx, config, blocks);
     case CompressorKind::TopK:
-      if (!(config.ratio > 0.0 && config.ratio <= 1.0)) fail_input("--ratio must be in (0, 1], got %g", config.ratio);
+      validate_ratio(config.ratio);
       return make_topk_compressor(ctx, config, blocks);
     case CompressorKind::RandomK:
-      if (!(config.ratio > 0.0 && config.ratio <= 1.0)) fail_input("--ratio must be in (0, 1], got %g", config.ratio);
+      validate_ratio(config.ratio);
       return make_randk_compressor(ctx, config, blocks);
     case CompressorKind::Dither:
     case CompressorKind::DitherFixed:
-      if (config.levels < 1 || config.levels > 32767) fail_input("--levels must be in [1, 32767], got %d", config.levels);
+      validate_levels(config.levels);
       return make_dither_compressor(ctx, config, blocks);
   }
   fail_input("unknown compressor kind %d", static_cast<int>(config.kind));

@@ -95,7 +95,15 @@ HOST_DEVICE inline uint32_t block_of(const uint32_t* starts, uint32_t blocks, ui
   return low;
 }
 
-// Stops with a one-line error on an impossible configuration (ratio outside (0, 1], levels < 1).
+// Dithered levels travel as int16.
+constexpr int kMaxDitherLevels = 32767;
+
+// One-line user errors: a top-k or random-k ratio outside (0, 1], dither levels outside
+// [1, kMaxDitherLevels].
+void validate_ratio(double ratio);
+void validate_levels(int levels);
+
+// Stops with a one-line error on an impossible configuration for its kind (the two above).
 std::unique_ptr<Compressor> make_compressor(Context& ctx, const CompressorConfig& config,
                                             const std::vector<Block>& blocks);
 

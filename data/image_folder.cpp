@@ -41,8 +41,8 @@ Dataset load_image_folder_split(const std::string& split_dir, int size) {
   if (width != height) fail_input("image %s is %dx%d; only square images are supported", paths[0].c_str(), width, height);
   if (size == 0) size = width;
   if (size != width && size * 2 != width)
-    fail_input("--image-size %d: images in %s are %dx%d (use %d or %d)", size, split_dir.c_str(), width, height, width,
-               width / 2);
+    fail_input("images in %s are %dx%d: loading them at %dx%d needs %dx%d or %dx%d images", split_dir.c_str(), width,
+               height, size, size, size, size, 2 * size, 2 * size);
   d.height = d.width = size;
   d.images.resize(paths.size() * d.image_bytes());
   decode_images(paths, width, size, d.images.data());

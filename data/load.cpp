@@ -30,13 +30,7 @@ DatasetSplits load_cifar10(const std::string& dir, int image_size) {
   if (!is_directory(dir)) fail_input("missing folder %s (--data-dir)", dir.c_str());
   if (!find_cifar10_binary_dir(dir).empty()) return load_cifar10_binary(dir);
   for (const std::string& root : {dir, dir + "/cifar10-jpg"})
-    if (is_directory(root + "/train")) {
-      // Loaded at the images' own size, so that a wrong one is named as such, not as a wrong flag.
-      DatasetSplits data = load_image_folder(root, 0, "cifar10", kCifarNormalization);
-      if (data.train.height != 32)
-        fail_input("CIFAR-10 images are 32x32; those in %s are %dx%d", root.c_str(), data.train.height, data.train.width);
-      return data;
-    }
+    if (is_directory(root + "/train")) return load_image_folder(root, 32, "cifar10", kCifarNormalization);
   fail_input("no CIFAR-10 in %s: expected data_batch_1.bin, cifar-10-batches-bin/, train/ and test/, or cifar10-jpg/",
              dir.c_str());
 }

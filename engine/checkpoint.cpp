@@ -14,7 +14,7 @@
 namespace {
 
 constexpr uint32_t kMagic = 0x54504b43u;  // "CKPT"
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: the run's fingerprint holds its epoch length
 
 uint64_t fnv1a(const std::vector<uint8_t>& bytes, size_t length) {
   uint64_t hash = 0xcbf29ce484222325ull;
@@ -175,8 +175,12 @@ void CheckpointFolder::begin() const {
 std::string CheckpointFolder::staging_file(int rank) const { return rank_file(staging_, rank); }
 
 void CheckpointFolder::publish() const {
-  remove_folder(old_);
-  if (present(dir_)) rename_folder(dir_, old_);
+  // checkpoint.old/ goes only once checkpoint/ is there to replace it: after a crash mid-swap it is
+  // the one complete checkpoint.
+  if (present(dir_)) {
+    remove_folder(old_);
+    rename_folder(dir_, old_);
+  }
   rename_folder(staging_, dir_);
   remove_folder(old_);
 }

@@ -61,7 +61,6 @@ std::string json_escape(const std::string& text) {
 
 RunLog::RunLog(const std::string& directory, long keep_through_step)
     : directory_(directory), metrics_path_(directory + "/metrics.jsonl") {
-  if (directory.empty()) fail_input("%s", "--run-dir is empty");
   std::error_code error;
   std::filesystem::create_directories(directory, error);
   if (error) fail_input("cannot create run directory %s: %s", directory.c_str(), error.message().c_str());

@@ -978,10 +978,11 @@ TEST_CASE("checkpoint folder: each save replaces all ranks' files at once; a cra
   // A save that died while the ranks were writing leaves checkpoint.tmp/ behind: the next one
   // starts it afresh, and what the dead save wrote never reaches checkpoint/.
   folder.begin();
-  write_bytes(folder.staging_file(1), "torn", 4);
+  write_bytes(folder.staging_file(2), "torn", 4);  // a rank that the next save does not write
   save(32);
   CHECK(resumed_step(0) == 32);
   CHECK(resumed_step(1) == 32);
+  CHECK(!std::filesystem::exists(run + "/checkpoint/rank-2.bin"));
   // Died between the swap's two renames: checkpoint/ gone, checkpoint.old/ whole.
   std::filesystem::rename(run + "/checkpoint", run + "/checkpoint.old");
   CHECK(folder.file_to_resume(0) == run + "/checkpoint.old/rank-0.bin");
