@@ -136,10 +136,7 @@ Config read_config(const Flags& f) {
   c.comm = parse_transport(f.str("comm"));
   c.model = f.str("model");
   c.data.name = f.str("dataset");
-  bool dataset_known = false;
-  for (const std::string& name : dataset_names()) dataset_known |= name == c.data.name;
-  require(dataset_known, "unknown --dataset '%s' (expected synthetic, cifar10, cifar100 or tinyimagenet)",
-          c.data.name.c_str());
+  validate_dataset_name(c.data.name);
   c.data.dir = f.str("data-dir");
   c.data.image_size = int_flag("image-size", 0);
   c.data.classes = int_flag("classes", 2, 100000);

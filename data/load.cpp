@@ -11,9 +11,10 @@
 #include "data/tiny_imagenet.h"
 #include "engine/check.h"
 
-const std::vector<std::string>& dataset_names() {
-  static const std::vector<std::string> names = {"synthetic", "cifar10", "cifar100", "tinyimagenet"};
-  return names;
+void validate_dataset_name(const std::string& name) {
+  for (const char* known : {"synthetic", "cifar10", "cifar100", "tinyimagenet"})
+    if (name == known) return;
+  fail_input("unknown --dataset '%s' (expected synthetic, cifar10, cifar100 or tinyimagenet)", name.c_str());
 }
 
 namespace {
@@ -56,7 +57,8 @@ DatasetSplits load_named_dataset(const DatasetOptions& o) {
     if (!is_directory(o.dir)) fail_input("missing folder %s (--data-dir)", o.dir.c_str());
     return load_tiny_imagenet(o.dir, o.image_size);
   }
-  fail_input("unknown --dataset '%s' (expected synthetic, cifar10, cifar100 or tinyimagenet)", o.name.c_str());
+  validate_dataset_name(o.name);
+  fail_internal(__FILE__, __LINE__, "dataset %s is known but has no loader", o.name.c_str());
 }
 
 }  // namespace

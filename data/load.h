@@ -17,7 +17,9 @@ struct DatasetOptions {
   int train_subset = 0;    // keep the first N training images only (0: all); for quick runs
 };
 
-const std::vector<std::string>& dataset_names();
+// Stops with a one-line error (exit code 2) unless `name` is one of the datasets above; checks
+// the flag before anything is loaded.
+void validate_dataset_name(const std::string& name);
 
 // Stops with a one-line error (exit code 2) on an unknown name or bad files.
 DatasetSplits load_dataset(const DatasetOptions& options);
