@@ -65,7 +65,7 @@ $(BUILD)/libengine.a: $(LIB_OBJECTS)
 	@rm -f $@
 	ar rcs $@ $^
 
-train: $(BUILD)/train.cu.o $(BUILD)/libengine.a
+train: $(BUILD)/train.cu.o $(BUILD)/train_config.cpp.o $(BUILD)/libengine.a
 	$(NVCC) $(ARCH) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/tests/mpi_ranks: $(BUILD)/tests/mpi_ranks.cpp.o $(BUILD)/libengine.a

@@ -13,6 +13,14 @@ thread_local bool throw_user_errors = false;
 thread_local bool exiting = false;
 std::atomic<bool> print_user_error_lines{true};
 
+// Formats a message as one printable line: text taken from a damaged file (a binary wnids.txt)
+// must not break the one-line error with newlines or reach the terminal as control codes.
+void format_line(char* line, size_t size, const char* format, va_list args) {
+  std::vsnprintf(line, size, format, args);
+  for (char* c = line; *c; ++c)
+    if (static_cast<unsigned char>(*c) < 0x20 || *c == 0x7f) *c = '?';
+}
+
 // One line on stderr, after whatever stdout still holds, then the exit. When the ranks of one
 // process fail together, the first thread through prints its line whole and ends the process; the
 // others wait here (std::exit from two threads at once is undefined, and lines would interleave).
@@ -23,7 +31,7 @@ std::atomic<bool> print_user_error_lines{true};
   first->lock();
   exiting = true;
   char message[2048];
-  std::vsnprintf(message, sizeof message, format, args);
+  format_line(message, sizeof message, format, args);
   std::fflush(stdout);
   std::fprintf(stderr, "%s%s\n", prefix, message);
   std::exit(code);
@@ -39,7 +47,7 @@ void fail_input(const char* format, ...) {
   va_start(args, format);
   if (throw_user_errors) {
     char message[1024];
-    std::vsnprintf(message, sizeof message, format, args);
+    format_line(message, sizeof message, format, args);
     va_end(args);
     throw UserError(message);
   }

@@ -3,8 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <atomic>
 #include <filesystem>
+#include <thread>
 #include <tuple>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "engine/batchnorm.h"
 #include "engine/bf16.h"
@@ -1018,6 +1023,60 @@ TEST_CASE("flags: integers within their range, finite numbers, values among thei
   CHECK_THROWS_WITH_AS(f.number("lr"), "--lr must be a finite number, got 'inf'", UserError);
   report_user_errors_by_exception(false);
   CHECK(f.choice("graphs", {"on", "off", "maybe"}) == "maybe");
+}
+
+TEST_CASE("user errors: a message stays one printable line whatever text it echoes") {
+  report_user_errors_by_exception(true);
+  CHECK_THROWS_WITH_AS(fail_input("wnids.txt names %s twice", "n01\nn02\x1b[2J\x7f"),
+                       "wnids.txt names n01?n02?[2J? twice", UserError);
+  report_user_errors_by_exception(false);
+}
+
+// Runs `body` in a forked child with its stderr captured; returns the child's wait status.
+int in_child_process(const std::function<void()>& body, std::string* err) {
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  std::fflush(nullptr);  // else the child writes out the parent's buffered output a second time
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    dup2(fds[1], 2);
+    close(fds[0]);
+    body();
+    std::_Exit(0);
+  }
+  close(fds[1]);
+  char chunk[4096];
+  for (ssize_t n; (n = read(fds[0], chunk, sizeof chunk)) > 0;) err->append(chunk, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  return status;
+}
+
+TEST_CASE("fatal errors: rank threads failing at the same moment print one whole line and exit once") {
+  constexpr int kThreads = 8;
+  std::string err;
+  const int status = in_child_process(
+      [] {
+        std::atomic<int> ready{0};
+        std::vector<std::thread> ranks;
+        const std::string detail(600, 'x');  // long lines interleave more readily
+        for (int rank = 0; rank < kThreads; ++rank)
+          ranks.emplace_back([&ready, &detail, rank] {
+            ++ready;
+            while (ready.load() < kThreads) {
+            }
+            fail_internal("rank.cpp", rank, "rank %d failed: %s", rank, detail.c_str());
+          });
+        for (std::thread& t : ranks) t.join();
+      },
+      &err);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+  REQUIRE(lines_of(err).size() == 1);
+  CHECK(err.rfind("fatal: rank.cpp:", 0) == 0);
+  CHECK(err.size() == std::string("fatal: rank.cpp:0: rank 0 failed: \n").size() + 600);
 }
 
 }  // namespace

@@ -1,0 +1,145 @@
+// The training program's flags and their checks: see train_config.h.
+#include "train_config.h"
+
+#include <cmath>
+#include <limits>
+
+#include "engine/check.h"
+
+namespace {
+
+template <typename T>
+void require(bool ok, const char* format, T value) {
+  if (!ok) fail_input(format, value);
+}
+
+}  // namespace
+
+Flags declare_flags() {
+  Flags f("train", "Trains a ResNet with N workers running a (compressed) distributed SGD algorithm.");
+  f.add("device", "auto", "cpu, cuda, or auto (cuda when a GPU is present)");
+  f.add("model", "resnet18", "resnet18, preact-resnet18 or preact-resnet34");
+  f.add("width", "64", "base channel count (64 is the standard network)");
+  f.add("dataset", "synthetic", "synthetic, cifar10, cifar100 or tinyimagenet");
+  f.add("data-dir", "", "folder with the dataset's files (or their parent folder)");
+  f.add("image-size", "0", "32 or 64; 0 keeps the dataset's size (Tiny ImageNet at 32 is box-downsampled)");
+  f.add("classes", "10", "number of classes (synthetic data, --print-params)");
+  f.add_switch("coarse-labels", "CIFAR-100: train on the 20 coarse labels instead of the 100 fine ones");
+  f.add("train-subset", "0", "train on the first N training images only (0: all); for quick runs");
+  f.add_switch("inspect", "load the dataset, print its sizes and per-class counts, and exit");
+  f.add("algo", "psgd", "psgd, memsgd, doublesqueeze, neolithic, cser, liec, choco or malcom");
+  f.add("compressor", "identity", "identity, sign, topk, randk, dither or dither-fixed (server/worker algorithms)");
+  f.add("bucket-bytes", "5242880", "compression blocks: tensors grouped up to this many bytes (huge: one block)");
+  f.add("ratio", "0.01", "top-k and random-k: fraction of each block kept");
+  f.add("levels", "16", "dithered quantizer: levels s (choco, malcom, --compressor dither)");
+  f.add("period", "32", "LIEC-SGD synchronisation period H, CSER reset period");
+  f.add("topology", "ring", "choco, malcom: ring, torus or complete");
+  f.add("gamma", "0.5", "choco, malcom: consensus step size");
+  f.add("l1", "0", "malcom: l1 regularisation lambda (proximal step lr * lambda)");
+  f.add("workers", "1", "simulated workers with --comm local (mpirun -np sets it otherwise)");
+  f.add("comm", "local", "local (threads), mpi (processes under mpirun) or nccl (one GPU per rank)");
+  f.add("comm-timeout", "120", "seconds a rank waits for a peer before it gives up with an error");
+  f.add("batch-size", "128", "images per step per worker");
+  f.add("steps", "0", "stop after this many steps (0: run --epochs epochs)");
+  f.add("epochs", "1", "passes over the training set when --steps is 0");
+  f.add("lr", "0.1", "base learning rate");
+  f.add("lr-schedule", "constant", "constant, step, cosine or onecycle");
+  f.add("decay-epochs", "80", "step schedule: epochs at which the rate is multiplied by 0.1 (comma-separated)");
+  f.add("momentum", "0.9", "SGD momentum (0 disables it)");
+  f.add("wd", "5e-4", "weight decay");
+  f.add_switch("nesterov", "Nesterov momentum");
+  f.add("augment", "auto", "random crop and horizontal flip of training images: on, off, or auto (on for real data)");
+  f.add("eval-every", "1", "epochs between test-set evaluations (and after the last step)");
+  f.add("seed", "0", "seeds initialisation, data order, augmentation, random-k and dither noise");
+  f.add("log-every", "10", "steps between metric lines");
+  f.add("run-dir", "runs/default", "where config.json, metrics.jsonl and checkpoints go");
+  f.add("checkpoint-every", "0", "epochs between checkpoints (0: none)");
+  f.add_switch("resume", "continue from RUN_DIR/checkpoint");
+  f.add_switch("deterministic", "pick only deterministic cuDNN algorithms");
+  f.add("precision", "fp32",
+        "fp32; tf32 (TF32 tensor cores for convolutions and matrix products); bf16 (bf16 operands, float32 "
+        "accumulation and master weights)");
+  f.add("cuda-graphs", "on",
+        "on: capture each step into a CUDA graph after warm-up and replay it, where the transport and algorithm "
+        "allow; off: launch every kernel");
+  f.add_switch("print-params", "print the model's parameter count and exit");
+  f.add("crash-at-step", "0", "testing: the last rank exits abruptly after this step (0: never)");
+  return f;
+}
+
+// The checks that depend on this machine, not only on the flags: under mpirun every rank makes
+// them for itself, and says so.
+void check_device(const Config& c) {
+  if (c.device == Device::CUDA && !cuda_available()) fail_input("--device cuda was asked for, but no CUDA GPU is available");
+  // Every parameter tensor then starts 16-byte aligned in the flat vector, as cuDNN's kernels want.
+  require(c.device != Device::CUDA || c.width % 4 == 0, "--width must be a multiple of 4 on the GPU, got %d", c.width);
+}
+
+Config read_config(const Flags& f) {
+  // Integer settings held in an int: a value outside its range is an error, not a wrap-around.
+  const auto int_flag = [&f](const char* name, long min = std::numeric_limits<int>::min(),
+                             long max = std::numeric_limits<int>::max()) {
+    return static_cast<int>(f.integer(name, min, max));
+  };
+  Config c;
+  const std::string device = f.choice("device", {"auto", "cpu", "cuda"});
+  c.device = device == "cuda" || (device == "auto" && cuda_available()) ? Device::CUDA : Device::CPU;
+  c.comm = parse_transport(f.str("comm"));
+  c.model = f.str("model");
+  c.data.name = f.str("dataset");
+  validate_dataset_name(c.data.name);
+  c.data.dir = f.str("data-dir");
+  c.data.image_size = int_flag("image-size", 0);
+  c.data.classes = int_flag("classes", 2, 100000);
+  c.data.coarse_labels = f.on("coarse-labels");
+  require(!c.data.coarse_labels || c.data.name == "cifar100", "%s", "--coarse-labels goes with --dataset cifar100");
+  c.run_dir = f.str("run-dir");
+  require(!c.run_dir.empty(), "%s", "--run-dir is empty");
+  c.augment = f.choice("augment", {"auto", "on", "off"});
+  c.algorithm.name = f.str("algo");
+  c.algorithm.compressor.kind = parse_compressor(f.str("compressor"));
+  c.algorithm.compressor.ratio = f.number("ratio");
+  c.algorithm.compressor.levels = int_flag("levels", 1, kMaxDitherLevels);
+  c.algorithm.period = int_flag("period", 1);
+  c.algorithm.topology = f.str("topology");
+  c.algorithm.gamma = static_cast<float>(f.number("gamma"));
+  c.algorithm.l1 = static_cast<float>(f.number("l1"));
+  c.bucket_bytes = static_cast<size_t>(f.integer("bucket-bytes", 4));
+  // 512 keeps PreAct-ResNet34's parameter count (x64 at 8 times the width) within an int.
+  c.width = int_flag("width", 1, 512);
+  c.batch_size = int_flag("batch-size", 1, 65536);
+  c.log_every = int_flag("log-every", 1);
+  c.eval_every = int_flag("eval-every", 1);
+  c.workers = int_flag("workers", 1, 1024);
+  c.checkpoint_every = int_flag("checkpoint-every", 0);
+  c.data.train_subset = int_flag("train-subset", 0);
+  c.steps = f.integer("steps", 0, kMaxSteps);
+  c.epochs = f.integer("epochs", 0, kMaxSteps);  // epochs x steps per epoch is then far from overflowing
+  require(c.steps > 0 || c.epochs >= 1, "--epochs must be at least 1, got %ld", c.epochs);
+  c.crash_at_step = f.integer("crash-at-step");
+  c.comm_timeout = f.number("comm-timeout");
+  // 11 days is past any wait worth making; far larger ones overflow the clock (a deadline already past).
+  require(c.comm_timeout > 0 && c.comm_timeout <= 1e6, "--comm-timeout must be in (0, 1e6] seconds, got %g",
+          c.comm_timeout);
+  // Checked as the float32 values training uses (1e-50 is 0 there), reported as given.
+  c.lr = static_cast<float>(f.number("lr"));
+  require(c.lr > 0.0f && std::isfinite(c.lr), "--lr must be positive and finite in float32, got %s", f.str("lr").c_str());
+  c.sgd.momentum = static_cast<float>(f.number("momentum"));
+  require(c.sgd.momentum >= 0.0f && c.sgd.momentum < 1.0f, "--momentum must be in [0, 1) in float32, got %s",
+          f.str("momentum").c_str());
+  c.sgd.weight_decay = static_cast<float>(f.number("wd"));
+  require(c.sgd.weight_decay >= 0.0f && std::isfinite(c.sgd.weight_decay),
+          "--wd must be non-negative and finite in float32, got %s", f.str("wd").c_str());
+  c.sgd.nesterov = f.on("nesterov");
+  require(!c.sgd.nesterov || c.sgd.momentum != 0.0f, "%s", "--nesterov needs a non-zero --momentum");
+  c.schedule = parse_lr_schedule(f.str("lr-schedule"));
+  c.decay_epochs = parse_epoch_list(f.str("decay-epochs"));
+  c.deterministic = f.on("deterministic");
+  c.precision = parse_precision(f.str("precision"));
+  c.cuda_graphs = f.choice("cuda-graphs", {"on", "off"}) == "on";
+  c.resume = f.on("resume");
+  c.seed = c.data.seed = c.algorithm.compressor.seed = static_cast<uint64_t>(f.integer("seed", 0));
+  // Everything that can be checked before ranks start is checked here, in the main thread.
+  validate_algorithm_config(c.algorithm, c.comm == TransportKind::Local ? c.workers : 0);
+  return c;
+}

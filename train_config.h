@@ -1,0 +1,47 @@
+// The training program's flags, and the Config read from them with every check that can be made
+// before ranks start (ranges, choices, combinations), each a one-line error with exit code 2.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "comm/algorithm.h"
+#include "comm/transport.h"
+#include "data/load.h"
+#include "engine/context.h"
+#include "engine/flags.h"
+#include "engine/lr_schedule.h"
+#include "engine/sgd.h"
+
+// The settings of one run, as read from the flags.
+struct Config {
+  Device device;
+  TransportKind comm;
+  std::string model, run_dir, augment;
+  DatasetOptions data;
+  AlgorithmConfig algorithm;
+  size_t bucket_bytes;
+  int width, batch_size, log_every, eval_every, workers, checkpoint_every;
+  long steps, epochs, crash_at_step;
+  double comm_timeout;
+  float lr;
+  SgdConfig sgd;
+  LrSchedule::Kind schedule;
+  std::vector<long> decay_epochs;
+  bool deterministic, resume, cuda_graphs;
+  Precision precision;
+  uint64_t seed;
+};
+
+constexpr long kMaxSteps = 100000000;  // 100 M: far past any real run, 400 MB of rate tables
+
+// Every flag of ./train, with its default and its --help line.
+Flags declare_flags();
+
+// Reads and checks the flags; a bad value is a user error (one line, exit code 2).
+Config read_config(const Flags& flags);
+
+// The checks that depend on this machine, not only on the flags (a GPU for --device cuda): under
+// mpirun every rank makes them for itself, after the ranks speak again.
+void check_device(const Config& config);
