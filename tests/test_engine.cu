@@ -1040,6 +1040,7 @@ int in_child_process(const std::function<void()>& body, std::string* err) {
   const pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
+    alarm(60);  // a child that hangs dies, and the test fails instead of hanging
     dup2(fds[1], 2);
     close(fds[0]);
     body();
