@@ -1,6 +1,6 @@
 # Builds ./train and the test binaries with nvcc (CUDA 13, cuDNN 9, cuBLAS) for sm_90 plus PTX.
 # Overrides: CUDA_HOME, EXTRA_INCLUDES (e.g. -I.deps/include), EXTRA_LIBS, ARCH.
-# Targets: all (default), test, run, clean.
+# Targets: all (default), test, run, bench, profile, plots, deps, report, clean.
 
 CUDA_HOME ?= /usr/local/cuda
 NVCC      ?= $(CUDA_HOME)/bin/nvcc

@@ -1,5 +1,5 @@
 // Everything a rank needs to run work: its device, stream, cuDNN/cuBLAS handles, allocator,
-// workspace and RNG. Passed explicitly to every op; there are no hidden globals.
+// workspace, RNG, phase timer and precision. Passed explicitly to every op; no hidden globals.
 #pragma once
 
 #include <cstddef>

@@ -3,6 +3,7 @@
 
 #include "engine/check.h"
 #include "engine/context.h"
+#include "engine/nvtx.h"
 
 const char* phase_name(Phase phase) {
   switch (phase) {
@@ -16,10 +17,15 @@ const char* phase_name(Phase phase) {
 }
 
 PhaseTimer::~PhaseTimer() {
+  if (open_range_ != 0) nvtxRangeEnd(open_range_);
   for (cudaEvent_t e : pool_) cudaEventDestroy(e);
 }
 
 void PhaseTimer::mark(Phase phase) {
+  // Start/end ranges, not push/pop: a phase may begin inside one scope's range and end in another.
+  // Named even while the timer is disabled, so a step being captured shows its phases too.
+  if (open_range_ != 0) nvtxRangeEnd(open_range_);
+  open_range_ = phase == Phase::Other ? 0 : nvtxRangeStartA(phase_name(phase));
   if (!enabled_) return;
   Mark m{phase, nullptr, std::chrono::steady_clock::now()};
   if (ctx_.is_cuda()) {

@@ -1,10 +1,12 @@
 // Splits a rank's step time into named phases with stream events (host clock on the CPU): mark()
 // starts a phase, which lasts until the next mark(). Marks cost no host wait; collect() (at log
-// time) waits once and returns the seconds spent in each phase since the previous collect().
+// time) waits once and returns the seconds spent in each phase since the previous collect(). Each
+// phase is also an NVTX range of its name, so Nsight shows the phases that metrics.jsonl times.
 #pragma once
 
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <vector>
 
 #include <cuda_runtime.h>
@@ -37,4 +39,5 @@ class PhaseTimer {
   bool enabled_ = true;
   std::vector<Mark> marks_;
   std::vector<cudaEvent_t> pool_;  // events are reused from one interval to the next
+  uint64_t open_range_ = 0;        // the NVTX range of the phase under way (0: none)
 };

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make profile`: a few training steps of the default job's network under Nsight Systems (or, if
-# only it is installed, Nsight Compute), with the NVTX phase names (forward, backward, compress,
-# exchange, update, and one range per launcher). Says where the report is. Extra ./train flags:
+# only it is installed, Nsight Compute), with NVTX ranges: the phases that metrics.jsonl times
+# (compute, compress, exchange, update, step), forward, backward, exchange_up, exchange_down,
+# gossip, and one per launcher. Says where the report is. Extra ./train flags:
 # PROFILE_ARGS (e.g. '--precision bf16' or '--cuda-graphs off').
 set -euo pipefail
 cd "$(dirname "$0")/.."

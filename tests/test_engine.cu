@@ -1,5 +1,6 @@
-// Engine ops: every backward against central differences on the CPU, every CUDA op against its
-// CPU reference (on a GPU), and the SGD update against its formula.
+// The engine: every op's backward against central differences on the CPU, every CUDA op against its
+// CPU reference (on a GPU), the SGD update against its formula; and its services: flags, error
+// lines, checkpoints and their folder, RNG, learning-rate schedules, the caching allocator.
 #include <algorithm>
 #include <cmath>
 #include <cstring>

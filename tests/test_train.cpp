@@ -1,4 +1,5 @@
-// ./train end to end on the CPU: it learns, it is deterministic, and bad input exits with code 2.
+// ./train end to end: it learns, it is deterministic, it resumes bit for bit, bad input exits with
+// code 2; graph replay against eager steps (on a GPU); the plots and reproduce.sh pipelines.
 
 #include <chrono>
 #include <map>
