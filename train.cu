@@ -27,6 +27,7 @@
 #include "engine/nvtx.h"
 #include "engine/run_log.h"
 #include "engine/step_clock.h"
+#include "engine/stop_request.h"
 #include "engine/vector_ops.h"
 #include "models/model.h"
 #include "train_config.h"
@@ -36,6 +37,10 @@
 #endif
 
 namespace {
+
+// The exit code of a run stopped by a signal after saving a checkpoint (engine/stop_request.h):
+// not a failure, and not the end either.
+constexpr int kExitStoppedOnRequest = 3;
 
 struct Evaluation {
   double loss, accuracy;
@@ -92,6 +97,7 @@ class RankTrainer {
       std::printf("cuda graphs: %s\n\n", graphs_->description().c_str());
     }
     start_ = last_log_ = segment_start_ = Clock::now();
+    install_stop_request_handlers();  // from here on, SIGTERM or Ctrl-C saves a checkpoint first
     while (step_ < total_steps_) {
       const long epoch = step_ / steps_per_epoch_;
       const std::vector<int32_t> shard =
@@ -105,7 +111,10 @@ class RankTrainer {
           std::fprintf(stderr, "rank %d: exiting abruptly after step %ld (--crash-at-step)\n", rank_, step_);
           std::_Exit(3);
         }
-        if ((step_ % c_.log_every == 0 || step_ == total_steps_) && !log_interval(epoch)) return 1;
+        if (step_ % c_.log_every == 0 || step_ == total_steps_) {
+          if (!log_interval(epoch)) return 1;
+          if (step_ < total_steps_ && stop_agreed()) return stop_with_checkpoint();
+        }
       }
       const bool epoch_done = step_ % steps_per_epoch_ == 0;
       if ((epoch_done && (epoch + 1) % c_.eval_every == 0) || step_ == total_steps_) evaluate_and_log(epoch);
@@ -207,6 +216,21 @@ class RankTrainer {
     if (std::isfinite(loss)) return true;
     if (rank_ == 0) std::fprintf(stderr, "error: the loss became %g at step %ld; stopping (try a smaller --lr)\n", loss, step_);
     return false;
+  }
+
+  // Whether any rank was asked to stop. Every rank asks at the same steps (log intervals), so
+  // all of them stop at the same step even when the signal reached them at different ones.
+  bool stop_agreed() { return t_.all_reduce_sum(stop_requested() ? 1.0 : 0.0) > 0.0; }
+
+  // Saves the run's state mid-epoch if need be; --resume continues it bit for bit.
+  int stop_with_checkpoint() {
+    graphs_->pause();
+    save_checkpoint();
+    if (rank_ == 0)
+      std::printf("stopped on request at step %ld of %ld; the checkpoint is in %s/checkpoint: run the same command "
+                  "with --resume to continue\n",
+                  step_, total_steps_, c_.run_dir.c_str());
+    return kExitStoppedOnRequest;
   }
 
   // The average of the workers' models, with rank 0's BatchNorm statistics, on each rank's slice
@@ -439,8 +463,9 @@ int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
     else
       transport = std::make_unique<NcclTransport>(ctx, mpi, c.comm_timeout);
     const int code = train_rank(c, flags, data, *transport);
-    if (code != 0) MpiRuntime::abort(code);
-    return 0;
+    // A failure on one rank must end the others; a stop on request was agreed by every rank.
+    if (code != 0 && code != kExitStoppedOnRequest) MpiRuntime::abort(code);
+    return code;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: rank %d: %s\n", mpi.rank(), e.what());
     MpiRuntime::abort(1);

@@ -4,12 +4,12 @@
 // device-to-device copy measured in the same run: how far each kernel is from its floor.
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <vector>
 
 #include "engine/batchnorm.h"
 #include "engine/bf16.h"
 #include "engine/elementwise.h"
+#include "engine/flags.h"
 #include "engine/pool.h"
 #include "engine/rng.h"
 #include "engine/tensor.h"
@@ -126,9 +126,11 @@ void bench(Device device, const std::vector<int>& batches) {
 
 }  // namespace
 
-// --cpu: also on the CPU, at batch 2 (a check that the benchmark runs, not a figure to compare).
 int main(int argc, char** argv) {
-  const bool cpu_too = argc > 1 && std::strcmp(argv[1], "--cpu") == 0;
+  Flags flags("bench_activations", "BatchNorm, pooling and the add at ResNet18's shapes against copy bandwidth (GPU).");
+  flags.add_switch("cpu", "also on the CPU, at batch 2: a check that the benchmark runs, not a figure to compare");
+  flags.parse(argc, argv);
+  const bool cpu_too = flags.on("cpu");
   if (cuda_available()) bench(Device::CUDA, {128, 512});
   else std::printf("# activation ops: no CUDA GPU here, GPU figures skipped\n");
   if (cpu_too) bench(Device::CPU, {2});

@@ -7,6 +7,7 @@
 #include "data/batch.h"
 #include "data/sharding.h"
 #include "engine/check.h"
+#include "engine/flags.h"
 #include "tests/bench/bench_timing.h"
 
 namespace {
@@ -40,7 +41,9 @@ void bench(Device device, int size) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  Flags flags("bench_batch", "Batch assembly (gather, crop, flip, normalise) at batch 128, 32x32 and 64x64.");
+  flags.parse(argc, argv);
   std::printf("# batch assembly (gather, crop, flip, normalise), batch 128\n");
   for (int size : {32, 64}) {
     if (cuda_available()) bench(Device::CUDA, size);

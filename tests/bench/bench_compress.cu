@@ -4,11 +4,11 @@
 // counts the bytes an ideal kernel must move: compress reads x and writes the message and the
 // error; decompress reads the message and writes the vector.
 #include <cstdio>
-#include <cstring>
 #include <vector>
 
 #include "compress/compressor.h"
 #include "engine/check.h"
+#include "engine/flags.h"
 #include "models/model.h"
 #include "tests/bench/bench_timing.h"
 
@@ -63,7 +63,10 @@ void bench(Device device) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool cpu_too = argc > 1 && std::strcmp(argv[1], "--cpu") == 0;
+  Flags flags("bench_compress", "Every compressor's compress and decompress against copy bandwidth.");
+  flags.add_switch("cpu", "on a GPU machine, also time the CPU versions");
+  flags.parse(argc, argv);
+  const bool cpu_too = flags.on("cpu");
   if (cuda_available()) bench(Device::CUDA);
   else std::printf("# no CUDA GPU: GPU figures skipped\n");
   if (cpu_too || !cuda_available()) bench(Device::CPU);

@@ -39,13 +39,16 @@ void sweep(Transport& t) {
   const size_t largest = size_t(64) << 20;
   Buffer<uint8_t> message(ctx, largest);
   ctx.fill_zero(message.data(), largest);
+  const Topology ring = make_topology("ring", t.size());
+  // The server receives from every rank, the others from their ring neighbours only.
+  const size_t inboxes = t.rank() == 0 ? std::max<size_t>(t.size(), ring.neighbors[0].size())
+                                       : ring.neighbors[t.rank()].size();
   std::vector<Buffer<uint8_t>> storage;
   std::vector<uint8_t*> inbox;
-  for (int r = 0; r < std::max(t.size(), 2); ++r) {
+  for (size_t r = 0; r < inboxes; ++r) {
     storage.emplace_back(ctx, largest);
     inbox.push_back(storage.back().data());
   }
-  const Topology ring = make_topology("ring", t.size());
   const int n = t.size();
   if (t.rank() == 0) {
     std::printf("# comm_bench: %s transport, %d ranks, %s buffers\n#\n", t.name(), n, ctx.is_cuda() ? "device" : "host");
@@ -86,17 +89,13 @@ int main(int argc, char** argv) {
   flags.add("device", "auto", "cpu, cuda, or auto");
   flags.parse(argc, argv);
   const TransportKind kind = parse_transport(flags.str("comm"));
-  const std::string device_flag = flags.str("device");
-  const Device device = device_flag == "cpu" ? Device::CPU
-                        : device_flag == "cuda" || (device_flag == "auto" && cuda_available()) ? Device::CUDA
-                                                                                                : Device::CPU;
-  if (device_flag != "cpu" && device_flag != "cuda" && device_flag != "auto")
-    fail_input("unknown --device '%s'", device_flag.c_str());
+  const std::string device_flag = flags.choice("device", {"auto", "cpu", "cuda"});
+  const Device device = device_flag == "cuda" || (device_flag == "auto" && cuda_available()) ? Device::CUDA : Device::CPU;
+  if (device == Device::CUDA && !cuda_available()) fail_input("--device cuda was asked for, but no CUDA GPU is available");
   if (kind == TransportKind::Nccl && device != Device::CUDA) fail_input("--comm nccl needs --device cuda");
   try {
     if (kind == TransportKind::Local) {
-      const int workers = static_cast<int>(flags.integer("workers"));
-      if (workers < 1) fail_input("--workers must be at least 1");
+      const int workers = static_cast<int>(flags.integer("workers", 1, 1024));  // as ./train allows
       run_local_ranks(workers, 120.0, [&](LocalHub& hub, int rank) {
         Context ctx(ContextOptions{device});
         LocalTransport t(ctx, hub, rank);
@@ -116,6 +115,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "error: %s\n", e.what());
       MpiRuntime::abort(1);
     }
+  } catch (const UserError& e) {  // raised in a rank thread: the same one line and exit code as elsewhere
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
