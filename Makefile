@@ -94,7 +94,7 @@ test: deps
 # Kernel timings against the copy bandwidth measured in the same run (GPU; the CPU where none),
 # then, on a GPU, training images/s beside PyTorch's and the 8-worker LIEC-SGD step cost.
 bench: all
-	@for b in $(filter-out $(BUILD)/comm_bench,$(BENCH_BINARIES)); do $$b; done
+	@status=0; for b in $(filter-out $(BUILD)/comm_bench,$(BENCH_BINARIES)); do $$b || status=1; done; exit $$status
 	$(BUILD)/comm_bench --comm local --workers 4
 	bash scripts/bench_train.sh
 
@@ -109,6 +109,8 @@ profile: all
 # make plots RUN=runs/a RUN2=runs/b ... [PLOTS_DIR=plots]: accuracy against epoch, time and bits.
 PLOTS_DIR ?= plots
 plots:
+	@[ -n "$(strip $(RUN) $(RUN2) $(RUN3) $(RUN4) $(RUN5) $(RUN6) $(RUN7) $(RUN8) $(RUNS))" ] || \
+	  { echo "usage: make plots RUN=runs/a [RUN2=runs/b ... RUN8=...] [RUNS='runs/c runs/d'] [PLOTS_DIR=plots]" >&2; exit 2; }
 	bash scripts/plots.sh $(PLOTS_DIR) $(RUN) $(RUN2) $(RUN3) $(RUN4) $(RUN5) $(RUN6) $(RUN7) $(RUN8) $(RUNS)
 
 clean:

@@ -97,7 +97,6 @@ class RankTrainer {
       std::printf("cuda graphs: %s\n\n", graphs_->description().c_str());
     }
     start_ = last_log_ = segment_start_ = Clock::now();
-    install_stop_request_handlers();  // from here on, SIGTERM or Ctrl-C saves a checkpoint first
     while (step_ < total_steps_) {
       const long epoch = step_ / steps_per_epoch_;
       const std::vector<int32_t> shard =
@@ -423,6 +422,7 @@ void share_cores(int ranks_here) {
 
 // --comm local: the workers are threads of this process, on the CPU or spread over the GPUs.
 int run_local(const Config& c, const Flags& flags) {
+  install_stop_request_handlers();  // a signal while the data loads stops the run at its first log interval
   const DatasetSplits data = load_dataset(c.data);
   if (steps_per_epoch(static_cast<int>(data.train.size()), c.workers, c.batch_size) == 0)
     fail_input("%d workers x batch %d is more than the training set (%zu images)", c.workers, c.batch_size,
@@ -442,6 +442,7 @@ int run_local(const Config& c, const Flags& flags) {
 // --comm mpi / nccl: this process is one rank of an mpirun job.
 int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
   MpiRuntime mpi(argc, argv);
+  install_stop_request_handlers();
   try {
     if (flags.given("workers") && c.workers != mpi.size())
       fail_input("--workers %d disagrees with mpirun -np %d (leave --workers out)", c.workers, mpi.size());

@@ -9,11 +9,17 @@ cd "$(dirname "$0")/.."
 model=resnet18 steps=300
 while [ $# -gt 0 ]; do
   case "$1" in
+    --model|--steps) [ $# -ge 2 ] || { echo "bench_train: $1 needs a value" >&2; exit 2; } ;;&
     --model) model=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
     *) echo "bench_train: unknown argument '$1' (expected --model NAME, --steps N)" >&2; exit 2 ;;
   esac
 done
+case "$model" in
+  resnet18|preact-resnet18|preact-resnet34) ;;
+  *) echo "bench_train: unknown --model '$model' (expected resnet18, preact-resnet18, preact-resnet34)" >&2; exit 2 ;;
+esac
+[[ $steps =~ ^[1-9][0-9]*$ ]] || { echo "bench_train: --steps must be a positive whole number, not '$steps'" >&2; exit 2; }
 if ! ./train --device cuda --print-params >/dev/null 2>&1; then
   echo "bench_train: no CUDA GPU here; the training-throughput table needs one"
   exit 0

@@ -12,13 +12,25 @@ case "$name" in
   tinyimagenet) url=http://cs231n.stanford.edu/tiny-imagenet-200.zip         md5=90528d7ca1a48142e341f4ef8d21d0de ;;
   *) usage ;;
 esac
+[ -n "$dir" ] || { echo "get-data: DIR is empty" >&2; exit 2; }
+[ ! -e "$dir" ] || [ -d "$dir" ] || { echo "get-data: $dir is not a folder" >&2; exit 2; }
 
 mkdir -p "$dir"
 archive="$dir/$(basename "$url")"
-if [ ! -f "$archive" ] || [ "$(md5sum "$archive" | cut -d' ' -f1)" != "$md5" ]; then
-  if ! curl -fsSL --connect-timeout 15 --retry 2 -o "$archive.part" "$url" 2>/dev/null; then
-    rm -f "$archive.part"
-    echo "get-data: cannot download $url (offline?); put the archive at $archive and run this again" >&2
+trap 'rm -f "$archive.part"' EXIT  # an interrupted download leaves nothing behind
+have=""  # the MD5 of an archive already there
+[ -f "$archive" ] && have=$(md5sum "$archive" | cut -d' ' -f1)
+if [ "$have" != "$md5" ]; then
+  # A stalled connection (under 10 kB/s for a minute) fails instead of hanging; the ~170 MB
+  # archives take minutes on a slow link, so there is no cap on the whole transfer.
+  if ! error=$(curl -fsSL --connect-timeout 15 --speed-limit 10000 --speed-time 60 --retry 2 \
+                 -o "$archive.part" "$url" 2>&1); then
+    error=${error%%$'\n'*}
+    if [ -n "$have" ]; then
+      echo "get-data: $archive has MD5 $have, expected $md5, and a fresh copy cannot be downloaded from $url (${error:-offline?}); replace it with the right archive and run this again" >&2
+    else
+      echo "get-data: cannot download $url (${error:-offline?}); put the archive at $archive and run this again" >&2
+    fi
     exit 1
   fi
   mv "$archive.part" "$archive"

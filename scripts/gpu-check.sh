@@ -9,7 +9,7 @@
 #   EXTRA_INCLUDES=-I.deps/include where stb and doctest are not installed (the default).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-status=0  # 1 once a test fails or a sanitizer run reports an error
+status=0  # 1 once a part fails: a test, a benchmark, a run, or a sanitizer report
 
 part_tests() {
   for t in build/tests/test_*; do
@@ -20,16 +20,21 @@ part_tests() {
 }
 
 part_kernels() {  # each against copy bandwidth measured in the same run
-  build/bench_activations
-  build/bench_compress
-  build/bench_batch
-  build/comm_bench --comm local --workers 4 --device cuda | tail -6
+  build/bench_activations || status=1
+  build/bench_compress || status=1
+  build/bench_batch || status=1
+  build/comm_bench --comm local --workers 4 --device cuda | tail -6 || status=1
 }
 
 part_nccl() {  # one rank sending to itself, then two ranks on one GPU, which must be refused
-  mpirun --allow-run-as-root -np 1 build/comm_bench --comm nccl --device cuda | tail -4
-  mpirun --allow-run-as-root --oversubscribe -np 2 ./train --comm nccl --device cuda --steps 1 --run-dir /tmp/nccl2 2>&1 |
-    grep -m1 -E 'error|share'
+  mpirun --allow-run-as-root -np 1 build/comm_bench --comm nccl --device cuda | tail -4 || status=1
+  local out
+  if out=$(mpirun --allow-run-as-root --oversubscribe -np 2 ./train --comm nccl --device cuda --steps 1 \
+             --run-dir /tmp/nccl2 2>&1); then
+    echo "nccl: two ranks on one GPU ran instead of being refused: FAILED"
+    status=1
+  fi
+  grep -m1 -E 'error|share' <<<"$out" || { echo "nccl: two ranks on one GPU stopped without an error line: FAILED"; status=1; }
 }
 
 part_graphs() {  # 8 LIEC-SGD workers, eager against replayed (img/s of the last interval)
@@ -37,7 +42,7 @@ part_graphs() {  # 8 LIEC-SGD workers, eager against replayed (img/s of the last
     ./train --device cuda --dataset synthetic --model preact-resnet18 --workers 8 --algo liec --compressor sign \
       --batch-size 128 --steps 200 --log-every 100 --eval-every 1000000 --cuda-graphs $graphs \
       --run-dir /tmp/graphs-$graphs 2>&1 |
-      grep -E 'cuda graphs|step    200' | sed "s|^|graphs=$graphs  |"
+      grep -E 'cuda graphs|step    200|error' | sed "s|^|graphs=$graphs  |" || { echo "graphs=$graphs  FAILED"; status=1; }
   done
 }
 
@@ -54,7 +59,14 @@ part_sanitizer() {  # memcheck and racecheck on a few replayed steps, float32 NC
   done
 }
 
-part_throughput() { bash scripts/bench_train.sh; }
+part_throughput() { bash scripts/bench_train.sh || status=1; }
+
+# Every part needs a GPU: without one they would print a CPU stand-in or nothing and pass.
+require_gpu() {
+  ./train --device cuda --print-params >/dev/null 2>&1 && return 0
+  echo "gpu-check: no CUDA GPU here (./train --device cuda --print-params fails); every part needs one" >&2
+  exit 2
+}
 
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(tests kernels nccl graphs sanitizer throughput)
@@ -63,7 +75,9 @@ for part in "${parts[@]}"; do
   echo "gpu-check: unknown part '$part' (tests, kernels, nccl, graphs, sanitizer, throughput)" >&2
   exit 2
 done
+[ -x ./train ] && require_gpu  # before a build of minutes, where an earlier build can tell
 make -j"$(nproc)" EXTRA_INCLUDES="${EXTRA_INCLUDES:--I.deps/include}" all >/dev/null || exit 1
+require_gpu
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 for part in "${parts[@]}"; do
   echo "== $part"

@@ -6,12 +6,14 @@
 # PROFILE_ARGS (e.g. '--precision bf16' or '--cuda-graphs off').
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Options go through PROFILE_ARGS and PROFILE_DIR: an argument here would otherwise be dropped unseen.
+[ $# -eq 0 ] || { echo "profile: unexpected argument '$1' (extra ./train flags go in PROFILE_ARGS)" >&2; exit 2; }
 out=${PROFILE_DIR:-runs/profile}
-mkdir -p "$out"
 if ! ./train --device cuda --print-params >/dev/null 2>&1; then
   echo "profile: no CUDA GPU here; profiling needs one" >&2
   exit 2
 fi
+mkdir -p "$out"
 job=(./train --device cuda --dataset synthetic --model preact-resnet18 --workers 8 --algo liec --period 32
      --compressor sign --batch-size 128 --steps 30 --log-every 10 --eval-every 1000000 --run-dir "$out/run"
      ${PROFILE_ARGS:-})

@@ -8,12 +8,12 @@
 #   --quick  a few epochs each (on a CPU: a width-8 network on 2048 images, synthetic data when the
 #            real data is missing), into RUNS_DIR/quick/, to check the pipeline; its table goes to
 #            RUNS_DIR/quick/results.md and nothing in docs/ or the README changes.
-#   --list   the run names, each with its flags.
+#   --list   the selected runs' names (default: all), each with its flags.
 # Environment: CIFAR10_DIR (default data/cifar10), TINY_DIR (default data/tiny-imagenet-200),
-#   RUNS_DIR (runs), DOCS_DIR (docs), PIECE_SECONDS (stop each ./train after this long and resume
-#   it from its last checkpoint on the next call: how a run longer than one sitting is done).
+#   RUNS_DIR (runs), DOCS_DIR (docs), PIECE_SECONDS (after this long, SIGTERM asks ./train to save
+#   a checkpoint and stop; the next call resumes from it: how a run longer than one sitting is done).
 # Exit status: 0 all selected runs finished, 3 stopped after PIECE_SECONDS (call again), 2 bad
-# arguments or missing data, 1 a run failed.
+# arguments or missing data, 1 a run, the table or the plots failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +33,10 @@ tiny_dir=${TINY_DIR:-data/tiny-imagenet-200}
 runs=${RUNS_DIR:-runs}
 docs=${DOCS_DIR:-docs}
 piece=${PIECE_SECONDS:-}
+if [ -n "$piece" ] && ! [[ $piece =~ ^0*[1-9][0-9]*$ ]]; then
+  echo "reproduce: PIECE_SECONDS must be a positive whole number of seconds, not '$piece'" >&2
+  exit 2
+fi
 one_block=1099511627776  # a bucket larger than any model: one block, SignSGD
 five_mib=5242880         # Blockwise-SignSGD
 
@@ -61,22 +65,23 @@ gossip=(--topology ring --levels 512 --bucket-bytes 262144 --gamma 0.4)
 add c10-choco gossip --algo choco "${gossip[@]}"
 add c10-malcom gossip --algo malcom "${gossip[@]}" --l1 1e-5
 
-if [ $list = 1 ]; then
-  for name in "${names[@]}"; do printf "%-26s %-13s %s\n" "$name" "${dataset_of[$name]}" "${flags[$name]}"; done
-  exit 0
-fi
-
 selected=()
 for w in "${wanted[@]}"; do
   case "$w" in
     all) selected+=("${names[@]}") ;;
     cifar10|tinyimagenet|gossip)
       for name in "${names[@]}"; do [ "${dataset_of[$name]}" = "$w" ] && selected+=("$name"); done ;;
-    *)
-      [ -n "${dataset_of[$w]:-}" ] || { echo "reproduce: unknown run '$w' (scripts/reproduce.sh --list names them)" >&2; exit 2; }
+    *)  # an empty name is tested first: it is no valid subscript of dataset_of
+      { [ -n "$w" ] && [ -n "${dataset_of[$w]:-}" ]; } ||
+        { echo "reproduce: unknown run '$w' (scripts/reproduce.sh --list names them)" >&2; exit 2; }
       selected+=("$w") ;;
   esac
 done
+
+if [ $list = 1 ]; then
+  for name in "${selected[@]}"; do printf "%-26s %-13s %s\n" "$name" "${dataset_of[$name]}" "${flags[$name]}"; done
+  exit 0
+fi
 
 [ -x ./train ] || { echo "reproduce: ./train is missing; run make first" >&2; exit 2; }
 gpu=0
@@ -105,29 +110,36 @@ elif [ $gpu = 0 ]; then
   exit 2
 fi
 
-# Where each dataset is; quick runs fall back to synthetic data, the real runs stop.
+# Where each dataset is, into the caller's array `data` (an array: a folder may hold spaces);
+# quick runs fall back to synthetic data, the real runs stop. The first line of --inspect's error
+# is shown, so that a damaged dataset is not taken for a missing one.
 data_flags() {  # dataset
-  local kind=cifar10 dir=$cifar_dir extra="" variable=CIFAR10_DIR
-  [ "$1" = tinyimagenet ] && { kind=tinyimagenet; dir=$tiny_dir; extra="--image-size 32"; variable=TINY_DIR; }
-  if ./train --inspect --dataset $kind --data-dir "$dir" $extra >/dev/null 2>&1; then
-    echo "--dataset $kind --data-dir $dir $extra"
-  elif [ $quick = 1 ]; then
-    echo "reproduce: no $kind in $dir; this quick run uses the synthetic dataset" >&2
-    echo "--dataset synthetic"
+  local kind=cifar10 dir=$cifar_dir extra=() variable=CIFAR10_DIR why
+  [ "$1" = tinyimagenet ] && { kind=tinyimagenet; dir=$tiny_dir; extra=(--image-size 32); variable=TINY_DIR; }
+  data=(--dataset "$kind" --data-dir "$dir" "${extra[@]}")
+  why=$(./train --inspect "${data[@]}" 2>&1 >/dev/null) && return 0
+  why=${why%%$'\n'*}
+  why=${why#error: }
+  if [ $quick = 1 ]; then
+    echo "reproduce: no usable $kind in $dir (${why:-./train --inspect failed}); this quick run uses the synthetic dataset" >&2
+    data=(--dataset synthetic)
   else
-    echo "reproduce: no $kind in $dir (scripts/get-data.sh $kind $dir fetches it, or set $variable)" >&2
+    echo "reproduce: no usable $kind in $dir (${why:-./train --inspect failed}); scripts/get-data.sh $kind $dir fetches it, or set $variable" >&2
     return 2
   fi
 }
 
 # Runs one experiment to its end, or for PIECE_SECONDS; returns 3 when stopped for time.
+# ./train takes the SIGTERM as a request: it saves a checkpoint at its next log interval and exits
+# with code 3 (or finishes, if that interval was its last), so a piece loses no work; one that
+# does not stop within two minutes is killed.
 run_one() {
-  local name=$1 dir="$runs/$1" data
+  local name=$1 dir="$runs/$1" data=()
   if [ -f "$dir/done" ]; then echo "reproduce: $name finished earlier ($dir)"; return 0; fi
-  data=$(data_flags "${dataset_of[$name]}") || return 2
+  data_flags "${dataset_of[$name]}" || return 2
   local dataset=${dataset_of[$name]}
   [ "$dataset" = gossip ] && dataset=cifar10
-  local command=(./train $data "${network[@]}" "${authors[@]}" "${epochs[@]}" $(schedule_of "$dataset") ${flags[$name]} --run-dir "$dir")
+  local command=(./train "${data[@]}" "${network[@]}" "${authors[@]}" "${epochs[@]}" $(schedule_of "$dataset") ${flags[$name]} --run-dir "$dir")
   local resume=()
   if [ -d "$dir/checkpoint" ] || [ -d "$dir/checkpoint.old" ]; then
     resume=(--resume)
@@ -140,42 +152,58 @@ run_one() {
   echo "reproduce: $name: $(cat "$dir/command.txt")"
   local status
   if [ -n "$piece" ]; then
-    timeout --signal=TERM "$piece" "${command[@]}" "${resume[@]}"
-    status=$?
-    if [ $status = 124 ]; then
-      echo "reproduce: $name stopped after $piece s; run the same command again to resume it"
-      return 3
-    fi
+    timeout --preserve-status --signal=TERM --kill-after=120 "$piece" "${command[@]}" "${resume[@]}"
   else
     "${command[@]}" "${resume[@]}"
-    status=$?
+  fi
+  status=$?
+  if [ $status = 3 ]; then  # ./train stopped on the signal, at a checkpoint
+    echo "reproduce: $name stopped at its checkpoint; run the same command again to resume it"
+    return 3
+  fi
+  if [ -n "$piece" ] && { [ $status = 143 ] || [ $status = 137 ]; }; then
+    echo "reproduce: $name was killed before it could save a checkpoint; the next call resumes from its last one, if any" >&2
+    return 3
   fi
   [ $status = 0 ] || { echo "reproduce: $name failed (exit $status); see $dir" >&2; return 1; }
   touch "$dir/done"
   rm -rf "$dir/checkpoint" "$dir/checkpoint.old"  # 8 ranks' state, about 0.7 GB a run: not needed once done
 }
 
-failed=0 stopped=0
+failed=0 stopped=0 missing=0
 for name in "${selected[@]}"; do
   run_one "$name"
   case $? in
     0) ;;
     3) stopped=1; break ;;  # out of time for this sitting
+    2) missing=1 ;;         # its data is not there: the others may still run
     *) failed=1 ;;
   esac
 done
 
+# The table of the given runs into FILE, through a temporary file beside it that replaces FILE
+# only once the table is whole: a failed table leaves the last good one in place.
+write_table() {  # file run_dir...
+  local file=$1 partial="$1.partial.$$"
+  shift
+  if bash scripts/results_table.sh "$@" > "$partial" && mv -f "$partial" "$file"; then return 0; fi
+  rm -f "$partial"
+  echo "reproduce: the results table failed; $file is unchanged" >&2
+  return 1
+}
+
 # The table and the plots, from every finished run.
 finished=()
 for name in "${names[@]}"; do [ -f "$runs/$name/done" ] && finished+=("$runs/$name"); done
+built=1  # 0 once the table or a plot fails
 if [ ${#finished[@]} -gt 0 ]; then
   if [ $quick = 1 ]; then
-    bash scripts/results_table.sh "${finished[@]}" > "$runs/results.md"
-    bash scripts/plots.sh "$runs/plots" "${finished[@]}" >/dev/null
-    echo "reproduce: quick table in $runs/results.md, plots in $runs/plots/"
+    write_table "$runs/results.md" "${finished[@]}" || built=0
+    bash scripts/plots.sh "$runs/plots" "${finished[@]}" >/dev/null || built=0
+    [ $built = 0 ] || echo "reproduce: quick table in $runs/results.md, plots in $runs/plots/"
   else
     mkdir -p "$docs"
-    bash scripts/results_table.sh "${finished[@]}" > "$docs/results.md"
+    write_table "$docs/results.md" "${finished[@]}" || built=0
     for group in cifar10-sign cifar10-bsign tinyimagenet gossip; do
       members=()
       for run in "${finished[@]}"; do
@@ -187,11 +215,13 @@ if [ ${#finished[@]} -gt 0 ]; then
           gossip) [[ $name == c10-choco || $name == c10-malcom ]] && members+=("$run") ;;
         esac
       done
-      [ ${#members[@]} -gt 0 ] && bash scripts/plots.sh "$docs/$group" "${members[@]}" >/dev/null
+      if [ ${#members[@]} -gt 0 ]; then bash scripts/plots.sh "$docs/$group" "${members[@]}" >/dev/null || built=0; fi
     done
-    echo "reproduce: table in $docs/results.md, plots in $docs/*/accuracy_vs_{epoch,time,bits}.png"
+    [ $built = 0 ] || echo "reproduce: table in $docs/results.md, plots in $docs/*/accuracy_vs_{epoch,time,bits}.png"
   fi
 fi
+[ $built = 0 ] && failed=1
 [ $failed = 1 ] && exit 1
+[ $missing = 1 ] && exit 2
 [ $stopped = 1 ] && exit 3
 exit 0

@@ -12,11 +12,20 @@ for run in "$@"; do
   [ -f "$metrics" ] || { echo "results_table: no $metrics" >&2; exit 2; }
   command=$( [ -f "$run/command.txt" ] && cat "$run/command.txt" || echo "(not recorded)")
   awk -v name="$(basename "$run")" -v command="$command" '
-    function field(key,   m) {
-      if (match($0, "\"" key "\": [-+0-9.eE]+")) return substr($0, RSTART + length(key) + 4, RLENGTH - length(key) - 4) + 0
-      return -1
+    # A number ended by "," or "}"; a field that is absent, null or cut short clears ok.
+    function field(key) {
+      if (match($0, "\"" key "\": -?[0-9][-+0-9.eE]*[,}]")) return substr($0, RSTART + length(key) + 4, RLENGTH - length(key) - 5) + 0
+      ok = 0
+      return 0
     }
-    /"test_acc"/ { acc = field("test_acc"); if (acc > best) best = acc; final = acc; bytes = field("bytes_up_total") + field("bytes_down_total"); seconds = field("train_s"); n++ }
+    # Only whole evaluation lines count: a last line cut short, or a null field, is left out.
+    /"test_acc"/ && /\}[ \t\r]*$/ {
+      ok = 1
+      acc = field("test_acc"); up = field("bytes_up_total"); down = field("bytes_down_total"); s = field("train_s")
+      if (!ok) next
+      if (n == 0 || acc > best) best = acc
+      final = acc; bytes = up + down; seconds = s; n++
+    }
     END {
       if (n == 0) { printf "| %s | no evaluation yet | | | | |\n", name; exit }
       traffic = bytes >= 1e9 ? sprintf("%.2f GB", bytes / 1e9) : sprintf("%.1f MB", bytes / 1e6)

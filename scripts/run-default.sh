@@ -11,8 +11,10 @@ data_dir=${DATA_DIR:-data/cifar10}
 run_dir=${RUN_DIR:-runs/liec-blockwise-sign}
 
 dataset=(--dataset cifar10 --data-dir "$data_dir")
-if ! ./train --inspect "${dataset[@]}" >/dev/null 2>&1; then
-  echo "run: no CIFAR-10 in $data_dir; fetching it"
+if ! why=$(./train --inspect "${dataset[@]}" 2>&1 >/dev/null); then
+  # The first line of the error, so that a damaged dataset is not taken for a missing one.
+  why=${why%%$'\n'*}
+  echo "run: no usable CIFAR-10 in $data_dir (${why#error: }); fetching it"
   if ! scripts/get-data.sh cifar10 "$data_dir"; then
     echo "run: CIFAR-10 cannot be fetched here; once it is in $data_dir, run: make run DATA_DIR=$data_dir"
     echo "run: meanwhile, the same job on the synthetic dataset"

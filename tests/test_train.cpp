@@ -2,13 +2,17 @@
 // code 2; graph replay against eager steps (on a GPU); the plots and reproduce.sh pipelines.
 
 #include <chrono>
-#include <map>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 
 #include "tests/helpers.h"
+
+// The plots need gnuplot, which scripts/install-deps.sh may not have been able to install (offline).
+#define REQUIRES_GNUPLOT doctest::skip(std::system("command -v gnuplot >/dev/null 2>&1") != 0)
 
 namespace {
 
@@ -196,6 +200,34 @@ TEST_CASE("train: kill one MPI rank, the others stop with an error; resuming rep
   std::filesystem::remove_all(broken);
 }
 
+TEST_CASE("train: SIGTERM saves a checkpoint and exits 3; --resume then continues bit for bit") {
+  // LIEC-SGD with momentum and a period of 3: the stop lands mid-epoch and mid-period, so the
+  // step, error memories, momentum, BN statistics and the interval's sums must all come back.
+  const std::string args = "--device cpu --dataset synthetic --width 4 --batch-size 16 --workers 2 --algo liec "
+                           "--compressor sign --period 3 --steps 200 --log-every 5 --seed 7 ";
+  const std::string whole = temp_dir("whole"), stopped = temp_dir("stopped");
+  REQUIRE(run_train(args + "--run-dir " + whole).status == 0);
+  // Signalled once its first metric line is out, long before its 200th step.
+  std::string output;
+  const int status = run_shell("(" + train_binary() + " " + args + "--run-dir " + stopped + " & pid=$!; " +
+                                   "for i in $(seq 1200); do [ -s " + stopped + "/metrics.jsonl ] && break; " +
+                                   "sleep 0.05; done; kill -TERM $pid; wait $pid)",
+                               &output);
+  INFO(output);
+  CHECK(status == 3);
+  CHECK(output.find("stop requested: saving a checkpoint") != std::string::npos);
+  CHECK(output.find("stopped on request at step") != std::string::npos);
+  REQUIRE(std::filesystem::exists(stopped + "/checkpoint/rank-1.bin"));
+  const Outcome resumed = run_train(args + "--resume --run-dir " + stopped);
+  CHECK(resumed.status == 0);
+  CHECK(resumed.out.find("resumed from") != std::string::npos);
+  const std::string expected = without_timings(read_text(whole + "/metrics.jsonl"));
+  CHECK(lines_of(expected).size() > 40);  // 40 intervals and the evaluations
+  CHECK(without_timings(read_text(stopped + "/metrics.jsonl")) == expected);
+  std::filesystem::remove_all(whole);
+  std::filesystem::remove_all(stopped);
+}
+
 // Runs `args` with --cuda-graphs off and on; returns the metrics of the run with graphs, after
 // checking that it said `graphs_said` at start and logged what the eager run logged (losses,
 // accuracies, byte counts, ||e_s||, test metrics: everything but the timings).
@@ -263,7 +295,7 @@ TEST_CASE("train: every algorithm runs end to end with 3 local workers") {
 
 namespace {
 
-TEST_CASE("plots: accuracy against epoch, time and bits for several runs, as PNG files") {
+TEST_CASE("plots: accuracy against epoch, time and bits for several runs, as PNG files" * REQUIRES_GNUPLOT) {
   const std::string a = temp_dir("plot_a"), b = temp_dir("plot_b"), out = temp_dir("plots");
   const std::string common = "--device cpu --width 4 --batch-size 32 --epochs 2 --train-subset 256 --workers 2 ";
   REQUIRE(run_train(common + "--algo liec --compressor sign --run-dir " + a).status == 0);
@@ -275,10 +307,33 @@ TEST_CASE("plots: accuracy against epoch, time and bits for several runs, as PNG
     CHECK(png.size() > 1000);
     CHECK(png.compare(0, 4, "\x89PNG") == 0);
   }
-  for (const std::string& dir : {a, b, out}) std::filesystem::remove_all(dir);
+  // Only whole evaluation lines count: a null accuracy, or a last line cut short (a run still
+  // writing), adds no point and changes no table row. The copy has a's folder name, and is plotted
+  // beside it as its own series.
+  const std::string bad_lines =
+      "{\"step\": 9, \"epoch\": 2, \"test_loss\": null, \"test_acc\": null, \"bytes_up_total\": 1, "
+      "\"bytes_down_total\": 1, \"train_s\": 9.0}\n{\"step\": 9, \"epoch\": 2, \"test_loss\": 2.0, \"test_acc\": 0.3";
+  const std::string twin_parent = temp_dir("plot_twin");
+  const std::string twin = twin_parent + "/" + std::filesystem::path(a).filename().string();
+  std::filesystem::create_directories(twin);
+  std::ofstream(twin + "/metrics.jsonl") << read_text(a + "/metrics.jsonl") << bad_lines;
+  CHECK(run_shell("bash scripts/plots.sh " + out + " " + a + " " + twin, &output) == 0);
+  REQUIRE(run_shell("bash scripts/results_table.sh " + a + " " + twin, &output) == 0);
+  const std::vector<std::string> rows = lines_of(output);
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[3] == rows[2]);
+  // A run without one whole evaluation line is refused with a message, before OUT_DIR is made.
+  const std::string cut = temp_dir("plot_cut"), none = temp_dir("plots_none");
+  std::filesystem::create_directories(cut);
+  std::ofstream(cut + "/metrics.jsonl") << bad_lines;
+  CHECK(run_shell("bash scripts/plots.sh " + none + " " + cut, &output) == 2);
+  CHECK(output.find("has no evaluation lines yet") != std::string::npos);
+  CHECK(!std::filesystem::exists(none));
+  for (const std::string& dir : {a, b, out, twin_parent, cut, none}) std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("reproduce: --quick runs experiments by name, records their commands, builds the table and plots") {
+TEST_CASE("reproduce: --quick runs experiments by name, records their commands, builds the table and plots" *
+          REQUIRES_GNUPLOT) {
   // On a machine without a GPU and (here) without CIFAR-10: width-8 runs on synthetic data. With a
   // GPU, --quick trains the full network for 2 epochs: a job for scripts/gpu-check.sh, not a unit test.
   if (cuda_available()) return;
