@@ -104,7 +104,8 @@ class RankTrainer {
       graphs_->pause();  // the last epoch's replayed steps may still read the old shard
       order_.ensure(ctx_, shard.size());
       ctx_.upload(order_.data(), shard.data(), shard.size() * sizeof(int32_t));
-      for (long s = step_ % steps_per_epoch_; s < steps_per_epoch_ && step_ < total_steps_; ++s) {
+      bool stopping = false;  // a stop was asked for (engine/stop_request.h) and agreed on
+      for (long s = step_ % steps_per_epoch_; s < steps_per_epoch_ && step_ < total_steps_ && !stopping; ++s) {
         train_step();
         if (c_.crash_at_step > 0 && step_ == c_.crash_at_step && rank_ == workers_ - 1) {
           std::fprintf(stderr, "rank %d: exiting abruptly after step %ld (--crash-at-step)\n", rank_, step_);
@@ -112,7 +113,7 @@ class RankTrainer {
         }
         if (step_ % c_.log_every == 0 || step_ == total_steps_) {
           if (!log_interval(epoch)) return 1;
-          if (step_ < total_steps_ && stop_agreed()) return stop_with_checkpoint();
+          stopping = step_ < total_steps_ && stop_agreed();
         }
       }
       const bool epoch_done = step_ % steps_per_epoch_ == 0;
@@ -121,6 +122,9 @@ class RankTrainer {
         graphs_->pause();
         save_checkpoint();
       }
+      // After the epoch's end, if this is one: a resumed run starts in the next epoch and would
+      // never make this epoch's evaluation and checkpoint.
+      if (stopping) return stop_with_checkpoint();
     }
     return 0;
   }
@@ -221,10 +225,11 @@ class RankTrainer {
   // all of them stop at the same step even when the signal reached them at different ones.
   bool stop_agreed() { return t_.all_reduce_sum(stop_requested() ? 1.0 : 0.0) > 0.0; }
 
-  // Saves the run's state mid-epoch if need be; --resume continues it bit for bit.
+  // Saves the run's state (mid-epoch if need be, once only at an epoch's scheduled checkpoint);
+  // --resume continues it bit for bit.
   int stop_with_checkpoint() {
     graphs_->pause();
-    save_checkpoint();
+    if (saved_step_ != step_) save_checkpoint();
     if (rank_ == 0)
       std::printf("stopped on request at step %ld of %ld; the checkpoint is in %s/checkpoint: run the same command "
                   "with --resume to continue\n",
@@ -339,6 +344,7 @@ class RankTrainer {
     t_.barrier();
     if (rank_ == 0) folder.publish();
     t_.barrier();
+    saved_step_ = step_;
   }
 
   void restore() {
@@ -402,6 +408,7 @@ class RankTrainer {
   RunLog* log_ = nullptr;
   bool augment_ = false;
   long steps_per_epoch_ = 0, total_steps_ = 0, step_ = 0, first_step_ = 0, logged_step_ = 0;
+  long saved_step_ = -1;  // the step of this run's last checkpoint
   uint64_t sent_ = 0, received_ = 0;
   double logged_up_ = 0.0, logged_down_ = 0.0;
   double train_seconds_ = 0.0;  // training wall time before the current segment (evaluations excluded)

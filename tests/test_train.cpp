@@ -201,31 +201,38 @@ TEST_CASE("train: kill one MPI rank, the others stop with an error; resuming rep
 }
 
 TEST_CASE("train: SIGTERM saves a checkpoint and exits 3; --resume then continues bit for bit") {
-  // LIEC-SGD with momentum and a period of 3: the stop lands mid-epoch and mid-period, so the
-  // step, error memories, momentum, BN statistics and the interval's sums must all come back.
-  const std::string args = "--device cpu --dataset synthetic --width 4 --batch-size 16 --workers 2 --algo liec "
-                           "--compressor sign --period 3 --steps 200 --log-every 5 --seed 7 ";
-  const std::string whole = temp_dir("whole"), stopped = temp_dir("stopped");
-  REQUIRE(run_train(args + "--run-dir " + whole).status == 0);
-  // Signalled once its first metric line is out, long before its 200th step.
-  std::string output;
-  const int status = run_shell("(" + train_binary() + " " + args + "--run-dir " + stopped + " & pid=$!; " +
-                                   "for i in $(seq 1200); do [ -s " + stopped + "/metrics.jsonl ] && break; " +
-                                   "sleep 0.05; done; kill -TERM $pid; wait $pid)",
-                               &output);
-  INFO(output);
-  CHECK(status == 3);
-  CHECK(output.find("stop requested: saving a checkpoint") != std::string::npos);
-  CHECK(output.find("stopped on request at step") != std::string::npos);
-  REQUIRE(std::filesystem::exists(stopped + "/checkpoint/rank-1.bin"));
-  const Outcome resumed = run_train(args + "--resume --run-dir " + stopped);
-  CHECK(resumed.status == 0);
-  CHECK(resumed.out.find("resumed from") != std::string::npos);
-  const std::string expected = without_timings(read_text(whole + "/metrics.jsonl"));
-  CHECK(lines_of(expected).size() > 40);  // 40 intervals and the evaluations
-  CHECK(without_timings(read_text(stopped + "/metrics.jsonl")) == expected);
-  std::filesystem::remove_all(whole);
-  std::filesystem::remove_all(stopped);
+  // LIEC-SGD with momentum and a period of 3, so the step, error memories, momentum, BN statistics
+  // and the interval's sums must all come back. First the stop lands mid-epoch (128 steps an
+  // epoch, a log interval every 5); then at an epoch's end (8 steps an epoch, a log interval
+  // every 8, a checkpoint every other epoch), whose evaluation must not be lost.
+  const std::string common = "--device cpu --dataset synthetic --width 4 --batch-size 16 --workers 2 --algo liec "
+                             "--compressor sign --period 3 --seed 7 ";
+  for (const std::string shape :
+       {"--steps 200 --log-every 5", "--steps 96 --train-subset 256 --log-every 8 --checkpoint-every 2"}) {
+    INFO(shape);
+    const std::string args = common + shape + " ";
+    const std::string whole = temp_dir("whole"), stopped = temp_dir("stopped");
+    REQUIRE(run_train(args + "--run-dir " + whole).status == 0);
+    // Signalled once its first metric line is out, long before its last step.
+    std::string output;
+    const int status = run_shell("(" + train_binary() + " " + args + "--run-dir " + stopped + " & pid=$!; " +
+                                     "for i in $(seq 1200); do [ -s " + stopped + "/metrics.jsonl ] && break; " +
+                                     "sleep 0.05; done; kill -TERM $pid; wait $pid)",
+                                 &output);
+    INFO(output);
+    CHECK(status == 3);
+    CHECK(output.find("stop requested: saving a checkpoint") != std::string::npos);
+    CHECK(output.find("stopped on request at step") != std::string::npos);
+    REQUIRE(std::filesystem::exists(stopped + "/checkpoint/rank-1.bin"));
+    const Outcome resumed = run_train(args + "--resume --run-dir " + stopped);
+    CHECK(resumed.status == 0);
+    CHECK(resumed.out.find("resumed from") != std::string::npos);
+    const std::string expected = without_timings(read_text(whole + "/metrics.jsonl"));
+    CHECK(lines_of(expected).size() > 12);
+    CHECK(without_timings(read_text(stopped + "/metrics.jsonl")) == expected);
+    std::filesystem::remove_all(whole);
+    std::filesystem::remove_all(stopped);
+  }
 }
 
 // Runs `args` with --cuda-graphs off and on; returns the metrics of the run with graphs, after
