@@ -109,7 +109,7 @@ class RankTrainer {
         train_step();
         if (c_.crash_at_step > 0 && step_ == c_.crash_at_step && rank_ == workers_ - 1) {
           std::fprintf(stderr, "rank %d: exiting abruptly after step %ld (--crash-at-step)\n", rank_, step_);
-          std::_Exit(3);
+          std::_Exit(1);  // not kExitStoppedOnRequest: nothing was saved
         }
         if (step_ % c_.log_every == 0 || step_ == total_steps_) {
           if (!log_interval(epoch)) return 1;
@@ -242,6 +242,7 @@ class RankTrainer {
   void evaluate_and_log(long epoch) {
     NVTX_RANGE("evaluate");
     graphs_->pause();
+    ctx_.timer.mark(Phase::Other);  // not the last step's update: evaluation is not a training phase
     const Clock::time_point evaluation_start = Clock::now();
     train_seconds_ += std::chrono::duration<double>(evaluation_start - segment_start_).count();
     const size_t d = store_.param_count();
@@ -326,6 +327,7 @@ class RankTrainer {
   // Every rank writes its part of the checkpoint, then rank 0 swaps the whole folder in.
   void save_checkpoint() {
     NVTX_RANGE("checkpoint");
+    ctx_.timer.mark(Phase::Other);
     const CheckpointFolder folder(c_.run_dir);
     if (rank_ == 0) folder.begin();
     t_.barrier();

@@ -1044,7 +1044,11 @@ int in_child_process(const std::function<void()>& body, std::string* err) {
     alarm(60);  // a child that hangs dies, and the test fails instead of hanging
     dup2(fds[1], 2);
     close(fds[0]);
-    body();
+    try {
+      body();
+    } catch (...) {  // never back into the parent's test run
+      std::_Exit(99);
+    }
     std::_Exit(0);
   }
   close(fds[1]);

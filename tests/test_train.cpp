@@ -213,11 +213,13 @@ TEST_CASE("train: SIGTERM saves a checkpoint and exits 3; --resume then continue
     const std::string args = common + shape + " ";
     const std::string whole = temp_dir("whole"), stopped = temp_dir("stopped");
     REQUIRE(run_train(args + "--run-dir " + whole).status == 0);
-    // Signalled once its first metric line is out, long before its last step.
+    // Signalled once its first metric line is out, long before its last step; twice, as `timeout`
+    // does (the process, then its group; 0.2 s apart so that they cannot merge into one pending
+    // signal): still one request, not "stop at once".
     std::string output;
     const int status = run_shell("(" + train_binary() + " " + args + "--run-dir " + stopped + " & pid=$!; " +
                                      "for i in $(seq 1200); do [ -s " + stopped + "/metrics.jsonl ] && break; " +
-                                     "sleep 0.05; done; kill -TERM $pid; wait $pid)",
+                                     "sleep 0.05; done; kill -TERM $pid; sleep 0.2; kill -TERM $pid; wait $pid)",
                                  &output);
     INFO(output);
     CHECK(status == 3);
