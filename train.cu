@@ -118,10 +118,7 @@ class RankTrainer {
       }
       const bool epoch_done = step_ % steps_per_epoch_ == 0;
       if ((epoch_done && (epoch + 1) % c_.eval_every == 0) || step_ == total_steps_) evaluate_and_log(epoch);
-      if (epoch_done && c_.checkpoint_every > 0 && (epoch + 1) % c_.checkpoint_every == 0) {
-        graphs_->pause();
-        save_checkpoint();
-      }
+      if (epoch_done && c_.checkpoint_every > 0 && (epoch + 1) % c_.checkpoint_every == 0) save_checkpoint();
       // After the epoch's end, if this is one: a resumed run starts in the next epoch and would
       // never make this epoch's evaluation and checkpoint.
       if (stopping) return stop_with_checkpoint();
@@ -228,7 +225,6 @@ class RankTrainer {
   // Saves the run's state (mid-epoch if need be, once only at an epoch's scheduled checkpoint);
   // --resume continues it bit for bit.
   int stop_with_checkpoint() {
-    graphs_->pause();
     if (saved_step_ != step_) save_checkpoint();
     if (rank_ == 0)
       std::printf("stopped on request at step %ld of %ld; the checkpoint is in %s/checkpoint: run the same command "
@@ -327,6 +323,7 @@ class RankTrainer {
   // Every rank writes its part of the checkpoint, then rank 0 swaps the whole folder in.
   void save_checkpoint() {
     NVTX_RANGE("checkpoint");
+    graphs_->pause();  // the state it reads is what the replayed steps wrote
     ctx_.timer.mark(Phase::Other);
     const CheckpointFolder folder(c_.run_dir);
     if (rank_ == 0) folder.begin();
