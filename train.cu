@@ -52,12 +52,18 @@ class RankTrainer {
  public:
   RankTrainer(const Config& config, std::vector<std::pair<std::string, std::string>> flag_values,
               const DatasetSplits& data, Transport& transport)
-      : flag_values_(std::move(flag_values)), c_(config), data_(data), t_(transport), ctx_(transport.context()), rank_(transport.rank()),
-        workers_(transport.size()), train_(ctx_, data.train), test_(ctx_, data.test),
-        model_(make_model(config.model, data.train.classes, config.width)), store_(model_->store()) {
-    steps_per_epoch_ = steps_per_epoch(static_cast<int>(train_.size), workers_, c_.batch_size);
+      : flag_values_(std::move(flag_values)), c_(config), data_(data), t_(transport), ctx_(transport.context()),
+        roles_{transport.rank(), transport.size(), config.algorithm.dedicated_server}, rank_(transport.rank()),
+        workers_(roles_.workers()), model_(make_model(config.model, data.train.classes, config.width)),
+        store_(model_->store()) {
+    steps_per_epoch_ = steps_per_epoch(static_cast<int>(data_.train.size()), workers_, c_.batch_size);
     if (steps_per_epoch_ == 0)
-      fail_input("%d workers x batch %d is more than the training set (%zu images)", workers_, c_.batch_size, train_.size);
+      fail_input("%d workers x batch %d is more than the training set (%zu images)", workers_, c_.batch_size,
+                 data_.train.size());
+    if (roles_.is_worker()) {  // a dedicated server sees no data
+      train_ = std::make_unique<DeviceDataset>(ctx_, data.train);
+      test_ = std::make_unique<DeviceDataset>(ctx_, data.test);
+    }
     total_steps_ = c_.steps > 0 ? c_.steps : c_.epochs * steps_per_epoch_;
     augment_ = c_.augment == "on" || (c_.augment == "auto" && data.name != "synthetic");
     schedule_ = LrSchedule{c_.schedule, c_.lr, total_steps_, steps_per_epoch_, c_.decay_epochs, 0.1f};
@@ -72,8 +78,8 @@ class RankTrainer {
     const int d = static_cast<int>(store_.param_count());
     if (c_.sgd.momentum != 0.0f) momentum_ = Tensor::zeros(ctx_, {d});
     algorithm_ = make_algorithm(t_, store_.blocks(c_.bucket_bytes), c_.algorithm);
-    images_ = Tensor::empty(ctx_, {c_.batch_size, 3, train_.height, train_.width});
-    dlogits_ = Tensor::empty(ctx_, {c_.batch_size, train_.classes});
+    images_ = Tensor::empty(ctx_, {c_.batch_size, 3, data_.train.height, data_.train.width});
+    dlogits_ = Tensor::empty(ctx_, {c_.batch_size, data_.train.classes});
     stats_ = Tensor::zeros(ctx_, {2});
     labels_ = Buffer<int32_t>(ctx_, c_.batch_size);
     // Everyone starts from rank 0's model (seeded identically anyway; this makes it so).
@@ -92,22 +98,25 @@ class RankTrainer {
       log = std::make_unique<RunLog>(c_.run_dir, c_.resume ? step_ : -1);
       log_ = log.get();
       write_config();
-      std::printf("model %s: %zu parameters, %d workers (%s), %ld steps of %d images per worker\n", c_.model.c_str(),
-                  store_.param_count(), workers_, t_.name(), total_steps_, c_.batch_size);
+      std::printf("model %s: %zu parameters, %d worker%s%s (%s), %ld steps of %d images per worker\n",
+                  c_.model.c_str(), store_.param_count(), workers_, workers_ == 1 ? "" : "s",
+                  roles_.dedicated_server ? " and a dedicated server" : "", t_.name(), total_steps_, c_.batch_size);
       std::printf("cuda graphs: %s\n\n", graphs_->description().c_str());
     }
     start_ = last_log_ = segment_start_ = Clock::now();
     while (step_ < total_steps_) {
       const long epoch = step_ / steps_per_epoch_;
-      const std::vector<int32_t> shard =
-          worker_shard(c_.seed, epoch, static_cast<int>(train_.size), workers_, rank_, c_.batch_size);
       graphs_->pause();  // the last epoch's replayed steps may still read the old shard
-      order_.ensure(ctx_, shard.size());
-      ctx_.upload(order_.data(), shard.data(), shard.size() * sizeof(int32_t));
+      if (roles_.is_worker()) {
+        const std::vector<int32_t> shard = worker_shard(c_.seed, epoch, static_cast<int>(train_->size), workers_,
+                                                        roles_.worker(), c_.batch_size);
+        order_.ensure(ctx_, shard.size());
+        ctx_.upload(order_.data(), shard.data(), shard.size() * sizeof(int32_t));
+      }
       bool stopping = false;  // a stop was asked for (engine/stop_request.h) and agreed on
       for (long s = step_ % steps_per_epoch_; s < steps_per_epoch_ && step_ < total_steps_ && !stopping; ++s) {
         train_step();
-        if (c_.crash_at_step > 0 && step_ == c_.crash_at_step && rank_ == workers_ - 1) {
+        if (c_.crash_at_step > 0 && step_ == c_.crash_at_step && rank_ == t_.size() - 1) {
           std::fprintf(stderr, "rank %d: exiting abruptly after step %ld (--crash-at-step)\n", rank_, step_);
           std::_Exit(1);  // not kExitStoppedOnRequest: nothing was saved
         }
@@ -139,19 +148,20 @@ class RankTrainer {
   }
 
   // Enqueues step step_: the same launches at every step of a variant; which batch it is and its
-  // learning rate are read on the device from the step clock, which the step advances last.
+  // learning rate are read on the device from the step clock, which the step advances last. A
+  // dedicated server computes no gradient (its own stays zero), only the algorithm's server part.
   void issue_step() {
     ctx_.timer.mark(Phase::Compute);
-    {
-      NVTX_RANGE("forward");
-      const Augmentation augmentation{augment_, train_.height / 8, c_.seed, 0};
-      make_training_batch(ctx_, train_, order_.data(), c_.batch_size, data_.normalization, augmentation,
-                          clock_->position(), images_.data(), labels_.data());
-      const Tensor& logits = model_->forward(ctx_, images_, /*training=*/true);
-      softmax_cross_entropy(ctx_, dlogits_.data(), stats_.data(), logits.data(), labels_.data(), c_.batch_size,
-                            train_.classes);
-    }
-    {
+    if (roles_.is_worker()) {
+      {
+        NVTX_RANGE("forward");
+        const Augmentation augmentation{augment_, train_->height / 8, c_.seed, 0};
+        make_training_batch(ctx_, *train_, order_.data(), c_.batch_size, data_.normalization, augmentation,
+                            clock_->position(), images_.data(), labels_.data());
+        const Tensor& logits = model_->forward(ctx_, images_, /*training=*/true);
+        softmax_cross_entropy(ctx_, dlogits_.data(), stats_.data(), logits.data(), labels_.data(), c_.batch_size,
+                              train_->classes);
+      }
       NVTX_RANGE("backward");
       model_->backward(ctx_, dlogits_);
     }
@@ -167,7 +177,7 @@ class RankTrainer {
   std::pair<double, double> per_worker_bytes() {
     const bool gossip = algorithm_->decentralized();
     const bool counted = gossip || rank_ > 0;
-    const double contributors = gossip ? workers_ : std::max(1, workers_ - 1);
+    const double contributors = gossip ? t_.size() : std::max(1, t_.size() - 1);
     return {t_.all_reduce_sum(counted ? static_cast<double>(sent_) : 0.0) / contributors,
             t_.all_reduce_sum(counted ? static_cast<double>(received_) : 0.0) / contributors};
   }
@@ -233,8 +243,8 @@ class RankTrainer {
     return kExitStoppedOnRequest;
   }
 
-  // The average of the workers' models, with rank 0's BatchNorm statistics, on each rank's slice
-  // of the test set; then every rank goes back to its own model.
+  // The average of the workers' models, with worker 0's BatchNorm statistics, on each worker's
+  // slice of the test set; then every rank goes back to its own model.
   void evaluate_and_log(long epoch) {
     NVTX_RANGE("evaluate");
     graphs_->pause();
@@ -247,25 +257,28 @@ class RankTrainer {
     ctx_.copy(own.data(), store_.values().data(), own.bytes());
     ctx_.copy(own_buffers.data(), store_.buffer_values().data(), own_buffers.bytes());
     // Only where models differ: else every rank holds the same model already.
-    if (algorithm_->models_differ()) mean_over_ranks(t_, store_.values().data(), store_.param_count());
-    broadcast_from_server(t_, reinterpret_cast<uint8_t*>(store_.buffer_values().data()), store_.buffer_values().bytes());
+    if (algorithm_->models_differ()) mean_over_workers(t_, roles_, store_.values().data(), store_.param_count());
+    broadcast_from_worker0(t_, roles_, reinterpret_cast<uint8_t*>(store_.buffer_values().data()),
+                           store_.buffer_values().bytes());
 
-    const size_t begin = test_.size * rank_ / workers_, end = test_.size * (rank_ + 1) / workers_;
+    const size_t tests = data_.test.size();
     std::vector<int32_t> indices;
-    for (size_t i = begin; i < end; ++i) indices.push_back(static_cast<int32_t>(i));
+    if (roles_.is_worker())
+      for (size_t i = tests * roles_.worker() / workers_; i < tests * (roles_.worker() + 1) / workers_; ++i)
+        indices.push_back(static_cast<int32_t>(i));
     Buffer<int32_t> order(ctx_, std::max<size_t>(1, indices.size())), labels(ctx_, c_.batch_size);
     ctx_.upload(order.data(), indices.data(), indices.size() * sizeof(int32_t));
     Tensor images, dlogits, stats = Tensor::zeros(ctx_, {2});
     for (size_t at = 0; at < indices.size(); at += c_.batch_size) {
       const int n = static_cast<int>(std::min<size_t>(c_.batch_size, indices.size() - at));
-      images.ensure(ctx_, {n, 3, test_.height, test_.width});
-      make_batch(ctx_, test_, order.data() + at, n, data_.normalization, Augmentation{}, images.data(), labels.data());
+      images.ensure(ctx_, {n, 3, test_->height, test_->width});
+      make_batch(ctx_, *test_, order.data() + at, n, data_.normalization, Augmentation{}, images.data(), labels.data());
       const Tensor& logits = model_->forward(ctx_, images, /*training=*/false);
       dlogits.ensure(ctx_, logits.shape());
-      softmax_cross_entropy(ctx_, dlogits.data(), stats.data(), logits.data(), labels.data(), n, test_.classes);
+      softmax_cross_entropy(ctx_, dlogits.data(), stats.data(), logits.data(), labels.data(), n, test_->classes);
     }
     const std::vector<float> sums = stats.to_host(ctx_);
-    const Evaluation e{t_.all_reduce_sum(sums[0]) / test_.size, t_.all_reduce_sum(sums[1]) / test_.size};
+    const Evaluation e{t_.all_reduce_sum(sums[0]) / tests, t_.all_reduce_sum(sums[1]) / tests};
     const auto [up, down] = per_worker_bytes();
     ctx_.copy(store_.values().data(), own.data(), own.bytes());
     ctx_.copy(store_.buffer_values().data(), own_buffers.data(), own_buffers.bytes());
@@ -303,6 +316,7 @@ class RankTrainer {
             {"ratio", c_.algorithm.compressor.ratio, "--ratio"},
             {"levels", static_cast<double>(c_.algorithm.compressor.levels), "--levels"},
             {"period", static_cast<double>(c_.algorithm.period), "--period"},
+            {"dedicated-server", roles_.dedicated_server ? 1.0 : 0.0, "--dedicated-server"},
             {"bucket-bytes", static_cast<double>(c_.bucket_bytes), "--bucket-bytes"},
             {"parameters", static_cast<double>(store_.param_count()), "model (--model, --width or the classes)"},
             {"momentum", c_.sgd.momentum, "--momentum"},
@@ -394,8 +408,9 @@ class RankTrainer {
   const DatasetSplits& data_;
   Transport& t_;
   Context& ctx_;
-  const int rank_, workers_;
-  const DeviceDataset train_, test_;
+  const Roles roles_;
+  const int rank_, workers_;  // workers_: roles_.workers()
+  std::unique_ptr<const DeviceDataset> train_, test_;  // on workers only
   std::unique_ptr<Model> model_;
   ParamStore& store_;
   std::unique_ptr<Algorithm> algorithm_;
@@ -435,9 +450,9 @@ int run_local(const Config& c, const Flags& flags) {
                data.train.size());
   int devices = 1;
   if (c.device == Device::CUDA) CUDA_CHECK(cudaGetDeviceCount(&devices));
-  std::vector<int> codes(c.workers, 0);
-  run_local_ranks(c.workers, c.comm_timeout, [&](LocalHub& hub, int rank) {
-    share_cores(c.workers);
+  std::vector<int> codes(c.local_ranks(), 0);
+  run_local_ranks(c.local_ranks(), c.comm_timeout, [&](LocalHub& hub, int rank) {
+    share_cores(c.local_ranks());
     Context ctx(ContextOptions{c.device, rank % devices, c.seed, c.deterministic, c.precision});
     LocalTransport transport(ctx, hub, rank);
     codes[rank] = train_rank(c, flags, data, transport);
@@ -450,8 +465,14 @@ int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
   MpiRuntime mpi(argc, argv);
   install_stop_request_handlers();
   try {
-    if (flags.given("workers") && c.workers != mpi.size())
-      fail_input("--workers %d disagrees with mpirun -np %d (leave --workers out)", c.workers, mpi.size());
+    // The checks of the flags that need the rank count: every rank makes them alike, the first says so.
+    print_user_errors(mpi.rank() == 0);
+    validate_algorithm_config(c.algorithm, mpi.size());
+    const int workers = mpi.size() - (c.algorithm.dedicated_server ? 1 : 0);
+    if (flags.given("workers") && c.workers != workers)
+      fail_input("--workers %d disagrees with mpirun -np %d%s (leave --workers out)", c.workers, mpi.size(),
+                 c.algorithm.dedicated_server ? " and a dedicated server" : "");
+    print_user_errors(true);
     int gpu = 0;
     if (c.comm == TransportKind::Nccl) {
       if (c.device != Device::CUDA) fail_input("--comm nccl needs --device cuda");

@@ -37,6 +37,9 @@ Flags declare_flags() {
   f.add("gamma", "0.5", "choco, malcom: consensus step size");
   f.add("l1", "0", "malcom: l1 regularisation lambda (proximal step lr * lambda)");
   f.add("workers", "1", "simulated workers with --comm local (mpirun -np sets it otherwise)");
+  f.add_switch("dedicated-server",
+               "server/worker algorithms: rank 0 is the server only, not also worker 0 (--comm local adds a rank "
+               "for it; under mpirun the workers are -np minus 1)");
   f.add("comm", "local", "local (threads), mpi (processes under mpirun) or nccl (one GPU per rank)");
   f.add("comm-timeout", "120", "seconds a rank waits for a peer before it gives up with an error");
   f.add("batch-size", "128", "images per step per worker");
@@ -111,6 +114,7 @@ Config read_config(const Flags& f) {
   c.log_every = int_flag("log-every", 1);
   c.eval_every = int_flag("eval-every", 1);
   c.workers = int_flag("workers", 1, 1024);
+  c.algorithm.dedicated_server = f.on("dedicated-server");
   c.checkpoint_every = int_flag("checkpoint-every", 0);
   c.data.train_subset = int_flag("train-subset", 0);
   c.steps = f.integer("steps", 0, kMaxSteps);
@@ -140,6 +144,6 @@ Config read_config(const Flags& f) {
   c.resume = f.on("resume");
   c.seed = c.data.seed = c.algorithm.compressor.seed = static_cast<uint64_t>(f.integer("seed", 0));
   // Everything that can be checked before ranks start is checked here, in the main thread.
-  validate_algorithm_config(c.algorithm, c.comm == TransportKind::Local ? c.workers : 0);
+  validate_algorithm_config(c.algorithm, c.comm == TransportKind::Local ? c.local_ranks() : 0);
   return c;
 }

@@ -32,6 +32,9 @@ struct Config {
   bool deterministic, resume, cuda_graphs;
   Precision precision;
   uint64_t seed;
+
+  // --comm local: the rank threads, the workers and a dedicated server if there is one.
+  int local_ranks() const { return workers + (algorithm.dedicated_server ? 1 : 0); }
 };
 
 constexpr long kMaxSteps = 100000000;  // 100 M: far past any real run, 400 MB of rate tables

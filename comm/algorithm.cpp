@@ -13,7 +13,8 @@ const std::vector<std::string>& algorithm_names() {
 
 Algorithm::Algorithm(Transport& transport, const std::vector<Block>& blocks, const AlgorithmConfig& config)
     : ctx_(transport.context()), transport_(transport), config_(config), blocks_(blocks), count_(0),
-      rank_(transport.rank()), workers_(transport.size()) {
+      roles_{transport.rank(), transport.size(), config.dedicated_server}, rank_(transport.rank()),
+      workers_(roles_.workers()) {
   for (const Block& b : blocks) count_ += b.length;
 }
 
@@ -29,7 +30,7 @@ std::vector<std::pair<std::string, Tensor*>> Algorithm::state() {
   return named;
 }
 
-void validate_algorithm_config(const AlgorithmConfig& config, int workers) {
+void validate_algorithm_config(const AlgorithmConfig& config, int ranks) {
   bool known = false;
   for (const std::string& name : algorithm_names()) known |= name == config.name;
   if (!known)
@@ -42,8 +43,12 @@ void validate_algorithm_config(const AlgorithmConfig& config, int workers) {
     if (!(config.gamma > 0.0f && config.gamma <= 1.0f)) fail_input("--gamma must be in (0, 1], got %g", config.gamma);
     if (!(config.l1 >= 0.0f && std::isfinite(config.l1)))
       fail_input("--l1 must be non-negative and finite in float32, got %g", config.l1);
-    if (workers > 0) make_topology(config.topology, workers);  // refuses unknown or impossible graphs
+    if (config.dedicated_server)
+      fail_input("--dedicated-server is for server/worker algorithms; %s has no server", config.name.c_str());
+    if (ranks > 0) make_topology(config.topology, ranks);  // refuses unknown or impossible graphs
   }
+  if (config.dedicated_server && ranks == 1)
+    fail_input("--dedicated-server needs a worker besides the server: at least 2 ranks (mpirun -np 2)");
 }
 
 std::unique_ptr<Algorithm> make_algorithm(Transport& transport, const std::vector<Block>& blocks,

@@ -1,8 +1,8 @@
 // The distributed update rules of ALGORITHMS.md. Each algorithm turns this rank's gradient into
 // the update its local optimizer applies, exchanging messages through the Transport (so every
 // byte is counted) and compressing them with Compressors; error memories are plain flat vectors
-// it owns. Server/worker algorithms use rank 0 as the server (also worker 0); gossip algorithms
-// exchange with their neighbours on a graph.
+// it owns. Server/worker algorithms use rank 0 as the server (also worker 0 unless it is
+// dedicated: comm/roles.h); gossip algorithms exchange with their neighbours on a graph.
 #pragma once
 
 #include <limits>
@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "comm/roles.h"
 #include "comm/topology.h"
 #include "comm/transport.h"
 #include "compress/compressor.h"
@@ -24,6 +25,7 @@ struct AlgorithmConfig {
   std::string topology = "ring";
   float gamma = 0.5f;         // consensus step (CHOCO-SGD, Malcom-PSGD)
   float l1 = 0.0f;            // lambda of Malcom-PSGD's l1 proximal step
+  bool dedicated_server = false;  // rank 0 serves only (server/worker algorithms)
 };
 
 const std::vector<std::string>& algorithm_names();
@@ -50,7 +52,8 @@ class Algorithm {
   virtual void start(const float* /*params*/) {}
 
   // Step t (0-based) with this rank's gradient (which the algorithm may overwrite); applies the
-  // update to the model through `local`.
+  // update to the model through `local`. A dedicated server passes a zero gradient, which it
+  // never sends; its model follows the server's messages and is used for nothing.
   virtual void step(long t, float* gradient, LocalOptimizer& local) = 0;
 
   // The error-feedback state (error memories, estimates), by name, for checkpoints and tests.
@@ -82,15 +85,16 @@ class Algorithm {
   AlgorithmConfig config_;
   std::vector<Block> blocks_;
   size_t count_;
-  int rank_, workers_;
+  Roles roles_;
+  int rank_, workers_;  // workers_: roles_.workers(), every rank in gossip algorithms
 
  private:
   std::vector<std::pair<std::string, std::unique_ptr<Tensor>>> vectors_;
 };
 
-// A user error (exit code 2) on an unknown name or an impossible setting; workers = 0 skips the
-// checks that need the rank count (the graph).
-void validate_algorithm_config(const AlgorithmConfig& config, int workers);
+// A user error (exit code 2) on an unknown name or an impossible setting; ranks = 0 skips the
+// checks that need the rank count (the graph, a worker besides a dedicated server).
+void validate_algorithm_config(const AlgorithmConfig& config, int ranks);
 
 // A user error (exit code 2) on an unknown name or an impossible setting.
 std::unique_ptr<Algorithm> make_algorithm(Transport& transport, const std::vector<Block>& blocks,

@@ -5,16 +5,18 @@
 #include "engine/tensor.h"
 #include "engine/vector_ops.h"
 
-void gather_to_server(Transport& t, const uint8_t* message, size_t bytes, const std::vector<uint8_t*>& inbox) {
+void gather_to_server(Transport& t, const Roles& roles, const uint8_t* message, size_t bytes,
+                      const std::vector<uint8_t*>& inbox) {
   t.start_group();
-  if (t.rank() == 0) {
-    CHECK(inbox.size() == static_cast<size_t>(t.size()), "the server needs an inbox per rank");
-    for (int worker = 1; worker < t.size(); ++worker) t.recv(inbox[worker], bytes, worker);
+  if (roles.is_server()) {
+    CHECK(inbox.size() == static_cast<size_t>(roles.workers()), "the server needs an inbox per worker");
+    for (int k = 0; k < roles.workers(); ++k)
+      if (roles.rank_of(k) != t.rank()) t.recv(inbox[k], bytes, roles.rank_of(k));
   } else {
     t.send(message, bytes, 0);
   }
   t.end_group();
-  if (t.rank() == 0) t.context().copy(inbox[0], message, bytes);
+  if (roles.is_server() && roles.is_worker()) t.context().copy(inbox[0], message, bytes);
 }
 
 void broadcast_from_server(Transport& t, uint8_t* message, size_t bytes) {
@@ -24,6 +26,14 @@ void broadcast_from_server(Transport& t, uint8_t* message, size_t bytes) {
   else
     t.recv(message, bytes, 0);
   t.end_group();
+}
+
+void broadcast_from_worker0(Transport& t, const Roles& roles, uint8_t* message, size_t bytes) {
+  if (roles.dedicated_server) {  // worker 0 hands it to the server first
+    if (t.rank() == roles.rank_of(0)) t.send(message, bytes, 0);
+    if (roles.is_server()) t.recv(message, bytes, roles.rank_of(0));
+  }
+  broadcast_from_server(t, message, bytes);
 }
 
 void exchange_with_neighbors(Transport& t, const std::vector<int>& neighbors, const uint8_t* message, size_t bytes,
@@ -37,18 +47,19 @@ void exchange_with_neighbors(Transport& t, const std::vector<int>& neighbors, co
   t.end_group();
 }
 
-void mean_over_ranks(Transport& t, float* x, size_t n) {
+void mean_over_workers(Transport& t, const Roles& roles, float* x, size_t n) {
   Context& ctx = t.context();
   std::vector<Tensor> storage;
   std::vector<uint8_t*> inbox;
-  for (int r = 0; r < (t.rank() == 0 ? t.size() : 0); ++r) {
+  for (int k = 0; k < (roles.is_server() ? roles.workers() : 0); ++k) {
     storage.push_back(Tensor::empty(ctx, {static_cast<int>(n)}));
     inbox.push_back(reinterpret_cast<uint8_t*>(storage.back().data()));
   }
-  gather_to_server(t, reinterpret_cast<const uint8_t*>(x), n * sizeof(float), inbox);
-  if (t.rank() == 0) {
-    for (int r = 1; r < t.size(); ++r) axpy(ctx, x, 1.0f, storage[r].data(), n);
-    scale(ctx, x, 1.0f / t.size(), n);
+  gather_to_server(t, roles, reinterpret_cast<const uint8_t*>(x), n * sizeof(float), inbox);
+  if (roles.is_server()) {
+    ctx.copy(x, storage[0].data(), n * sizeof(float));
+    for (int k = 1; k < roles.workers(); ++k) axpy(ctx, x, 1.0f, storage[k].data(), n);
+    scale(ctx, x, 1.0f / roles.workers(), n);
   }
   broadcast_from_server(t, reinterpret_cast<uint8_t*>(x), n * sizeof(float));
 }
@@ -79,23 +90,38 @@ void check_capacity(const std::vector<size_t>& sizes, size_t capacity) {
                       "-byte buffer");
 }
 
+// The ranks of the workers the server receives from: every worker but itself.
+std::vector<int> remote_workers(const Roles& roles) {
+  std::vector<int> ranks;
+  for (int k = 0; k < roles.workers(); ++k)
+    if (roles.rank_of(k) != 0) ranks.push_back(roles.rank_of(k));
+  return ranks;
+}
+
+// The ranks the server sends to: every rank but itself.
+std::vector<int> other_ranks(const Transport& t) {
+  std::vector<int> ranks;
+  for (int r = 1; r < t.size(); ++r) ranks.push_back(r);
+  return ranks;
+}
+
 }  // namespace
 
-std::vector<size_t> gather_to_server_variable(Transport& t, const uint8_t* message, size_t bytes, size_t capacity,
-                                              const std::vector<uint8_t*>& inbox) {
-  std::vector<int> workers;
-  for (int r = 1; r < t.size(); ++r) workers.push_back(r);
-  const bool server = t.rank() == 0;
+std::vector<size_t> gather_to_server_variable(Transport& t, const Roles& roles, const uint8_t* message, size_t bytes,
+                                              size_t capacity, const std::vector<uint8_t*>& inbox) {
+  const std::vector<int> remote = remote_workers(roles);
+  const bool server = roles.is_server();
   const std::vector<size_t> sizes =
-      exchange_sizes(t, bytes, server ? std::vector<int>{} : std::vector<int>{0}, server ? workers : std::vector<int>{});
+      exchange_sizes(t, bytes, server ? std::vector<int>{} : std::vector<int>{0}, server ? remote : std::vector<int>{});
   check_capacity(sizes, capacity);
   t.start_group();
   if (server)
-    for (int worker = 1; worker < t.size(); ++worker) t.recv(inbox[worker], sizes[worker - 1], worker);
+    for (size_t j = 0; j < remote.size(); ++j) t.recv(inbox[remote[j] - roles.first_worker()], sizes[j], remote[j]);
   else
     t.send(message, bytes, 0);
   t.end_group();
   if (!server) return {};
+  if (!roles.is_worker()) return sizes;
   t.context().copy(inbox[0], message, bytes);
   std::vector<size_t> all = {bytes};
   all.insert(all.end(), sizes.begin(), sizes.end());
@@ -103,11 +129,9 @@ std::vector<size_t> gather_to_server_variable(Transport& t, const uint8_t* messa
 }
 
 size_t broadcast_from_server_variable(Transport& t, uint8_t* message, size_t bytes, size_t capacity) {
-  std::vector<int> workers;
-  for (int r = 1; r < t.size(); ++r) workers.push_back(r);
   const bool server = t.rank() == 0;
-  const std::vector<size_t> sizes =
-      exchange_sizes(t, bytes, server ? workers : std::vector<int>{}, server ? std::vector<int>{} : std::vector<int>{0});
+  const std::vector<size_t> sizes = exchange_sizes(t, bytes, server ? other_ranks(t) : std::vector<int>{},
+                                                   server ? std::vector<int>{} : std::vector<int>{0});
   check_capacity(sizes, capacity);
   const size_t size = server ? bytes : sizes[0];
   broadcast_from_server(t, message, size);

@@ -20,37 +20,39 @@ class ServerWorker : public Algorithm {
         scratch_(vector("")) {
     capacity_ = std::max(compressor_->max_message_bytes(), full_->max_message_bytes());
     outgoing_ = Buffer<uint8_t>(ctx_, capacity_);
-    for (int r = 0; r < (rank_ == 0 ? workers_ : 0); ++r) {
+    for (int k = 0; k < (roles_.is_server() ? workers_ : 0); ++k) {
       inbox_storage_.emplace_back(ctx_, capacity_);
       inbox_.push_back(inbox_storage_.back().data());
     }
   }
 
  protected:
-  // Every rank sends C(p) to the server (writing p - C(p) into `error` unless it is null); the
-  // server decodes them all and writes their mean into `mean`. Message keys: (4t + round, rank).
+  // Every worker sends C(p) to the server (writing p - C(p) into `error` unless it is null); the
+  // server decodes them all and writes their mean into `mean`. Message keys: (4t + round, worker).
   void up(Compressor& c, const float* p, float* error, float* mean, long t, int round) {
     NVTX_RANGE("exchange_up");
     ctx_.timer.mark(Phase::Compress);
-    const size_t bytes = c.compress(ctx_, p, outgoing_.data(), error, key(t, round, rank_));
+    size_t bytes = c.max_message_bytes();  // what a fixed-size compressor's messages all hold
+    if (roles_.is_worker()) bytes = c.compress(ctx_, p, outgoing_.data(), error, key(t, round, roles_.worker()));
     std::vector<size_t> sizes(workers_, bytes);
     ctx_.timer.mark(Phase::Exchange);
     if (c.variable_size())
-      sizes = gather_to_server_variable(transport_, outgoing_.data(), bytes, capacity_, inbox_);
+      sizes = gather_to_server_variable(transport_, roles_, outgoing_.data(), bytes, capacity_, inbox_);
     else
-      gather_to_server(transport_, outgoing_.data(), bytes, inbox_);
+      gather_to_server(transport_, roles_, outgoing_.data(), bytes, inbox_);
     ctx_.timer.mark(Phase::Compress);
     finish_up(c, sizes, mean, t, round);
     ctx_.timer.mark(Phase::Update);
   }
 
   void finish_up(Compressor& c, const std::vector<size_t>& sizes, float* mean, long t, int round) {
-    if (rank_ != 0) return;
-    // The mean as a sum in rank order, then one scaling: the same arithmetic for every algorithm,
-    // which is what makes them all equal P-SGD bit for bit under the identity compressor.
+    if (!roles_.is_server()) return;
+    // The mean as a sum in worker order, then one scaling: the same arithmetic for every
+    // algorithm, which is what makes them all equal P-SGD bit for bit under the identity
+    // compressor (and a dedicated server equal to a shared one).
     c.decompress(ctx_, inbox_[0], sizes[0], mean, key(t, round, 0));
-    for (int r = 1; r < workers_; ++r) {
-      c.decompress(ctx_, inbox_[r], sizes[r], scratch_.data(), key(t, round, r));
+    for (int k = 1; k < workers_; ++k) {
+      c.decompress(ctx_, inbox_[k], sizes[k], scratch_.data(), key(t, round, k));
       axpy(ctx_, mean, 1.0f, scratch_.data(), count_);
     }
     scale(ctx_, mean, 1.0f / workers_, count_);
@@ -62,7 +64,7 @@ class ServerWorker : public Algorithm {
     NVTX_RANGE("exchange_down");
     ctx_.timer.mark(Phase::Compress);
     size_t bytes = c.max_message_bytes();
-    if (rank_ == 0) bytes = c.compress(ctx_, v, outgoing_.data(), error, key(t, round, workers_));
+    if (roles_.is_server()) bytes = c.compress(ctx_, v, outgoing_.data(), error, key(t, round, workers_));
     ctx_.timer.mark(Phase::Exchange);
     if (c.variable_size())
       bytes = broadcast_from_server_variable(transport_, outgoing_.data(), bytes, capacity_);
@@ -83,12 +85,12 @@ class ServerWorker : public Algorithm {
   // ||e_s|| of the algorithms that keep a server error (they register it as "server_error").
   double server_error_norm() override {
     for (auto& [name, tensor] : state())
-      if (name == "server_error" && rank_ == 0) return std::sqrt(squared_norm(ctx_, tensor->data(), count_));
+      if (name == "server_error" && roles_.is_server()) return std::sqrt(squared_norm(ctx_, tensor->data(), count_));
     return Algorithm::server_error_norm();
   }
 
-  // Random-k's indices and the dither noise are keyed per message: step, round, sender (the
-  // server's downlink uses `workers` as its sender id, apart from worker 0's uplink).
+  // Random-k's indices and the dither noise are keyed per message: step, round, sender (worker k
+  // is sender k; the server's downlink uses `workers` as its id, apart from worker 0's uplink).
   static MessageKey key(long t, int round, int sender) {
     return MessageKey{static_cast<uint64_t>(t) * 4 + round, static_cast<uint32_t>(sender)};
   }
@@ -139,7 +141,7 @@ class DoubleSqueeze : public ServerWorker {
   void step(long t, float* g, LocalOptimizer& local) override {
     add_scaled(ctx_, p_.data(), g, 1.0f, e_.data(), count_);
     up(*compressor_, p_.data(), e_.data(), v_.data(), t, 0);
-    if (rank_ == 0) axpy(ctx_, v_.data(), 1.0f, e_s_.data(), count_);
+    if (roles_.is_server()) axpy(ctx_, v_.data(), 1.0f, e_s_.data(), count_);
     down(*compressor_, v_.data(), e_s_.data(), u_.data(), t, 1);
     local.apply(u_.data());
   }
@@ -158,7 +160,7 @@ class Neolithic : public ServerWorker {
     add_scaled(ctx_, p_.data(), g, 1.0f, e_.data(), count_);
     up(*compressor_, p_.data(), r_.data(), v_.data(), t, 0);  // r = p - c1
     up(*compressor_, r_.data(), e_.data(), m_.data(), t, 1);  // e = r - c2
-    if (rank_ == 0) {
+    if (roles_.is_server()) {
       axpy(ctx_, v_.data(), 1.0f, m_.data(), count_);
       axpy(ctx_, v_.data(), 1.0f, e_s_.data(), count_);
     }
@@ -212,14 +214,14 @@ class Liec : public ServerWorker {
   void step(long t, float* g, LocalOptimizer& local) override {
     if (step_variant(t) != kSyncStep) {
       up(*compressor_, g, delta_.data(), v_.data(), t, 0);
-      if (rank_ == 0) axpy(ctx_, v_.data(), 1.0f, e_s_.data(), count_);
+      if (roles_.is_server()) axpy(ctx_, v_.data(), 1.0f, e_s_.data(), count_);
       down(*compressor_, v_.data(), e_s_.data(), u_.data(), t, 1);
       axpy(ctx_, u_.data(), 1.0f, delta_.data(), count_);
     } else {
       up(*full_, local.params, nullptr, v_.data(), t, 0);
       down(*full_, v_.data(), nullptr, local.params, t, 1);
       up(*full_, g, nullptr, v_.data(), t, 2);
-      if (rank_ == 0) {
+      if (roles_.is_server()) {
         axpy(ctx_, v_.data(), 1.0f, e_s_.data(), count_);
         ctx_.fill_zero(e_s_.data(), 4 * count_);
       }

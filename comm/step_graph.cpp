@@ -21,7 +21,7 @@ std::string StepGraphs::description() const {
     case Transport::Capture::AllRanks:
       if (!ctx_.is_cuda())
         return "CPU stand-in: the graph bookkeeping of a GPU run, each step issued again instead of replayed";
-      return transport_.size() == 1 ? "on" : "on, one graph for all " + std::to_string(transport_.size()) + " workers";
+      return transport_.size() == 1 ? "on" : "on, one graph for all " + std::to_string(transport_.size()) + " ranks";
     case Transport::Capture::ThisRank: return "on, one graph per rank";
     case Transport::Capture::None: break;
   }

@@ -193,7 +193,7 @@ std::string CheckpointFolder::file_to_resume(int rank) const {
     fail_input("no checkpoint to resume from: %s does not exist (was the run started with --checkpoint-every?)",
                dir_.c_str());
   const std::string file = rank_file(dir, rank);
-  if (!present(file)) fail_input("the checkpoint in %s has no %s: it was written by fewer workers", dir.c_str(),
+  if (!present(file)) fail_input("the checkpoint in %s has no %s: it was written by fewer ranks", dir.c_str(),
                                     file.substr(dir.size() + 1).c_str());
   return file;
 }

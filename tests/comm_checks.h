@@ -77,7 +77,8 @@ inline std::string run_transport_checks(Transport& t) {
     inbox_storage.emplace_back(ctx, bytes);
     inbox.push_back(inbox_storage.back().data());
   }
-  gather_to_server(t, mine.data(), bytes, inbox);
+  const Roles shared{t.rank(), t.size(), false};  // rank 0 is also worker 0
+  gather_to_server(t, shared, mine.data(), bytes, inbox);
   if (t.rank() == 0)
     for (int r = 0; r < t.size(); ++r) {
       std::vector<uint8_t> got(bytes);
@@ -91,7 +92,7 @@ inline std::string run_transport_checks(Transport& t) {
   if (got[7] != message_byte(0, 0, bytes, 9, 7)) failures += "broadcast_from_server: wrong data\n";
 
   const size_t variable = 10 + 17 * t.rank();  // another length on every rank
-  const std::vector<size_t> sizes_at_server = gather_to_server_variable(t, mine.data(), variable, bytes, inbox);
+  const std::vector<size_t> sizes_at_server = gather_to_server_variable(t, shared, mine.data(), variable, bytes, inbox);
   if (t.rank() == 0)
     for (int r = 0; r < t.size(); ++r)
       if (sizes_at_server[r] != 10 + 17 * static_cast<size_t>(r)) failures += "gather_to_server_variable: sizes\n";

@@ -1,5 +1,6 @@
 // The distributed algorithms on a small least-squares problem with n workers as threads (CPU):
-// identity compression reproduces P-SGD, error-feedback invariants hold after every step, error
+// identity compression reproduces P-SGD, a dedicated server changes no worker's numbers or
+// traffic, error-feedback invariants hold after every step, error
 // feedback reaches the optimum where plain sign compression does not, counted bytes equal their
 // closed forms, and Malcom-PSGD reaches consensus with exact zeros and fewer bits than CHOCO-SGD.
 #include <cmath>
@@ -74,7 +75,8 @@ struct LeastSquares {
 
 std::vector<Block> two_blocks(int d) { return {Block{0, static_cast<size_t>(d * 5 / 8)}, Block{static_cast<size_t>(d * 5 / 8), static_cast<size_t>(d - d * 5 / 8)}}; }
 
-// What one run did: every rank's model, gradient and algorithm state around every step.
+// What one run did: every rank's model, gradient and algorithm state around every step (with a
+// dedicated server, worker k is rank k + 1).
 struct RunResult {
   std::vector<std::vector<std::vector<float>>> models, gradients;  // [step][rank]
   std::vector<std::vector<std::map<std::string, std::vector<float>>>> before, after;  // [step][rank][name]
@@ -82,19 +84,22 @@ struct RunResult {
   std::vector<uint64_t> sent, received;
 };
 
-// Runs `steps` steps of the configured algorithm on problem.n rank threads, with plain SGD (no
-// momentum, no weight decay) as the local optimizer, and records everything.
+// Runs `steps` steps of the configured algorithm with problem.n workers as rank threads (and a
+// server thread if it is dedicated, whose gradient is zero), with plain SGD (no momentum, no
+// weight decay) as the local optimizer, and records everything.
 RunResult run(const LeastSquares& problem, const AlgorithmConfig& config, int steps, float lr) {
   RunResult result;
-  const auto table = [&](auto& t) { t.assign(steps, std::remove_reference_t<decltype(t[0])>(problem.n)); };
+  const int ranks = problem.n + (config.dedicated_server ? 1 : 0);
+  const auto table = [&](auto& t) { t.assign(steps, std::remove_reference_t<decltype(t[0])>(ranks)); };
   table(result.models);
   table(result.gradients);
   table(result.before);
   table(result.after);
   result.server_error_norms.assign(steps, 0.0);
-  result.sent.assign(problem.n, 0);
-  result.received.assign(problem.n, 0);
-  run_local_ranks(problem.n, 30.0, [&](LocalHub& hub, int rank) {
+  result.sent.assign(ranks, 0);
+  result.received.assign(ranks, 0);
+  run_local_ranks(ranks, 30.0, [&](LocalHub& hub, int rank) {
+    const Roles roles{rank, ranks, config.dedicated_server};
     Context ctx(ContextOptions{Device::CPU});
     LocalTransport t(ctx, hub, rank);
     auto algorithm = make_algorithm(t, two_blocks(problem.d), config);
@@ -103,7 +108,8 @@ RunResult run(const LeastSquares& problem, const AlgorithmConfig& config, int st
     const float rate = lr;  // CPU context memory is host memory: the optimizer reads it in place
     LocalOptimizer local{ctx, x.data(), nullptr, x.size(), SgdConfig{0.0f, 0.0f, false}, &rate};
     for (int step = 0; step < steps; ++step) {
-      std::vector<float> g = problem.gradient(rank, x.data());
+      std::vector<float> g =
+          roles.is_worker() ? problem.gradient(roles.worker(), x.data()) : std::vector<float>(problem.d, 0.0f);
       result.gradients[step][rank] = g;
       for (auto& [name, tensor] : algorithm->state()) result.before[step][rank][name] = tensor->to_host(ctx);
       algorithm->step(step, g.data(), local);
@@ -116,6 +122,8 @@ RunResult run(const LeastSquares& problem, const AlgorithmConfig& config, int st
   });
   return result;
 }
+
+bool same_or_both_nan(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
 
 AlgorithmConfig config_of(const std::string& name, CompressorKind kind, int period = 4) {
   AlgorithmConfig c;
@@ -144,6 +152,39 @@ TEST_CASE("algorithms: with the identity compressor every server/worker algorith
         }
     }
   }
+}
+
+TEST_CASE("algorithms: a dedicated server gives every worker the models, memories and traffic of a shared one") {
+  const LeastSquares problem(40, 12, 3);
+  const int n = problem.n, steps = 9;
+  for (const std::string name : {"psgd", "memsgd", "doublesqueeze", "neolithic", "cser", "liec"})
+    // Sign: fixed size; random-k: drawn from the sender's key; dither: entropy-coded, variable size.
+    for (CompressorKind kind : {CompressorKind::Sign, CompressorKind::RandomK, CompressorKind::Dither}) {
+      INFO(name << ", " << compressor_name(kind));
+      AlgorithmConfig config = config_of(name, kind, 4);
+      config.compressor.ratio = 0.25;
+      const RunResult shared = run(problem, config, steps, 0.2f);
+      config.dedicated_server = true;
+      const RunResult dedicated = run(problem, config, steps, 0.2f);
+      for (int t = 0; t < steps; ++t) {
+        for (int k = 0; k < n; ++k) {
+          REQUIRE(dedicated.models[t][k + 1] == shared.models[t][k]);
+          for (const auto& [state, value] : shared.after[t][k])
+            if (state != "server_error") REQUIRE(dedicated.after[t][k + 1].at(state) == value);
+        }
+        if (shared.after[t][0].count("server_error"))
+          REQUIRE(dedicated.after[t][0].at("server_error") == shared.after[t][0].at("server_error"));
+        CHECK(same_or_both_nan(dedicated.server_error_norms[t], shared.server_error_norms[t]));
+      }
+      // Worker 0's messages now cross the wire; every other worker's traffic is unchanged.
+      for (int k = 1; k < n; ++k) {
+        CHECK(dedicated.sent[k + 1] == shared.sent[k]);
+        CHECK(dedicated.received[k + 1] == shared.received[k]);
+      }
+      CHECK(dedicated.received[1] == shared.received[1]);  // the downlink is one message for all
+      CHECK(dedicated.received[0] == shared.received[0] + dedicated.sent[1]);
+      CHECK(dedicated.sent[0] == shared.sent[0] + dedicated.received[1]);
+    }
 }
 
 // C(v) by a separate compressor instance on the host: the reference for the invariants.

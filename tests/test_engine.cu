@@ -999,7 +999,7 @@ TEST_CASE("checkpoint folder: each save replaces all ranks' files at once; a cra
   // A run directory that cannot hold a folder is a user error, not a crash; so is a checkpoint
   // that is not there, or has no file for the rank.
   report_user_errors_by_exception(true);
-  CHECK_THROWS_WITH_AS(folder.file_to_resume(2), doctest::Contains("written by fewer workers"), UserError);
+  CHECK_THROWS_WITH_AS(folder.file_to_resume(2), doctest::Contains("written by fewer ranks"), UserError);
   CHECK_THROWS_WITH_AS(CheckpointFolder(run + "/elsewhere").file_to_resume(0), doctest::Contains("no checkpoint"),
                        UserError);
   CHECK_THROWS_AS(CheckpointFolder(run + "/checkpoint/rank-0.bin").begin(), UserError);

@@ -50,6 +50,7 @@ void sweep(Transport& t) {
     inbox.push_back(storage.back().data());
   }
   const int n = t.size();
+  const Roles roles{t.rank(), n, false};  // rank 0 serves and is worker 0, as in ./train by default
   if (t.rank() == 0) {
     std::printf("# comm_bench: %s transport, %d ranks, %s buffers\n#\n", t.name(), n, ctx.is_cuda() ? "device" : "host");
     std::printf("# %12s   %-34s   %-34s\n", "", "------------ server/worker -----------", "---------------- ring ----------------");
@@ -61,7 +62,7 @@ void sweep(Transport& t) {
   for (size_t size = 8; size <= largest; size *= 4) {
     const int repeats = size < (1 << 20) ? 50 : 5;
     const double sw = seconds_per_round(t, [&] {
-      gather_to_server(t, message.data(), size, inbox);
+      gather_to_server(t, roles, message.data(), size, inbox);
       broadcast_from_server(t, message.data(), size);
     }, repeats);
     const double rg = n < 2 ? 0.0 : seconds_per_round(t, [&] {
