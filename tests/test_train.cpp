@@ -1,5 +1,6 @@
-// ./train end to end: it learns, it is deterministic, it resumes bit for bit, bad input exits with
-// code 2; graph replay against eager steps (on a GPU); the plots and reproduce.sh pipelines.
+// ./train end to end: it learns, it is deterministic, it resumes bit for bit, a dedicated server
+// changes no metric, bad input exits with code 2; graph replay against eager steps (on a GPU); the
+// plots and reproduce.sh pipelines.
 
 #include <chrono>
 #include <cstdlib>
@@ -322,6 +323,11 @@ TEST_CASE("train: CUDA-graph replay gives eager execution's losses bit for bit o
   for (double seconds : series(metrics, "time_step")) replayed += seconds;
   CHECK(replayed > 0.0);  // steps really were replayed graphs
   CHECK(lines_of(metrics).size() > 50);
+  // With a dedicated server, whose branch of the graph has no forward or backward.
+  compare_graphs_with_eager(
+      "--device cuda --deterministic --dataset synthetic --train-subset 512 --width 16 --batch-size 32 --workers 2 "
+      "--dedicated-server --algo doublesqueeze --compressor sign --momentum 0.9 --steps 20 --log-every 1 --seed 11",
+      "on, one graph for all 3 ranks");
 }
 
 TEST_CASE("train: every algorithm runs end to end with 3 local workers") {
