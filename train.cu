@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -172,14 +173,27 @@ class RankTrainer {
     clock_->advance(ctx_);
   }
 
-  // Bytes per worker: in server/worker algorithms, what the workers (not the server) sent up and
-  // received down; in gossip algorithms, what each node sent and received.
+  // Bytes per worker: in server/worker algorithms, what a worker sent up and received down, as a
+  // mean over the workers whose messages cross the wire (all but a shared server's own worker 0,
+  // whose are local copies); in gossip algorithms, what each node sent and received.
   std::pair<double, double> per_worker_bytes() {
     const bool gossip = algorithm_->decentralized();
     const bool counted = gossip || rank_ > 0;
     const double contributors = gossip ? t_.size() : std::max(1, t_.size() - 1);
     return {t_.all_reduce_sum(counted ? static_cast<double>(sent_) : 0.0) / contributors,
             t_.all_reduce_sum(counted ? static_cast<double>(received_) : 0.0) / contributors};
+  }
+
+  // The seconds per phase since the last log: worker 0's (on rank 0 unless the server is
+  // dedicated), and the replayed steps' from rank 0, which launches them. Collective.
+  std::array<double, static_cast<size_t>(Phase::Count)> logged_phases() {
+    auto phases = ctx_.timer.collect();
+    if (!roles_.dedicated_server) return phases;
+    for (size_t p = 0; p < phases.size(); ++p) {
+      const int from = static_cast<Phase>(p) == Phase::Step ? 0 : roles_.rank_of(0);
+      phases[p] = t_.all_reduce_sum(rank_ == from ? phases[p] : 0.0);
+    }
+    return phases;
   }
 
   // Returns false when the loss is no longer finite (the run stops).
@@ -189,7 +203,7 @@ class RankTrainer {
     algorithm_->check_messages();
     const std::vector<float> sums = stats_.to_host(ctx_);
     ctx_.fill_zero(stats_.data(), stats_.bytes());
-    const auto phases = ctx_.timer.collect();
+    const auto phases = logged_phases();
     const double images = static_cast<double>(step_ - logged_step_) * c_.batch_size * workers_;
     const double loss = t_.all_reduce_sum(sums[0]) / images, accuracy = t_.all_reduce_sum(sums[1]) / images;
     const auto [up, down] = per_worker_bytes();
@@ -306,6 +320,9 @@ class RankTrainer {
     const char* key;  // in the checkpoint
     double value;
     const char* what;  // for the user: what to change back
+    // What a checkpoint without the key had (one written before the setting existed); NaN: the
+    // key is required.
+    double before_it_existed = std::nan("");
   };
   // The settings a checkpoint's state only makes sense under: a resume must use the same.
   std::vector<Setting> fingerprint() const {
@@ -316,7 +333,7 @@ class RankTrainer {
             {"ratio", c_.algorithm.compressor.ratio, "--ratio"},
             {"levels", static_cast<double>(c_.algorithm.compressor.levels), "--levels"},
             {"period", static_cast<double>(c_.algorithm.period), "--period"},
-            {"dedicated-server", roles_.dedicated_server ? 1.0 : 0.0, "--dedicated-server"},
+            {"dedicated-server", roles_.dedicated_server ? 1.0 : 0.0, "--dedicated-server", 0.0},
             {"bucket-bytes", static_cast<double>(c_.bucket_bytes), "--bucket-bytes"},
             {"parameters", static_cast<double>(store_.param_count()), "model (--model, --width or the classes)"},
             {"momentum", c_.sgd.momentum, "--momentum"},
@@ -366,10 +383,12 @@ class RankTrainer {
     if (static_cast<int>(r.number("workers")) != workers_)
       fail_input("the checkpoint %s is from %d workers, this run has %d", file.c_str(),
                  static_cast<int>(r.number("workers")), workers_);
-    for (const Setting& setting : fingerprint())
-      if (r.number(setting.key) != setting.value)
+    for (const Setting& setting : fingerprint()) {
+      const bool older = !r.has(setting.key) && !std::isnan(setting.before_it_existed);
+      if ((older ? setting.before_it_existed : r.number(setting.key)) != setting.value)
         fail_input("the checkpoint %s was written with another %s; resume with the run's own settings", file.c_str(),
                    setting.what);
+    }
     const double step = r.number("step");
     if (!(step >= 0 && step <= total_steps_))  // NaN too
       fail_input("the checkpoint %s is at step %.0f, past this run's end at step %ld (resume with its --epochs or "

@@ -35,7 +35,7 @@ void refuse_shared_gpus(int gpu, int rank, int size) {
   for (int other = 0; other < size; ++other)
     if (other != rank && std::memcmp(&all[other * 16], properties.uuid.bytes, 16) == 0)
       fail_input("--comm nccl: ranks %d and %d would share GPU %d, and NCCL needs one GPU per rank; run at most one "
-                 "rank per GPU, or use --comm mpi to share GPUs",
+                 "rank per GPU (a dedicated server is a rank too), or use --comm mpi to share GPUs",
                  std::min(rank, other), std::max(rank, other), gpu);
 }
 

@@ -1,8 +1,10 @@
 // Transport checks shared by the in-process tests (local transport) and the MPI rank program:
-// messages of many sizes, zero and odd lengths included, arrive intact and in order, and the
-// byte counters equal what was sent.
+// messages of many sizes, zero and odd lengths included, arrive intact and in order, the byte
+// counters equal what was sent, and the exchange patterns deliver what they promise (with a
+// shared and a dedicated server).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,6 +17,73 @@
 // Byte j of the m-th message from `from` to `to` of `size` bytes.
 inline uint8_t message_byte(int from, int to, size_t size, int m, size_t j) {
   return static_cast<uint8_t>((from * 131 + to * 31 + size * 7 + m * 11 + j * 13 + (j >> 8)) & 0xff);
+}
+
+// The message a rank sends in the pattern checks.
+inline std::vector<uint8_t> pattern_message(int rank, size_t bytes) {
+  std::vector<uint8_t> data(bytes);
+  for (size_t j = 0; j < bytes; ++j) data[j] = message_byte(rank, 0, bytes, 9, j);
+  return data;
+}
+
+// The server/worker patterns under `roles`: worker k's message lands in the server's inbox slot
+// k (fixed and variable length), the server's and worker 0's messages reach every rank, and the
+// mean over workers is their values' sum in worker order, scaled once. "" when all hold.
+inline std::string run_server_worker_checks(Transport& t, const Roles& roles) {
+  Context& ctx = t.context();
+  std::string failures;
+  const std::string where =
+      std::string(roles.dedicated_server ? "dedicated" : "shared") + " server, rank " + std::to_string(t.rank()) + ": ";
+  const size_t bytes = 999, variable = 10 + 17 * t.rank();  // another length on every rank
+  const std::vector<uint8_t> data = pattern_message(t.rank(), bytes);
+  Buffer<uint8_t> mine(ctx, bytes), back(ctx, bytes);
+  ctx.upload(mine.data(), data.data(), bytes);
+  std::vector<Buffer<uint8_t>> inbox_storage;
+  std::vector<uint8_t*> inbox;
+  for (int k = 0; k < (roles.is_server() ? roles.workers() : 0); ++k) {
+    inbox_storage.emplace_back(ctx, bytes);
+    inbox.push_back(inbox_storage.back().data());
+  }
+  std::vector<uint8_t> got(bytes);
+  gather_to_server(t, roles, mine.data(), bytes, inbox);
+  for (size_t k = 0; k < inbox.size(); ++k) {
+    ctx.download(got.data(), inbox[k], bytes);
+    if (got != pattern_message(roles.rank_of(static_cast<int>(k)), bytes))
+      failures += where + "gather_to_server: wrong data from worker " + std::to_string(k) + "\n";
+  }
+  const auto check_everyone_got = [&](const char* pattern, int from) {
+    ctx.download(got.data(), back.data(), bytes);
+    if (got != pattern_message(from, bytes)) failures += where + pattern + ": wrong data\n";
+  };
+  ctx.copy(back.data(), mine.data(), bytes);
+  broadcast_from_server(t, back.data(), bytes);
+  check_everyone_got("broadcast_from_server", 0);
+  ctx.copy(back.data(), mine.data(), bytes);
+  broadcast_from_worker0(t, roles, back.data(), bytes);
+  check_everyone_got("broadcast_from_worker0", roles.rank_of(0));
+
+  const std::vector<size_t> sizes = gather_to_server_variable(t, roles, mine.data(), variable, bytes, inbox);
+  if (sizes.size() != inbox.size())
+    failures += where + "gather_to_server_variable: " + std::to_string(sizes.size()) + " sizes\n";
+  for (size_t k = 0; k < std::min(sizes.size(), inbox.size()); ++k) {
+    const int from = roles.rank_of(static_cast<int>(k));
+    ctx.download(got.data(), inbox[k], sizes[k]);
+    if (sizes[k] != 10 + 17 * static_cast<size_t>(from) || got[9] != pattern_message(from, bytes)[9])
+      failures += where + "gather_to_server_variable: wrong message from worker " + std::to_string(k) + "\n";
+  }
+  if (broadcast_from_server_variable(t, back.data(), t.rank() == 0 ? 33 : 0, bytes) != 33)
+    failures += where + "broadcast_from_server_variable: size\n";
+
+  // Halves of small integers: every partial sum is exact, so only the final scaling rounds.
+  const auto value = [](int rank) { return 0.5f * static_cast<float>(rank + 1); };
+  Tensor x = Tensor::empty(ctx, {5});
+  x.copy_from_host(ctx, std::vector<float>(5, value(t.rank())));
+  mean_over_workers(t, roles, x.data(), 5);
+  float sum = value(roles.rank_of(0));
+  for (int k = 1; k < roles.workers(); ++k) sum += value(roles.rank_of(k));
+  if (x.to_host(ctx) != std::vector<float>(5, sum * (1.0f / roles.workers())))
+    failures += where + "mean_over_workers: wrong mean\n";
+  return failures;
 }
 
 // Returns "" when every check passed, else what failed (checked on every rank).
@@ -65,44 +134,24 @@ inline std::string run_transport_checks(Transport& t) {
   if (t.all_reduce_sum(0.1 * (t.rank() + 1)) != expected) failures += "all_reduce_sum differs\n";
   t.barrier();
 
-  // Server/worker and ring patterns, fixed and variable length.
-  const size_t bytes = 999;
-  Buffer<uint8_t> mine(ctx, bytes), back(ctx, bytes);
-  std::vector<uint8_t> data(bytes);
-  for (size_t j = 0; j < bytes; ++j) data[j] = message_byte(t.rank(), 0, bytes, 9, j);
-  ctx.upload(mine.data(), data.data(), bytes);
-  std::vector<Buffer<uint8_t>> inbox_storage;
-  std::vector<uint8_t*> inbox;
-  for (int r = 0; r < t.size(); ++r) {
-    inbox_storage.emplace_back(ctx, bytes);
-    inbox.push_back(inbox_storage.back().data());
-  }
-  const Roles shared{t.rank(), t.size(), false};  // rank 0 is also worker 0
-  gather_to_server(t, shared, mine.data(), bytes, inbox);
-  if (t.rank() == 0)
-    for (int r = 0; r < t.size(); ++r) {
-      std::vector<uint8_t> got(bytes);
-      ctx.download(got.data(), inbox[r], bytes);
-      if (got[5] != message_byte(r, 0, bytes, 9, 5)) failures += "gather_to_server: wrong data from " + std::to_string(r) + "\n";
-    }
-  ctx.copy(back.data(), mine.data(), bytes);
-  broadcast_from_server(t, back.data(), bytes);
-  std::vector<uint8_t> got(bytes);
-  ctx.download(got.data(), back.data(), bytes);
-  if (got[7] != message_byte(0, 0, bytes, 9, 7)) failures += "broadcast_from_server: wrong data\n";
-
-  const size_t variable = 10 + 17 * t.rank();  // another length on every rank
-  const std::vector<size_t> sizes_at_server = gather_to_server_variable(t, shared, mine.data(), variable, bytes, inbox);
-  if (t.rank() == 0)
-    for (int r = 0; r < t.size(); ++r)
-      if (sizes_at_server[r] != 10 + 17 * static_cast<size_t>(r)) failures += "gather_to_server_variable: sizes\n";
-  if (broadcast_from_server_variable(t, back.data(), t.rank() == 0 ? 33 : 0, bytes) != 33)
-    failures += "broadcast_from_server_variable: size\n";
-
+  // Server/worker patterns, with rank 0 as worker 0 and as a dedicated server; the ring pattern.
+  failures += run_server_worker_checks(t, Roles{t.rank(), t.size(), false});
+  if (t.size() >= 2) failures += run_server_worker_checks(t, Roles{t.rank(), t.size(), true});
   if (t.size() >= 2) {
+    const size_t bytes = 999, variable = 10 + 17 * t.rank();  // another length on every rank
+    const std::vector<uint8_t> data = pattern_message(t.rank(), bytes);
+    Buffer<uint8_t> mine(ctx, bytes);
+    ctx.upload(mine.data(), data.data(), bytes);
+    std::vector<Buffer<uint8_t>> inbox_storage;
+    std::vector<uint8_t*> inbox;
+    for (int k = 0; k < 2; ++k) {
+      inbox_storage.emplace_back(ctx, bytes);
+      inbox.push_back(inbox_storage.back().data());
+    }
     const Topology ring = make_topology("ring", t.size());
     const auto& neighbors = ring.neighbors[t.rank()];
     const std::vector<size_t> from = exchange_with_neighbors_variable(t, neighbors, mine.data(), variable, bytes, inbox);
+    std::vector<uint8_t> got(bytes);
     for (size_t k = 0; k < neighbors.size(); ++k) {
       ctx.download(got.data(), inbox[k], from[k]);
       if (from[k] != 10 + 17 * static_cast<size_t>(neighbors[k]) || got[3] != message_byte(neighbors[k], 0, bytes, 9, 3))
