@@ -47,6 +47,14 @@ struct Evaluation {
   double loss, accuracy;
 };
 
+// Steps per epoch; a user error when one global batch is more than the training set.
+int nonzero_steps_per_epoch(const Dataset& train, int workers, int batch) {
+  const int steps = steps_per_epoch(static_cast<int>(train.size()), workers, batch);
+  if (steps == 0)
+    fail_input("%d workers x batch %d is more than the training set (%zu images)", workers, batch, train.size());
+  return steps;
+}
+
 
 // One rank of a run: its model replica, its data shard, its optimizer and algorithm state.
 class RankTrainer {
@@ -57,10 +65,7 @@ class RankTrainer {
         roles_{transport.rank(), transport.size(), config.algorithm.dedicated_server}, rank_(transport.rank()),
         workers_(roles_.workers()), model_(make_model(config.model, data.train.classes, config.width)),
         store_(model_->store()) {
-    steps_per_epoch_ = steps_per_epoch(static_cast<int>(data_.train.size()), workers_, c_.batch_size);
-    if (steps_per_epoch_ == 0)
-      fail_input("%d workers x batch %d is more than the training set (%zu images)", workers_, c_.batch_size,
-                 data_.train.size());
+    steps_per_epoch_ = nonzero_steps_per_epoch(data_.train, workers_, c_.batch_size);
     if (roles_.is_worker()) {  // a dedicated server sees no data
       train_ = std::make_unique<DeviceDataset>(ctx_, data.train);
       test_ = std::make_unique<DeviceDataset>(ctx_, data.test);
@@ -464,9 +469,7 @@ void share_cores(int ranks_here) {
 int run_local(const Config& c, const Flags& flags) {
   install_stop_request_handlers();  // a signal while the data loads stops the run at its first log interval
   const DatasetSplits data = load_dataset(c.data);
-  if (steps_per_epoch(static_cast<int>(data.train.size()), c.workers, c.batch_size) == 0)
-    fail_input("%d workers x batch %d is more than the training set (%zu images)", c.workers, c.batch_size,
-               data.train.size());
+  nonzero_steps_per_epoch(data.train, c.workers, c.batch_size);  // checked once, before the ranks start
   int devices = 1;
   if (c.device == Device::CUDA) CUDA_CHECK(cudaGetDeviceCount(&devices));
   std::vector<int> codes(c.local_ranks(), 0);
