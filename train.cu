@@ -543,13 +543,5 @@ int main(int argc, char** argv) {
   }
   if (flags.on("inspect")) return inspect_dataset(c.data);
   if (c.comm != TransportKind::Local) return run_mpi(c, flags, &argc, &argv);
-  try {
-    return run_local(c, flags);
-  } catch (const UserError& e) {  // raised in a rank thread: the same one line and exit code as elsewhere
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  return exit_code_of([&] { return run_local(c, flags); });
 }

@@ -67,6 +67,18 @@ void fail_internal(const char* file, int line, const char* format, ...) {
   fail(1, prefix, format, args);
 }
 
+int exit_code_of(const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const UserError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
+
 const char* cublas_status_string(cublasStatus_t status) {
   switch (status) {
     case CUBLAS_STATUS_SUCCESS: return "success";

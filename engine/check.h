@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <stdexcept>
 
 #include <cublas_v2.h>
@@ -22,6 +23,11 @@ void report_user_errors_by_exception(bool enabled);  // for the calling thread
 // Off: a user error exits with code 2 without its line. For checks that every process of an
 // mpirun job makes alike (the flags), so that the user reads one line, not one per rank.
 void print_user_errors(bool enabled);  // for the whole process
+
+// Runs a program's body and returns its exit code. What it throws (a rank thread's error, which
+// run_local_ranks carries back) is said in one line and becomes exit code 2 for a UserError, 1
+// for anything else.
+int exit_code_of(const std::function<int()>& body);
 
 // An internal failure (a library call that failed, an impossible state): exit code 1.
 [[noreturn]] void fail_internal(const char* file, int line, const char* format, ...)

@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
   const Device device = device_flag == "cuda" || (device_flag == "auto" && cuda_available()) ? Device::CUDA : Device::CPU;
   if (device == Device::CUDA && !cuda_available()) fail_input("--device cuda was asked for, but no CUDA GPU is available");
   if (kind == TransportKind::Nccl && device != Device::CUDA) fail_input("--comm nccl needs --device cuda");
-  try {
+  return exit_code_of([&] {
     if (kind == TransportKind::Local) {
       const int workers = static_cast<int>(flags.integer("workers", 1, 1024));  // as ./train allows
       run_local_ranks(workers, 120.0, [&](LocalHub& hub, int rank) {
@@ -116,12 +116,6 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "error: %s\n", e.what());
       MpiRuntime::abort(1);
     }
-  } catch (const UserError& e) {  // raised in a rank thread: the same one line and exit code as elsewhere
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }
