@@ -1,9 +1,10 @@
 // comm_bench: message-size sweeps over the two exchange patterns the algorithms use, printed the
 // way nccl-tests prints (size, time, algbw, busbw).
-//   comm_bench --comm local --workers N [--device cpu|cuda]
-//   mpirun -np N comm_bench --comm mpi|nccl [--device cpu|cuda]
-// server/worker: one gather of every worker's message at rank 0, then one broadcast back;
-//   algbw = message size / time, busbw = bytes through the server's link, 2 (N - 1) size / time.
+//   comm_bench --comm local --workers N [--device cpu|cuda] [--dedicated-server]
+//   mpirun -np N comm_bench --comm mpi|nccl [--device cpu|cuda] [--dedicated-server]
+// server/worker: one gather of every worker's message at rank 0, then one broadcast back (rank 0
+//   is also worker 0, or with --dedicated-server a server only, as in ./train);
+//   algbw = message size / time, busbw = bytes through the server's link, 2 (ranks - 1) size / time.
 // ring: every rank exchanges a message with both ring neighbours at once;
 //   algbw = message size / time, busbw = bytes each rank sends and receives, 4 size / time.
 #include <algorithm>
@@ -34,25 +35,26 @@ double seconds_per_round(Transport& t, const std::function<void()>& round, int r
   return t.all_reduce_sum(local) / t.size();  // the mean over ranks
 }
 
-void sweep(Transport& t) {
+void sweep(Transport& t, bool dedicated_server) {
   Context& ctx = t.context();
   const size_t largest = size_t(64) << 20;
   Buffer<uint8_t> message(ctx, largest);
   ctx.fill_zero(message.data(), largest);
-  const Topology ring = make_topology("ring", t.size());
-  // The server receives from every rank, the others from their ring neighbours only.
-  const size_t inboxes = t.rank() == 0 ? std::max<size_t>(t.size(), ring.neighbors[0].size())
-                                       : ring.neighbors[t.rank()].size();
+  const int n = t.size();
+  const Roles roles{t.rank(), n, dedicated_server};
+  const Topology ring = make_topology("ring", n);
+  // The server receives from every worker, every rank from its ring neighbours.
+  const size_t inboxes = std::max<size_t>(roles.is_server() ? roles.workers() : 0, ring.neighbors[t.rank()].size());
   std::vector<Buffer<uint8_t>> storage;
   std::vector<uint8_t*> inbox;
   for (size_t r = 0; r < inboxes; ++r) {
     storage.emplace_back(ctx, largest);
     inbox.push_back(storage.back().data());
   }
-  const int n = t.size();
-  const Roles roles{t.rank(), n, false};  // rank 0 serves and is worker 0, as in ./train by default
+  const std::vector<uint8_t*> server_inbox(inbox.begin(), inbox.begin() + (roles.is_server() ? roles.workers() : 0));
   if (t.rank() == 0) {
-    std::printf("# comm_bench: %s transport, %d ranks, %s buffers\n#\n", t.name(), n, ctx.is_cuda() ? "device" : "host");
+    std::printf("# comm_bench: %s transport, %d ranks (%d workers%s), %s buffers\n#\n", t.name(), n, roles.workers(),
+                dedicated_server ? " and a dedicated server" : ", rank 0 also the server", ctx.is_cuda() ? "device" : "host");
     std::printf("# %12s   %-34s   %-34s\n", "", "------------ server/worker -----------", "---------------- ring ----------------");
     std::printf("# %12s   %12s %12s %12s   %12s %12s %12s\n", "size(B)", "time(us)", "algbw(GB/s)", "busbw(GB/s)",
                 "time(us)", "algbw(GB/s)", "busbw(GB/s)");
@@ -62,7 +64,7 @@ void sweep(Transport& t) {
   for (size_t size = 8; size <= largest; size *= 4) {
     const int repeats = size < (1 << 20) ? 50 : 5;
     const double sw = seconds_per_round(t, [&] {
-      gather_to_server(t, roles, message.data(), size, inbox);
+      gather_to_server(t, roles, message.data(), size, server_inbox);
       broadcast_from_server(t, message.data(), size);
     }, repeats);
     const double rg = n < 2 ? 0.0 : seconds_per_round(t, [&] {
@@ -88,7 +90,9 @@ int main(int argc, char** argv) {
   flags.add("comm", "local", "local, mpi or nccl");
   flags.add("workers", "4", "rank threads for --comm local (mpirun -np sets it otherwise)");
   flags.add("device", "auto", "cpu, cuda, or auto");
+  flags.add_switch("dedicated-server", "rank 0 serves only (with --comm local, one more rank thread)");
   flags.parse(argc, argv);
+  const bool dedicated = flags.on("dedicated-server");
   const TransportKind kind = parse_transport(flags.str("comm"));
   const std::string device_flag = flags.choice("device", {"auto", "cpu", "cuda"});
   const Device device = device_flag == "cuda" || (device_flag == "auto" && cuda_available()) ? Device::CUDA : Device::CPU;
@@ -97,21 +101,22 @@ int main(int argc, char** argv) {
   return exit_code_of([&] {
     if (kind == TransportKind::Local) {
       const int workers = static_cast<int>(flags.integer("workers", 1, 1024));  // as ./train allows
-      run_local_ranks(workers, 120.0, [&](LocalHub& hub, int rank) {
+      run_local_ranks(workers + (dedicated ? 1 : 0), 120.0, [&](LocalHub& hub, int rank) {
         Context ctx(ContextOptions{device});
         LocalTransport t(ctx, hub, rank);
-        sweep(t);
+        sweep(t, dedicated);
       });
       return 0;
     }
     MpiRuntime mpi(&argc, &argv);
+    if (dedicated && mpi.size() < 2) fail_input("--dedicated-server needs a worker besides the server: mpirun -np 2 or more");
     try {
       const int gpu = device == Device::CUDA ? (kind == TransportKind::Nccl ? nccl_device_for(mpi) : 0) : 0;
       Context ctx(ContextOptions{device, gpu});
       std::unique_ptr<Transport> t;
       if (kind == TransportKind::Mpi) t = std::make_unique<MpiTransport>(ctx, mpi, 120.0);
       else t = std::make_unique<NcclTransport>(ctx, mpi, 120.0);
-      sweep(*t);
+      sweep(*t, dedicated);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "error: %s\n", e.what());
       MpiRuntime::abort(1);
