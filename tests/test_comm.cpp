@@ -1,8 +1,10 @@
 // Transports and exchange patterns: the local transport on 1, 2, 4 and 7 rank threads, the MPI
 // transport under mpirun with 4 processes, failures that stop the others within a bounded time,
-// and topologies.
+// comm_bench's sweeps, and topologies.
 
 #include <chrono>
+#include <cmath>
+#include <sstream>
 
 #include "comm/local.h"
 #include "tests/comm_checks.h"
@@ -102,6 +104,39 @@ TEST_CASE("MPI transport: a rank that dies, or goes silent, stops the others wit
     CHECK(status != 0);
     CHECK(seconds < 60.0);
     if (mode != "die") CHECK(output.find("did a rank stop early?") != std::string::npos);
+  }
+}
+
+TEST_CASE("comm_bench: short sweeps with a shared and a dedicated server, threads and MPI; bad flags exit 2") {
+  for (const std::string command :
+       {"build/comm_bench --workers 3 --largest 4096", "build/comm_bench --workers 2 --dedicated-server --largest 4096",
+        "mpirun --allow-run-as-root --oversubscribe -np 3 build/comm_bench --comm mpi --dedicated-server --largest 4096"}) {
+    INFO(command);
+    std::string output;
+    CHECK(run_shell(command, &output) == 0);
+    INFO(output);
+    CHECK(output.find(command.find("dedicated") != std::string::npos ? "3 ranks (2 workers and a dedicated server)"
+                                                                      : "3 ranks (3 workers, rank 0 also the server)") !=
+          std::string::npos);
+    // Sizes 8, 32, 128, 512 and 2048, each with a positive time for both patterns.
+    int rows = 0;
+    for (const std::string& line : lines_of(output)) {
+      std::istringstream fields(line);
+      double size = 0.0, server_worker_us = 0.0, algbw = 0.0, busbw = 0.0, ring_us = 0.0;
+      if (line.rfind("#", 0) == 0 || !(fields >> size >> server_worker_us >> algbw >> busbw >> ring_us)) continue;
+      CHECK(size == 8.0 * std::pow(4.0, rows));
+      CHECK(server_worker_us > 0.0);
+      CHECK(ring_us > 0.0);
+      ++rows;
+    }
+    CHECK(rows == 5);
+    CHECK(output.find("# avg bus bandwidth (server/worker)") != std::string::npos);
+  }
+  for (const std::string args : {"--workers 0", "--largest 4", "--comm carrier-pigeon", "--device tpu"}) {
+    INFO(args);
+    std::string output;
+    CHECK(run_shell("build/comm_bench " + args, &output) == 2);
+    CHECK(output.rfind("error: ", 0) == 0);
   }
 }
 

@@ -1,7 +1,7 @@
 // comm_bench: message-size sweeps over the two exchange patterns the algorithms use, printed the
 // way nccl-tests prints (size, time, algbw, busbw).
-//   comm_bench --comm local --workers N [--device cpu|cuda] [--dedicated-server]
-//   mpirun -np N comm_bench --comm mpi|nccl [--device cpu|cuda] [--dedicated-server]
+//   comm_bench --comm local --workers N [--device cpu|cuda] [--dedicated-server] [--largest BYTES]
+//   mpirun -np N comm_bench --comm mpi|nccl [--device cpu|cuda] [--dedicated-server] [--largest BYTES]
 // server/worker: one gather of every worker's message at rank 0, then one broadcast back (rank 0
 //   is also worker 0, or with --dedicated-server a server only, as in ./train);
 //   algbw = message size / time, busbw = bytes through the server's link, 2 (ranks - 1) size / time.
@@ -35,9 +35,8 @@ double seconds_per_round(Transport& t, const std::function<void()>& round, int r
   return t.all_reduce_sum(local) / t.size();  // the mean over ranks
 }
 
-void sweep(Transport& t, bool dedicated_server) {
+void sweep(Transport& t, bool dedicated_server, size_t largest) {
   Context& ctx = t.context();
-  const size_t largest = size_t(64) << 20;
   Buffer<uint8_t> message(ctx, largest);
   ctx.fill_zero(message.data(), largest);
   const int n = t.size();
@@ -91,8 +90,10 @@ int main(int argc, char** argv) {
   flags.add("workers", "4", "rank threads for --comm local (mpirun -np sets it otherwise)");
   flags.add("device", "auto", "cpu, cuda, or auto");
   flags.add_switch("dedicated-server", "rank 0 serves only (with --comm local, one more rank thread)");
+  flags.add("largest", "67108864", "the largest message in bytes: sizes go 8, 32, 128, ... up to it");
   flags.parse(argc, argv);
   const bool dedicated = flags.on("dedicated-server");
+  const size_t largest = static_cast<size_t>(flags.integer("largest", 8, long(1) << 30));
   const TransportKind kind = parse_transport(flags.str("comm"));
   const std::string device_flag = flags.choice("device", {"auto", "cpu", "cuda"});
   const Device device = device_flag == "cuda" || (device_flag == "auto" && cuda_available()) ? Device::CUDA : Device::CPU;
@@ -104,7 +105,7 @@ int main(int argc, char** argv) {
       run_local_ranks(workers + (dedicated ? 1 : 0), 120.0, [&](LocalHub& hub, int rank) {
         Context ctx(ContextOptions{device});
         LocalTransport t(ctx, hub, rank);
-        sweep(t, dedicated);
+        sweep(t, dedicated, largest);
       });
       return 0;
     }
@@ -116,7 +117,7 @@ int main(int argc, char** argv) {
       std::unique_ptr<Transport> t;
       if (kind == TransportKind::Mpi) t = std::make_unique<MpiTransport>(ctx, mpi, 120.0);
       else t = std::make_unique<NcclTransport>(ctx, mpi, 120.0);
-      sweep(*t, dedicated);
+      sweep(*t, dedicated, largest);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "error: %s\n", e.what());
       MpiRuntime::abort(1);
