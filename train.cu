@@ -55,7 +55,6 @@ int nonzero_steps_per_epoch(const Dataset& train, int workers, int batch) {
   return steps;
 }
 
-
 // One rank of a run: its model replica, its data shard, its optimizer and algorithm state.
 class RankTrainer {
  public:

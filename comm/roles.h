@@ -1,7 +1,7 @@
 // Who does what in a server/worker run. Rank 0 is the server. It is also worker 0 unless the server
 // is dedicated (--dedicated-server); then the workers are ranks 1 to ranks - 1. Worker k gets the
 // same data and computes the same gradients either way, so a dedicated server changes where the
-// server's arithmetic runs (and that it competes with no worker for its GPU), not a result.
+// server's arithmetic runs (on a rank of its own) and which messages cross the wire, not a result.
 #pragma once
 
 struct Roles {
