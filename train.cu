@@ -496,7 +496,6 @@ int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
     print_user_errors(true);
     int gpu = 0;
     if (c.comm == TransportKind::Nccl) {
-      if (c.device != Device::CUDA) fail_input("--comm nccl needs --device cuda");
       gpu = nccl_device_for(mpi);
     } else if (c.device == Device::CUDA) {
       int devices = 1;

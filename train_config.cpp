@@ -88,6 +88,8 @@ Config read_config(const Flags& f) {
   const std::string device = f.choice("device", {"auto", "cpu", "cuda"});
   c.device = device == "cuda" || (device == "auto" && cuda_available()) ? Device::CUDA : Device::CPU;
   c.comm = parse_transport(f.str("comm"));
+  require(c.comm != TransportKind::Nccl || c.device == Device::CUDA, "%s",
+          "--comm nccl needs --device cuda (and a GPU per rank)");
   c.model = f.str("model");
   c.data.name = f.str("dataset");
   validate_dataset_name(c.data.name);

@@ -103,7 +103,7 @@ TEST_CASE("train: bad flags and impossible values stop with one line and exit co
                                  "--algo liec --period 0", "--compressor topk --ratio 0", "--cuda-graphs maybe",
                                  "--comm-timeout 1e300", "--wd inf", "--l1 nan", "--width 900", "--levels 4294967297",
                                  "--epochs 4611686018427387904", "--seed 18446744073709551615",
-                                 "--dedicated-server --algo malcom",
+                                 "--dedicated-server --algo malcom", "--comm nccl --device cpu",
                                  "--model 'res\nnet\x1b[2J'"}) {  // a newline and a control code in the echoed value
     INFO(args);
     const Outcome o = run_train(args + " --run-dir " + dir);
