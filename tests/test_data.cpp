@@ -1,6 +1,7 @@
 // Data: the CIFAR binary formats read back exactly, image folders and Tiny ImageNet load as a
 // user's download would, bad files stop with a one-line error, augmentation is an exact crop and
-// mirror, and shards cover each epoch once. Real archives are read from $TEST_DATA_DIR.
+// mirror, shards cover each epoch once, and the batch benchmark runs. Real archives are read from
+// $TEST_DATA_DIR.
 #include <filesystem>
 #include <map>
 #include <set>
@@ -383,6 +384,15 @@ TEST_CASE("train: a few steps on the real CIFAR-10 images, evaluated on the test
   const std::string metrics = read_text(run + "/metrics.jsonl");
   CHECK(metrics.find("\"test_acc\"") != std::string::npos);
   std::filesystem::remove_all(run);
+}
+
+TEST_CASE("bench_batch runs (a check that it works, not a timing)") {
+  // `make bench` runs it on the GPU machine, which CI is not: this keeps it from rotting.
+  std::string output;
+  CHECK(run_shell("build/bench_batch", &output) == 0);
+  INFO(output);
+  CHECK(output.find("  CPU  32x32") != std::string::npos);
+  CHECK(output.find("nan") == std::string::npos);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The engine: every op's backward against central differences on the CPU, every CUDA op against its
 // CPU reference (on a GPU), the SGD update against its formula; and its services: flags, error
-// lines, checkpoints and their folder, RNG, learning-rate schedules, the caching allocator.
+// lines, checkpoints and their folder, RNG, learning-rate schedules, the caching allocator; and
+// that the activation benchmark still runs.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -1086,6 +1087,15 @@ TEST_CASE("fatal errors: rank threads failing at the same moment print one whole
   REQUIRE(lines_of(err).size() == 1);
   CHECK(err.rfind("fatal: rank.cpp:", 0) == 0);
   CHECK(err.size() == std::string("fatal: rank.cpp:0: rank 0 failed: \n").size() + 600);
+}
+
+TEST_CASE("bench_activations runs on the CPU (a check that it works, not a timing)") {
+  // `make bench` runs it on the GPU machine, which CI is not: this keeps it from rotting.
+  std::string output;
+  CHECK(run_shell("build/bench_activations --cpu", &output) == 0);
+  INFO(output);
+  CHECK(output.find("  fp32      2   64  1024") != std::string::npos);  // a row of figures
+  CHECK(output.find("nan") == std::string::npos);
 }
 
 }  // namespace
