@@ -188,13 +188,15 @@ class RankTrainer {
             t_.all_reduce_sum(counted ? static_cast<double>(received_) : 0.0) / contributors};
   }
 
-  // The seconds per phase since the last log: worker 0's (on rank 0 unless the server is
-  // dedicated), and the replayed steps' from rank 0, which launches them. Collective.
+  // The seconds per phase since the last log: worker 0's rank's (rank 0, which is also the server
+  // unless that is dedicated), and the replayed steps' from the rank that launches worker 0's
+  // graph. Collective.
   std::array<double, static_cast<size_t>(Phase::Count)> logged_phases() {
     auto phases = ctx_.timer.collect();
     if (!roles_.dedicated_server) return phases;
     for (size_t p = 0; p < phases.size(); ++p) {
-      const int from = static_cast<Phase>(p) == Phase::Step ? 0 : roles_.rank_of(0);
+      const int worker0 = roles_.rank_of(0);
+      const int from = static_cast<Phase>(p) == Phase::Step ? graphs_->launcher_of(worker0) : worker0;
       phases[p] = t_.all_reduce_sum(rank_ == from ? phases[p] : 0.0);
     }
     return phases;
@@ -503,6 +505,9 @@ int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
       gpu = mpi.local_rank() % devices;  // several ranks may share a GPU: the MPI transport allows it
     }
     const DatasetSplits data = load_dataset(c.data);
+    print_user_errors(mpi.rank() == 0);  // the same on every rank, like the checks above
+    nonzero_steps_per_epoch(data.train, workers, c.batch_size);
+    print_user_errors(true);
     share_cores(mpi.local_size());
     Context ctx(ContextOptions{c.device, gpu, c.seed, c.deterministic, c.precision});
     std::unique_ptr<Transport> transport;

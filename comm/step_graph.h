@@ -37,6 +37,8 @@ class StepGraphs {
   StepGraphs& operator=(const StepGraphs&) = delete;
 
   bool enabled() const { return capture_ != Transport::Capture::None; }
+  // The rank that launches the graph holding `rank`'s step (and times it as Phase::Step).
+  int launcher_of(int rank) const { return capture_ == Transport::Capture::AllRanks ? 0 : rank; }
   // One line for the run's start and config.json: what happens to steps, or why graphs are off.
   std::string description() const;
 

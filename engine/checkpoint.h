@@ -30,6 +30,9 @@ class CheckpointReader {
   void read_vector(const std::string& name, Context& ctx, float* data, size_t n) const;
   double number(const std::string& name) const;
   bool has(const std::string& name) const { return vectors_.count(name) || numbers_.count(name); }
+  // Everything the file holds, by name (on the host).
+  const std::map<std::string, std::vector<float>>& vectors() const { return vectors_; }
+  const std::map<std::string, double>& numbers() const { return numbers_; }
 
  private:
   std::string path_;

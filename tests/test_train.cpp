@@ -11,6 +11,7 @@
 #include <regex>
 #include <sstream>
 
+#include "engine/checkpoint.h"
 #include "tests/helpers.h"
 
 // The plots need gnuplot, which scripts/install-deps.sh may not have been able to install (offline).
@@ -104,6 +105,7 @@ TEST_CASE("train: bad flags and impossible values stop with one line and exit co
                                  "--comm-timeout 1e300", "--wd inf", "--l1 nan", "--width 900", "--levels 4294967297",
                                  "--epochs 4611686018427387904", "--seed 18446744073709551615",
                                  "--dedicated-server --algo malcom", "--comm nccl --device cpu",
+                                 "--workers 3 --train-subset 64 --batch-size 32",
                                  "--model 'res\nnet\x1b[2J'"}) {  // a newline and a control code in the echoed value
     INFO(args);
     const Outcome o = run_train(args + " --run-dir " + dir);
@@ -147,9 +149,12 @@ const char* kDistributed = "--device cpu --dataset synthetic --width 4 --batch-s
                            "--period 3 --log-every 2 --augment on --seed 3";
 
 TEST_CASE("train: under mpirun a bad flag is said once, by the first rank") {
-  // A bad value, and a setting that only the rank count makes impossible.
-  for (const auto& [args, said_line] : {std::pair<std::string, std::string>{"--lr fast", "error: --lr must be"},
-                                        {"--dedicated-server --workers 3", "error: --workers 3 disagrees"}}) {
+  // Bad values, and settings that only the rank count makes impossible.
+  for (const auto& [args, said_line] :
+       {std::pair<std::string, std::string>{"--lr fast", "error: --lr must be"},
+        {"--comm nccl", "error: --comm nccl needs --device cuda"},
+        {"--dedicated-server --workers 3", "error: --workers 3 disagrees"},
+        {"--dataset synthetic --train-subset 64 --batch-size 32", "error: 3 workers x batch 32 is more than"}}) {
     std::string output;
     CHECK(run_shell(mpirun_train(3, "--device cpu " + args), &output) != 0);
     INFO(output);
@@ -462,6 +467,31 @@ TEST_CASE("train: errors inside rank threads exit with code 2 or 1 and one line,
     CHECK((o.status == 0 || o.status == 1));  // a fast machine may make every deadline
     if (o.status == 1) CHECK(o.err.find("did a rank stop early?") != std::string::npos);
   }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("train: a checkpoint from before --dedicated-server existed resumes as a shared server's") {
+  // Such a checkpoint is today's without the key: rewrite the rank files without it. (A dedicated
+  // server's run cannot take it anyway: it has one rank more, or one worker fewer.)
+  const std::string dir = temp_dir("older");
+  const std::string args = "--device cpu --width 4 --batch-size 32 --train-subset 128 --workers 2 --algo memsgd "
+                           "--compressor sign --checkpoint-every 1 --run-dir " + dir;
+  REQUIRE(run_train(args + " --epochs 1").status == 0);
+  Context ctx(ContextOptions{Device::CPU});
+  for (int rank = 0; rank < 2; ++rank) {
+    const std::string file = dir + "/checkpoint/rank-" + std::to_string(rank) + ".bin";
+    const CheckpointReader current(file);
+    REQUIRE(current.has("dedicated-server"));
+    CheckpointWriter older;
+    for (const auto& [name, values] : current.vectors()) older.add_vector(name, ctx, values.data(), values.size());
+    for (const auto& [name, value] : current.numbers())
+      if (name != "dedicated-server") older.add_number(name, value);
+    older.write(file);
+  }
+  const Outcome shared = run_train(args + " --epochs 2 --resume");
+  INFO(shared.err);
+  CHECK(shared.status == 0);
+  CHECK(shared.out.find("resumed from") != std::string::npos);
   std::filesystem::remove_all(dir);
 }
 

@@ -52,7 +52,8 @@ void sweep(Transport& t, bool dedicated_server, size_t largest) {
   }
   const std::vector<uint8_t*> server_inbox(inbox.begin(), inbox.begin() + (roles.is_server() ? roles.workers() : 0));
   if (t.rank() == 0) {
-    std::printf("# comm_bench: %s transport, %d ranks (%d workers%s), %s buffers\n#\n", t.name(), n, roles.workers(),
+    std::printf("# comm_bench: %s transport, %d rank%s (%d worker%s%s), %s buffers\n#\n", t.name(), n, n == 1 ? "" : "s",
+                roles.workers(), roles.workers() == 1 ? "" : "s",
                 dedicated_server ? " and a dedicated server" : ", rank 0 also the server", ctx.is_cuda() ? "device" : "host");
     std::printf("# %12s   %-34s   %-34s\n", "", "------------ server/worker -----------", "---------------- ring ----------------");
     std::printf("# %12s   %12s %12s %12s   %12s %12s %12s\n", "size(B)", "time(us)", "algbw(GB/s)", "busbw(GB/s)",
@@ -85,20 +86,23 @@ void sweep(Transport& t, bool dedicated_server, size_t largest) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Under mpirun every rank reads the same flags: the first rank alone says what is wrong with them.
+  print_user_errors(rank_from_launcher() <= 0);
   Flags flags("comm_bench", "Message-size sweeps over the server/worker and ring patterns.");
   flags.add("comm", "local", "local, mpi or nccl");
   flags.add("workers", "4", "rank threads for --comm local (mpirun -np sets it otherwise)");
   flags.add("device", "auto", "cpu, cuda, or auto");
   flags.add_switch("dedicated-server", "rank 0 serves only (with --comm local, one more rank thread)");
-  flags.add("largest", "67108864", "the largest message in bytes: sizes go 8, 32, 128, ... up to it");
+  flags.add("largest", "33554432", "the largest message in bytes: sizes go 8, 32, 128, ... (x4) up to it");
   flags.parse(argc, argv);
   const bool dedicated = flags.on("dedicated-server");
   const size_t largest = static_cast<size_t>(flags.integer("largest", 8, long(1) << 30));
   const TransportKind kind = parse_transport(flags.str("comm"));
   const std::string device_flag = flags.choice("device", {"auto", "cpu", "cuda"});
   const Device device = device_flag == "cuda" || (device_flag == "auto" && cuda_available()) ? Device::CUDA : Device::CPU;
-  if (device == Device::CUDA && !cuda_available()) fail_input("--device cuda was asked for, but no CUDA GPU is available");
   if (kind == TransportKind::Nccl && device != Device::CUDA) fail_input("--comm nccl needs --device cuda");
+  print_user_errors(true);  // what follows may differ from rank to rank (this machine's GPU)
+  if (device == Device::CUDA && !cuda_available()) fail_input("--device cuda was asked for, but no CUDA GPU is available");
   return exit_code_of([&] {
     if (kind == TransportKind::Local) {
       const int workers = static_cast<int>(flags.integer("workers", 1, 1024));  // as ./train allows
