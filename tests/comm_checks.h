@@ -74,8 +74,12 @@ inline std::string run_server_worker_checks(Transport& t, const Roles& roles) {
   if (broadcast_from_server_variable(t, back.data(), t.rank() == 0 ? 33 : 0, bytes) != 33)
     failures += where + "broadcast_from_server_variable: size\n";
 
-  // Halves of small integers: every partial sum is exact, so only the final scaling rounds.
-  const auto value = [](int rank) { return 0.5f * static_cast<float>(rank + 1); };
+  // Worker 0 holds 1 and the others 2^-24 each (a dedicated server 1000, which must not count):
+  // in worker order every addition rounds back to 1, in any other order with three or more
+  // workers the small ones add up first, so a wrong order or a wrong member shows in the bits.
+  const auto value = [&roles](int rank) {
+    return rank < roles.first_worker() ? 1000.0f : rank == roles.rank_of(0) ? 1.0f : 0x1p-24f;
+  };
   Tensor x = Tensor::empty(ctx, {5});
   x.copy_from_host(ctx, std::vector<float>(5, value(t.rank())));
   mean_over_workers(t, roles, x.data(), 5);
