@@ -194,8 +194,8 @@ class RankTrainer {
   std::array<double, static_cast<size_t>(Phase::Count)> logged_phases() {
     auto phases = ctx_.timer.collect();
     if (!roles_.dedicated_server) return phases;
+    const int worker0 = roles_.rank_of(0);
     for (size_t p = 0; p < phases.size(); ++p) {
-      const int worker0 = roles_.rank_of(0);
       const int from = static_cast<Phase>(p) == Phase::Step ? graphs_->launcher_of(worker0) : worker0;
       phases[p] = t_.all_reduce_sum(rank_ == from ? phases[p] : 0.0);
     }
