@@ -42,17 +42,38 @@ void refuse_shared_gpus(int gpu, int rank, int size) {
 }  // namespace
 
 NcclTransport::NcclTransport(Context& ctx, const MpiRuntime& mpi, double timeout_seconds)
-    : Transport(ctx, mpi.rank(), mpi.size()), control_(ctx, mpi, timeout_seconds) {
+    : Transport(ctx, mpi.rank(), mpi.size()), control_(ctx, mpi, timeout_seconds), timeout_seconds_(timeout_seconds) {
   CHECK(ctx.is_cuda(), "the NCCL transport needs a CUDA context");
   refuse_shared_gpus(ctx.gpu, rank_, size_);
   ncclUniqueId id;
   if (rank_ == 0) NCCL_CHECK(ncclGetUniqueId(&id));
   MPI_CHECK(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, MPI_COMM_WORLD));
   NCCL_CHECK(ncclCommInitRank(&comm_, size_, id, rank_));
+  ctx_.wait_watch = this;
 }
 
 NcclTransport::~NcclTransport() {
+  if (ctx_.wait_watch == this) ctx_.wait_watch = nullptr;
   if (comm_ != nullptr) ncclCommDestroy(comm_);
+}
+
+void NcclTransport::waiting(double seconds) {
+  ncclResult_t state = ncclSuccess;
+  NCCL_CHECK(ncclCommGetAsyncError(comm_, &state));
+  if (state != ncclSuccess && state != ncclInProgress)
+    give_up(std::string("stopped: NCCL reported ") + ncclGetErrorString(state) + " (" + ncclGetLastError(comm_) + ")");
+  if (seconds > timeout_seconds_)
+    give_up("waited " + seconds_text(timeout_seconds_) + " s for its peers' messages on the GPU (did a rank stop early?)");
+}
+
+// Aborting ends the NCCL kernels that wait on the stream, so that the context can still be torn
+// down; the communicator cannot be used after it.
+void NcclTransport::give_up(const std::string& why) {
+  ctx_.wait_watch = nullptr;
+  const ncclResult_t aborted = ncclCommAbort(comm_);
+  comm_ = nullptr;
+  throw CommError("rank " + std::to_string(rank_) + " " + why +
+                  (aborted == ncclSuccess ? "" : std::string("; aborting NCCL failed too: ") + ncclGetErrorString(aborted)));
 }
 
 void NcclTransport::exchange(const std::vector<Post>& sends, const std::vector<Post>& recvs) {

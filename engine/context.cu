@@ -84,7 +84,7 @@ void Context::download(void* host_dst, const void* src, size_t bytes) {
   if (bytes == 0) return;
   if (is_cuda()) {
     CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream));
-    CUDA_CHECK(cudaStreamSynchronize(stream));
+    synchronize();
   } else {
     std::memcpy(host_dst, src, bytes);
   }
@@ -106,6 +106,31 @@ void Context::fill_zero(void* dst, size_t bytes) {
     std::memset(dst, 0, bytes);
 }
 
+namespace {
+
+// A query's answer: done, not yet (cudaErrorNotReady), or an error that stops the run.
+bool finished(cudaError_t status, const char* what) {
+  if (status == cudaErrorNotReady) return false;
+  if (status != cudaSuccess) fail_internal(__FILE__, __LINE__, "CUDA: %s (%s)", cudaGetErrorString(status), what);
+  return true;
+}
+
+}  // namespace
+
 void Context::synchronize() {
-  if (is_cuda()) CUDA_CHECK(cudaStreamSynchronize(stream));
+  if (!is_cuda()) return;
+  if (wait_watch == nullptr) {
+    CUDA_CHECK(cudaStreamSynchronize(stream));
+    return;
+  }
+  wait_polling([&] { return finished(cudaStreamQuery(stream), "cudaStreamQuery"); }, *wait_watch);
+}
+
+void Context::wait_for(cudaEvent_t event) {
+  if (!is_cuda()) return;
+  if (wait_watch == nullptr) {
+    CUDA_CHECK(cudaEventSynchronize(event));
+    return;
+  }
+  wait_polling([&] { return finished(cudaEventQuery(event), "cudaEventQuery"); }, *wait_watch);
 }

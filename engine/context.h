@@ -12,6 +12,7 @@
 #include <cudnn.h>
 
 #include "engine/allocator.h"
+#include "engine/host_wait.h"
 #include "engine/phase_timer.h"
 #include "engine/rng.h"
 
@@ -51,7 +52,10 @@ class Context {
   void download(void* host_dst, const void* src, size_t bytes);
   void copy(void* dst, const void* src, size_t bytes);
   void fill_zero(void* dst, size_t bytes);
+  // The host waits for everything queued on the stream so far, or for one recorded event. Without
+  // a wait_watch they block in CUDA; with one they poll, and the watch may give up.
   void synchronize();
+  void wait_for(cudaEvent_t event);
 
   const Device device;
   const int gpu;
@@ -66,6 +70,9 @@ class Context {
   // Where the step's time goes (compute, compress, exchange, update); marks are cheap, so the
   // algorithms mark their phases unconditionally.
   PhaseTimer timer;
+  // Set by a transport whose messages travel on the GPU (comm/nccl.cpp), so that a peer that never
+  // sends ends the wait with an error instead of blocking the host forever.
+  WaitWatch* wait_watch = nullptr;
 
  private:
   static constexpr size_t kCublasWorkspaceBytes = 4 << 20;

@@ -44,7 +44,7 @@ std::array<double, static_cast<size_t>(Phase::Count)> PhaseTimer::collect() {
   std::array<double, static_cast<size_t>(Phase::Count)> seconds{};
   if (marks_.empty()) return seconds;
   mark(Phase::Other);  // closes the last phase
-  if (ctx_.is_cuda()) CUDA_CHECK(cudaEventSynchronize(marks_.back().event));
+  ctx_.wait_for(marks_.back().event);
   for (size_t i = 0; i + 1 < marks_.size(); ++i) {
     double elapsed;
     if (ctx_.is_cuda()) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Everything that needs a GPU (for a machine lent for a short while): build, the GPU test cases,
-# the kernel and transport benchmarks, NCCL with one rank and the two-ranks-on-one-GPU refusal,
-# eager against graph-replayed steps, compute-sanitizer's memcheck and racecheck over a few
-# replayed steps, and the throughput table beside PyTorch (scripts/bench_train.sh).
+# the kernel and transport benchmarks, NCCL with one rank, the two-ranks-on-one-GPU refusal and
+# (on two GPUs) a silent peer's timeout, eager against graph-replayed steps, compute-sanitizer's
+# memcheck and racecheck over a few replayed steps, and the throughput table beside PyTorch
+# (scripts/bench_train.sh).
 # Usage: scripts/gpu-check.sh [tests] [kernels] [nccl] [graphs] [sanitizer] [throughput]
 #   No part named: all of them. Each part prints how long it took, so that a session with a
 #   per-call time limit can split them over calls (the build is kept between calls on one machine).
@@ -35,6 +36,16 @@ part_nccl() {  # one rank sending to itself, then two ranks on one GPU, which mu
     status=1
   fi
   grep -m1 -E 'error|share' <<<"$out" || { echo "nccl: two ranks on one GPU stopped without an error line: FAILED"; status=1; }
+  # A silent peer: rank 0's receive waits on the GPU, and --comm-timeout (2 s) must still end it.
+  if [ "$(nvidia-smi -L | wc -l)" -lt 2 ]; then
+    echo "nccl: a silent peer's timeout needs 2 GPUs: skipped"
+  elif out=$(timeout 90 mpirun --allow-run-as-root -np 2 build/tests/mpi_ranks nccl-stall 2 2>&1); then
+    echo "nccl: a receive from a silent peer completed: FAILED"
+    status=1
+  else
+    grep -m1 "waited 2 s for its peers' messages on the GPU" <<<"$out" ||
+      { echo "nccl: a silent peer did not end in the timeout's error: FAILED"; echo "$out" | tail -3; status=1; }
+  fi
 }
 
 part_graphs() {  # 8 LIEC-SGD workers, eager against replayed (img/s of the last interval)

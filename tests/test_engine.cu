@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <thread>
 #include <tuple>
@@ -22,6 +23,7 @@
 #include "engine/cross_entropy.h"
 #include "engine/elementwise.h"
 #include "engine/flags.h"
+#include "engine/host_wait.h"
 #include "engine/linear.h"
 #include "engine/lr_schedule.h"
 #include "engine/pool.h"
@@ -875,6 +877,79 @@ TEST_CASE("sgd: CUDA matches the CPU reference" * REQUIRES_GPU) {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+// A watch that records what it is told and gives up once the wait passes `limit` seconds.
+struct GivingUpWatch : WaitWatch {
+  explicit GivingUpWatch(double limit) : limit(limit) {}
+  void waiting(double seconds) override {
+    growing = growing && seconds >= last;
+    last = seconds;
+    ++calls;
+    if (seconds > limit) throw std::runtime_error("gave up");
+  }
+  double limit, last = 0.0;
+  bool growing = true;  // the time waited only grows
+  int calls = 0;
+};
+
+TEST_CASE("host waits: polling returns once the work is done, and its watch can end a wait that never is") {
+  GivingUpWatch patient(60.0);
+  int polls = 0;
+  wait_polling([&] { return ++polls == 4; }, patient);
+  CHECK(polls == 4);
+  CHECK(patient.calls == 3);  // told after each miss, not after the hit
+  CHECK(patient.growing);
+
+  // Work that never finishes (here: not for 5 s, so that a broken watch fails rather than hangs).
+  GivingUpWatch impatient(0.05);
+  const auto start = std::chrono::steady_clock::now();
+  const auto never = [&] { return std::chrono::steady_clock::now() - start > std::chrono::seconds(5); };
+  CHECK_THROWS_WITH(wait_polling(never, impatient), "gave up");
+  CHECK(impatient.last > 0.05);
+  CHECK(impatient.growing);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+}
+
+// Spins until the host sets *release (mapped host memory), or for about `cycles` clock ticks, so
+// that a test that goes wrong still ends.
+__global__ void spin_until_released(const volatile int* release, long long cycles) {
+  const long long start = clock64();
+  while (*release == 0 && clock64() - start < cycles) {
+  }
+}
+
+TEST_CASE("host waits: CUDA work that does not finish ends the wait through the context's watch" * REQUIRES_GPU) {
+  Context ctx(ContextOptions{Device::CUDA});
+  int* release = nullptr;
+  CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&release), sizeof(int), cudaHostAllocMapped));
+  *release = 0;
+  int* device_view = nullptr;
+  CUDA_CHECK(cudaHostGetDevicePointer(reinterpret_cast<void**>(&device_view), release, 0));
+  Tensor one = Tensor::zeros(ctx, Shape{1});  // allocated before the kernel runs
+  cudaEvent_t done;
+  CUDA_CHECK(cudaEventCreate(&done));
+  spin_until_released<<<1, 1, 0, ctx.stream>>>(device_view, 60LL * 2000 * 1000 * 1000);  // ~60 s at 2 GHz
+  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(cudaEventRecord(done, ctx.stream));
+
+  GivingUpWatch watch(0.2);
+  ctx.wait_watch = &watch;
+  CHECK_THROWS_WITH(ctx.synchronize(), "gave up");
+  watch.last = 0.0;
+  CHECK_THROWS_WITH(ctx.wait_for(done), "gave up");
+  float host = 0.0f;
+  CHECK_THROWS_WITH(ctx.download(&host, one.data(), sizeof(float)), "gave up");  // downloads wait too
+
+  *release = 1;  // the kernel ends: the same waits now return, watched or not
+  watch.last = 0.0;
+  watch.limit = 30.0;
+  ctx.synchronize();
+  ctx.wait_for(done);
+  ctx.wait_watch = nullptr;
+  ctx.synchronize();
+  CUDA_CHECK(cudaEventDestroy(done));
+  CUDA_CHECK(cudaFreeHost(release));
+}
 
 TEST_CASE("allocator: a released block is reused for the same size") {
   Context ctx(ContextOptions{Device::CPU});
