@@ -19,6 +19,10 @@ HOST_DEVICE inline float activate(Activation a, float v) { return a == Activatio
 // + 0, which would turn -0 into +0), through the activation. Every kernel and the CPU compute it
 // by this one expression: the GPU kernels agree with each other to the bit, and with the CPU up to
 // nvcc contracting a multiply and an add into one FMA (the host compiler does not).
+// Evaluation's scale from the running variance, in correctly rounded float32 division and square
+// root on both sides (not the GPU's approximate rsqrtf), so that the CPU and the GPU agree.
+HOST_DEVICE inline float running_inv_std(float running_var, float eps) { return 1.0f / sqrtf(running_var + eps); }
+
 HOST_DEVICE inline float normalized(float x, float mean, float scale, float gamma, float beta, bool has_residual,
                                     float residual, Activation a) {
   const float v = gamma * ((x - mean) * scale) + beta;
@@ -88,7 +92,7 @@ void batchnorm_forward_eval_cpu(const BatchNormShape& s, const BatchNormParams& 
                                 const float* running_var) {
   for (long i = 0; i < static_cast<long>(s.n) * s.c * s.hw; ++i) {
     const int ch = ActivationLayout<T>::channel(i, s.c, s.hw);
-    const float inv_std = 1.0f / std::sqrt(running_var[ch] + p.eps);
+    const float inv_std = running_inv_std(running_var[ch], p.eps);
     store(y, i, normalized(load(x, i), running_mean[ch], inv_std, gamma[ch], beta[ch], residual != nullptr,
                            residual != nullptr ? load(residual, i) : 0.0f, p.activation));
   }
@@ -317,7 +321,7 @@ __global__ void batchnorm_normalize_kernel(BatchNormShape s, T* y, const T* x, c
   const unsigned total = static_cast<unsigned>(s.n) * s.c * s.hw;
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
     const int ch = ActivationLayout<T>::channel(i, s.c, s.hw);
-    const float scale = inv_std != nullptr ? inv_std[ch] : rsqrtf(running_var[ch] + eps);
+    const float scale = inv_std != nullptr ? inv_std[ch] : running_inv_std(running_var[ch], eps);
     store(y, i, normalized(load(x, i), mean[ch], scale, gamma[ch], beta[ch], residual != nullptr,
                            residual != nullptr ? load(residual, i) : 0.0f, activation));
   }
@@ -355,7 +359,7 @@ __global__ void batchnorm_normalize_packed_kernel(BatchNormShape s, uint16_t* y,
 #pragma unroll
     for (int j = 0; j < kBf16Pack; ++j) {
       const int ch = ch0 + j;
-      const float scale = inv_std != nullptr ? inv_std[ch] : rsqrtf(running_var[ch] + eps);
+      const float scale = inv_std != nullptr ? inv_std[ch] : running_inv_std(running_var[ch], eps);
       ys.v[j] = bf16_from_float(normalized(float_from_bf16(xs.v[j]), mean[ch], scale, gamma[ch], beta[ch],
                                            residual != nullptr, float_from_bf16(rs.v[j]), activation));
     }

@@ -1,6 +1,8 @@
-// Global average pooling. The GPU sums an NCHW plane with one warp (its pixels are contiguous) and
-// an NHWC one with one thread per (image, channel), neighbouring threads reading neighbouring
-// channels; either way each plane's pixels are added in ascending order, as on the CPU.
+// Global average pooling. The GPU sums an NCHW plane with one warp (its pixels are contiguous: each
+// lane adds every 32nd pixel, then the lanes' sums are added by shuffles, an order the CPU's
+// ascending sum does not share, so the two agree to rounding) and an NHWC one with one thread per
+// (image, channel), neighbouring threads reading neighbouring channels, adding each plane's pixels
+// in ascending order as the CPU does.
 #include "engine/pool.h"
 
 #include <type_traits>
