@@ -24,8 +24,11 @@ MPI_LIBS     := $(if $(MPICXX),$(shell $(MPICXX) --showme:link 2>/dev/null))
 INCLUDES := -I. -isystem $(CUDA_HOME)/include $(if $(CUDNN_H),-I$(dir $(CUDNN_H))) \
             $(if $(NCCL_H),-I$(dir $(NCCL_H))) $(patsubst -I%,-isystem %,$(MPI_INCLUDES)) $(EXTRA_INCLUDES)
 COMMON   := -std=c++17 -O2 -MMD -MP
-CXXFLAGS := $(COMMON) -Wall -Wextra -fopenmp $(INCLUDES)
-NVCCFLAGS := $(COMMON) $(ARCH) --extended-lambda -Xcompiler -Wall,-Wextra,-fopenmp $(INCLUDES)
+# Host code never fuses a * b + c into one FMA (g++ would on a host with FMA in its base ISA, such
+# as aarch64): the CPU references round as engine/exact_math.h has the GPU round.
+HOST_FP  := -ffp-contract=off
+CXXFLAGS := $(COMMON) $(HOST_FP) -Wall -Wextra -fopenmp $(INCLUDES)
+NVCCFLAGS := $(COMMON) $(ARCH) --extended-lambda -Xcompiler -Wall,-Wextra,-fopenmp,$(HOST_FP) $(INCLUDES)
 LDFLAGS  := -L$(CUDA_HOME)/lib64 $(foreach d,$(LIB_DIRS),-L$(d) -Xlinker -rpath=$(d)) $(filter -L%,$(MPI_LIBS)) \
             -Xlinker -rpath=$(CUDA_HOME)/lib64
 LDLIBS   := -lnccl -lcudnn -lcublas -lcudart -lgomp $(filter -l%,$(MPI_LIBS)) $(EXTRA_LIBS)

@@ -38,7 +38,9 @@ Compressor::Compressor(Context& ctx, const CompressorConfig& config, const std::
     block_starts_.push_back(static_cast<uint32_t>(count_));
     count_ += b.length;
   }
-  CHECK(count_ < (1ull << 32), "vectors of 2^32 elements or more are not supported");
+  // The kernels' grid-stride loops count in 32 bits (one past the end plus a grid's stride must
+  // not wrap) and CUB's sorts take int counts: 2^31 elements, 8 GiB of float32, is the limit.
+  CHECK(count_ < (1ull << 31), "vectors of 2^31 elements or more are not supported");
   block_starts_.push_back(static_cast<uint32_t>(count_));
   if (ctx.is_cuda()) {
     device_block_starts_ = Buffer<uint32_t>(ctx, block_starts_.size());

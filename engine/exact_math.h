@@ -1,6 +1,7 @@
 // Float arithmetic with one rounding per operation on both CPU and GPU. nvcc would otherwise fuse
 // a * b + c into one FMA (one rounding instead of two) where the CPU rounds twice, and the
-// compressors promise the same bytes on both.
+// compressors promise the same bytes on both. The host side is plain arithmetic: the Makefile
+// builds host code with -ffp-contract=off, so the host compiler does not fuse it either.
 #pragma once
 
 #include "engine/host_device.h"
