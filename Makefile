@@ -86,13 +86,48 @@ $(BUILD)/comm_bench: $(BUILD)/tests/bench/comm_bench.cu.o $(BUILD)/libengine.a
 $(BUILD)/bench_%: $(BUILD)/tests/bench/bench_%.cu.o $(BUILD)/libengine.a
 	$(NVCC) $(ARCH) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
+# The kernels' own source on the CPU, under an emulation of the CUDA execution model, so that CI
+# (no GPU) runs every line of them: tests/emulation/rewrite_cuda.py rewrites each .cu file's
+# launches and __shared__ declarations (nothing else, same line numbers), and g++ compiles the
+# result against tests/emulation/emulator.h with AddressSanitizer and UBSan. engine/batchnorm.cu
+# is not compiled on its own: its test includes it (see tests/emulation/test_batchnorm.cpp).
+EMU_DIR      := tests/emulation
+EMU_BUILD    := $(BUILD)/emulation
+EMU_KERNELS  := engine/elementwise.cu engine/bf16.cu engine/pool.cu engine/cross_entropy.cu engine/linear.cu \
+                engine/sgd.cu engine/vector_ops.cu engine/step_clock.cu data/batch.cu $(wildcard compress/*.cu)
+EMU_HOST     := engine/check.cpp engine/gemm_cpu.cpp compress/wire.cpp compress/entropy_coder.cpp
+EMU_OBJECTS  := $(patsubst %,$(EMU_BUILD)/%.cpp.o,$(EMU_KERNELS)) $(patsubst %,$(EMU_BUILD)/%.o,$(EMU_HOST) \
+                $(wildcard $(EMU_DIR)/*.cpp) tests/test_main.cpp)
+EMU_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+EMU_CXXFLAGS := -std=c++17 -O1 -g1 -MMD -MP $(HOST_FP) -Wall -Wextra -Wno-unknown-pragmas -Wno-maybe-uninitialized -fopenmp $(EMU_SANITIZE) -D__CUDACC__ \
+                -I$(EMU_DIR)/include -I$(EMU_DIR) -I$(EMU_BUILD) -I. -include $(EMU_DIR)/emulator.h
+
+$(EMU_BUILD)/%.cu.cpp: %.cu $(EMU_DIR)/rewrite_cuda.py
+	@mkdir -p $(dir $@)
+	@command -v python3 >/dev/null || { echo "python3 is needed to rewrite the kernels for $(BUILD)/tests/test_kernels_emulated" >&2; exit 1; }
+	python3 $(EMU_DIR)/rewrite_cuda.py $< $@
+
+$(EMU_BUILD)/%.o: $(EMU_BUILD)/%
+	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
+
+$(EMU_BUILD)/%.o: %
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
+
+$(EMU_BUILD)/$(EMU_DIR)/test_batchnorm.cpp.o: $(EMU_BUILD)/engine/batchnorm.cu.cpp
+.SECONDARY: $(patsubst %,$(EMU_BUILD)/%.cpp,$(EMU_KERNELS))  # kept: the sources of what the tests ran
+
+EMU_TEST := $(BUILD)/tests/test_kernels_emulated
+$(EMU_TEST): $(EMU_OBJECTS)
+	$(CXX) $(EMU_SANITIZE) -fopenmp $^ -o $@
+
 deps:
 	@bash scripts/install-deps.sh
 
 # The test binaries find ./train next to the Makefile.
 test: deps
-	@$(MAKE) --no-print-directory all
-	@bash scripts/run-tests.sh $(TEST_BINARIES)
+	@$(MAKE) --no-print-directory all $(EMU_TEST)
+	@bash scripts/run-tests.sh $(TEST_BINARIES) $(EMU_TEST)
 
 # Kernel timings against the copy bandwidth measured in the same run (GPU; the CPU where none),
 # then, on a GPU, training images/s beside PyTorch's and the 8-worker LIEC-SGD step cost.

@@ -22,6 +22,7 @@ for p in libopenmpi-dev openmpi-bin libstb-dev doctest-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 command -v gnuplot >/dev/null || missing+=(gnuplot)
+command -v python3 >/dev/null || missing+=(python3)  # rewrites the kernels for the emulated-kernel tests
 [ ${#missing[@]} -gt 0 ] || exit 0
 
 echo "install-deps: installing ${missing[*]}"

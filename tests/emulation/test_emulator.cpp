@@ -1,0 +1,87 @@
+// Negative controls: small kernels with the bugs the emulator claims to catch, so that its silence on the repository's kernels means something.
+#include "test_support.h"
+
+namespace {
+
+__global__ void divergent_syncthreads(float* out) {
+  if (threadIdx.x < 32) __syncthreads();  // the first warp waits here ...
+  __syncthreads();                        // ... the others here: one barrier, two places
+  out[threadIdx.x] = 1.0f;
+}
+
+__global__ void divergent_shuffle(float* out) {
+  float v = static_cast<float>(threadIdx.x);
+  if (threadIdx.x % 32 < 16) v = __shfl_down_sync(0xffffffffu, v, 1);  // half a warp here ...
+  else v = __shfl_down_sync(0xffffffffu, v, 2);                         // ... half there
+  out[threadIdx.x] = v;
+}
+
+__global__ void shuffle_after_exit(float* out) {
+  if (threadIdx.x % 32 == 31) return;  // a lane leaves, yet the mask still names it
+  out[threadIdx.x] = __shfl_down_sync(0xffffffffu, 1.0f, 1);
+}
+
+__global__ void read_before_write(float* out) {
+  EMU_SHARED(float, scratch, [32]);
+  out[threadIdx.x] = scratch[threadIdx.x % 32];  // nobody wrote scratch
+}
+
+// Thread 0 publishes a value that every thread reads, without the __syncthreads between.
+__global__ void missing_barrier(float* out) {
+  EMU_SHARED(float, value, );
+  if (threadIdx.x == 0) value = 1.0f;
+  out[blockIdx.x * blockDim.x + threadIdx.x] = value;
+}
+
+__global__ void with_barrier(float* out) {
+  EMU_SHARED(float, value, );
+  if (threadIdx.x == 0) value = 1.0f;
+  __syncthreads();
+  out[blockIdx.x * blockDim.x + threadIdx.x] = value;
+}
+
+}  // namespace
+
+TEST_CASE("emulator negative control: threads of a block at different __syncthreads") {
+  ExactBuffer<float> out(64);
+  ::emu::launch(1, 64, 0, nullptr, "divergent_syncthreads", [&] { divergent_syncthreads(out.data()); });
+  CHECK(emu::take_findings().find("divergent __syncthreads") != std::string::npos);
+}
+
+TEST_CASE("emulator negative control: lanes of a warp at different shuffles") {
+  ExactBuffer<float> out(32);
+  ::emu::launch(1, 32, 0, nullptr, "divergent_shuffle", [&] { divergent_shuffle(out.data()); });
+  CHECK(emu::take_findings().find("divergent warp collective") != std::string::npos);
+}
+
+TEST_CASE("emulator negative control: a full-mask shuffle after a lane has returned") {
+  ExactBuffer<float> out(32);
+  ::emu::launch(1, 32, 0, nullptr, "shuffle_after_exit", [&] { shuffle_after_exit(out.data()); });
+  CHECK(emu::take_findings().find("has 31 live") != std::string::npos);
+}
+
+TEST_CASE("emulator negative control: an invalid launch configuration") {
+  ::emu::launch(1, 2048, 0, nullptr, "too_many_threads", [] {});
+  CHECK(cudaGetLastError() == cudaErrorInvalidConfiguration);
+  CHECK(emu::take_findings().find("invalid launch configuration") != std::string::npos);
+}
+
+TEST_CASE("emulator negative control: shared memory read before any write is NaN") {
+  ExactBuffer<float> out(64);
+  ::emu::launch(1, 64, 0, nullptr, "read_before_write", [&] { read_before_write(out.data()); });
+  CHECK(std::isnan(out[0]));
+  CHECK(std::isnan(out[63]));
+  expect_no_findings();
+}
+
+// Block 1 runs its threads in reverse order, so thread 0 writes last: the other threads read
+// the poison. With the barrier, every thread of both blocks reads the value.
+TEST_CASE("emulator negative control: a missing barrier shows up in the odd blocks") {
+  ExactBuffer<float> out(2 * 64);
+  ::emu::launch(2, 64, 0, nullptr, "missing_barrier", [&] { missing_barrier(out.data()); });
+  CHECK(out[1] == 1.0f);         // block 0: thread 0 ran first
+  CHECK(std::isnan(out[64 + 1]));  // block 1: thread 1 ran before thread 0
+  ::emu::launch(2, 64, 0, nullptr, "with_barrier", [&] { with_barrier(out.data()); });
+  for (size_t i = 0; i < out.size(); ++i) CHECK(out[i] == 1.0f);
+  expect_no_findings();
+}
