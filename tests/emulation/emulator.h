@@ -65,9 +65,8 @@ extern uint3 threadIdx, blockIdx;
 extern dim3 blockDim, gridDim;
 constexpr int warpSize = 32;
 
-// Device functions that the host library lacks. rsqrtf is approximate on a GPU; the repository
-// never calls it where CPU and GPU must agree, so the exact 1/sqrtf stands in.
-inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
+// Device functions that the host library lacks. (No approximate intrinsic such as rsqrtf is
+// emulated: an emulation could not round as the GPU does, and the kernels use none.)
 template <typename T>
 T __ldg(const T* p) { return *p; }
 inline unsigned __float_as_uint(float f) {
