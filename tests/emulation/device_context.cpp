@@ -14,7 +14,8 @@
 
 namespace {
 void* allocate_poisoned(size_t bytes) {
-  void* p = std::malloc(bytes == 0 ? 1 : bytes);
+  void* p = std::malloc(bytes);  // even for 0 bytes: any access to an empty buffer is then reported
+  if (p == nullptr && bytes != 0) std::abort();
   std::memset(p, 0xFF, bytes);
   return p;
 }

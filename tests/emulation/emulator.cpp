@@ -194,24 +194,31 @@ void run_block(Block& b, bool reversed) {
   }
 }
 
-bool valid_configuration(dim3 grid, dim3 block, size_t dynamic_shared_bytes) {
+bool valid_configuration(dim3 grid, dim3 block) {
   const unsigned long threads = static_cast<unsigned long>(block.x) * block.y * block.z;
   return threads >= 1 && threads <= 1024 && block.z <= 64 && grid.x >= 1 && grid.y >= 1 && grid.z >= 1 &&
-         grid.x <= 2147483647u && grid.y <= 65535 && grid.z <= 65535 && dynamic_shared_bytes == 0;
+         grid.x <= 2147483647u && grid.y <= 65535 && grid.z <= 65535;
 }
+
+unsigned long g_launch_number = 0;
 
 }  // namespace
 
 void launch_body(dim3 grid, dim3 block, size_t dynamic_shared_bytes, const char* kernel, void (*body)(void*),
                  void* data) {
   g_kernel = kernel;
-  if (!valid_configuration(grid, block, dynamic_shared_bytes)) {  // (dynamic shared memory: not emulated)
-    finding("invalid launch configuration: grid (%u,%u,%u), block (%u,%u,%u), %zu bytes of dynamic shared memory",
-            grid.x, grid.y, grid.z, block.x, block.y, block.z, dynamic_shared_bytes);
+  if (!valid_configuration(grid, block)) {
+    finding("invalid launch configuration: grid (%u,%u,%u), block (%u,%u,%u)", grid.x, grid.y, grid.z, block.x, block.y,
+            block.z);
     g_last_error = cudaErrorInvalidConfiguration;
     return;
   }
+  if (dynamic_shared_bytes != 0) {  // valid on a GPU; no kernel of ours uses it
+    finding("%zu bytes of dynamic shared memory: not emulated", dynamic_shared_bytes);
+    return;
+  }
   ++g_launches[kernel];
+  const bool odd_launch = g_launch_number++ % 2 == 1;
   const int threads = static_cast<int>(block.x * block.y * block.z);
   while (g_stacks.size() < static_cast<size_t>(threads)) g_stacks.emplace_back(new char[kStackBytes]);
   g_body = body;
@@ -219,12 +226,16 @@ void launch_body(dim3 grid, dim3 block, size_t dynamic_shared_bytes, const char*
   gridDim = grid;
   blockDim = block;
   const unsigned long blocks = static_cast<unsigned long>(grid.x) * grid.y * grid.z;
-  for (unsigned long i = 0; i < blocks; ++i) {
+  // Odd launches run their blocks last to first, and every other block (the first one too, in odd
+  // launches, so that one-block kernels see both orders over two launches) runs its threads last
+  // to first: a result that depends on the order shows up as a difference from the reference.
+  for (unsigned long k = 0; k < blocks; ++k) {
+    const unsigned long i = odd_launch ? blocks - 1 - k : k;
     blockIdx = uint3{static_cast<unsigned>(i % grid.x), static_cast<unsigned>(i / grid.x % grid.y),
                      static_cast<unsigned>(i / (static_cast<unsigned long>(grid.x) * grid.y))};
     Block b(threads);
     g_block = &b;
-    run_block(b, i % 2 == 1);
+    run_block(b, (k + (odd_launch ? 1 : 0)) % 2 == 1);
     g_block = nullptr;
   }
 }
@@ -250,6 +261,8 @@ void warp_exchange(unsigned mask, uint64_t value, uint64_t lanes[32], const char
   std::memcpy(lanes, slots.data(), sizeof slots);
   wait_at(State::AtWarpExchange, file, line);  // every lane has read: the slots may be reused
 }
+
+int lane() { return g_tid % 32; }
 
 std::string take_findings() { return std::exchange(g_findings, std::string()); }
 

@@ -18,8 +18,17 @@
 //
 // Shared memory is allocated per block with its exact size (AddressSanitizer sees an overrun) and
 // filled with 0xFF bytes, a NaN for floats and bf16, so a read before any write shows up in the
-// results. Blocks with an odd index run their threads in reverse order, so a missing barrier
-// between a write and a read of shared memory shows up whichever thread writes first.
+// results. Every other block runs its threads last to first, and every other launch its blocks, so
+// a missing barrier between a write and a read of shared memory shows up in the results whichever
+// thread writes first.
+//
+// What this cannot show: a fiber runs uninterrupted to its next barrier, so two threads' racing
+// updates of one address never lose one, and a warp collective waits until no thread of the block
+// can run (it acts as a barrier for the whole block, hiding a race across it); barriers are told
+// apart by file and line only, so a helper called from two places looks like one barrier; the
+// arithmetic is the host's (`__CUDA_ARCH__` is not defined, so no device-only branch is compiled,
+// and nvcc's FMA contraction and device math functions are not reproduced): equal to the CPU
+// reference here means equal on the GPU only up to those.
 #pragma once
 
 #include <cmath>
@@ -65,25 +74,13 @@ extern uint3 threadIdx, blockIdx;
 extern dim3 blockDim, gridDim;
 constexpr int warpSize = 32;
 
-// Device functions that the host library lacks. (No approximate intrinsic such as rsqrtf is
-// emulated: an emulation could not round as the GPU does, and the kernels use none.)
-template <typename T>
-T __ldg(const T* p) { return *p; }
+// Device functions that the kernels call and the host library lacks. (No approximate intrinsic
+// such as rsqrtf is emulated: an emulation could not round as the GPU does, and the kernels use none.)
 inline unsigned __float_as_uint(float f) {
   unsigned u;
   std::memcpy(&u, &f, sizeof u);
   return u;
 }
-inline float __uint_as_float(unsigned u) {
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-// One IEEE rounding each: the test build uses -ffp-contract=off, so these never fuse into an FMA.
-inline float __fmul_rn(float a, float b) { return a * b; }
-inline float __fadd_rn(float a, float b) { return a + b; }
-inline float __fsub_rn(float a, float b) { return a - b; }
-inline float __fdiv_rn(float a, float b) { return a / b; }
 // CUDA's integer min/max, which the host library has only as std::min/std::max.
 inline int min(int a, int b) { return a < b ? a : b; }
 inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
@@ -108,6 +105,8 @@ T& shared(const void* key) {
 }
 
 void syncthreads(const char* file, int line);
+// The running thread's lane: its linear index in the block (x fastest, as CUDA forms warps) mod 32.
+int lane();
 // Every lane of the calling warp deposits `value` (up to 8 bytes); once all have, each lane gets
 // the 32 deposits in `lanes`, lane by lane.
 void warp_exchange(unsigned mask, uint64_t value, uint64_t lanes[32], const char* file, int line);
@@ -118,7 +117,7 @@ T shfl_down(unsigned mask, T value, unsigned delta, const char* file, int line) 
   uint64_t mine = 0, lanes[32];
   std::memcpy(&mine, &value, sizeof value);
   warp_exchange(mask, mine, lanes, file, line);
-  const unsigned source = threadIdx.x % 32 + delta;  // blockDim.x is a multiple of 32 wherever the repo shuffles
+  const unsigned source = lane() + delta;
   if (source < 32) std::memcpy(&value, &lanes[source], sizeof value);  // else: the lane keeps its own value
   return value;
 }

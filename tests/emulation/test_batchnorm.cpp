@@ -125,7 +125,8 @@ void check_all_variants(const std::vector<Case>& cases) {
 }  // namespace
 
 TEST_CASE("emulated batchnorm kernels, float NCHW: one and several chunks of kChunk elements per channel") {
-  check_all_variants<float>({{1, 1, 1}, {2, 8, 4}, {2, 5, 7}, {1, 8, 5000}, {3, 5, 3000}});
+  // {1, 1, 140000}: 35 chunks, so that each lane of the partials' warp adds more than one.
+  check_all_variants<float>({{1, 1, 1}, {2, 8, 4}, {2, 5, 7}, {1, 8, 5000}, {3, 5, 3000}, {1, 1, 140000}});
   CHECK(emu::launch_count("channel_partials_nchw_kernel") > 0);
 }
 

@@ -5,6 +5,7 @@
 // random sizes, and many blocks of 1 to 3 elements (block lookup at every boundary).
 #include <algorithm>
 
+#include "compress/block_statistics.h"
 #include "compress/compressor.h"
 #include "test_support.h"
 
@@ -106,8 +107,11 @@ void check_compressor(const CompressorConfig& config, const std::vector<Block>& 
 // the host, so its refusals are the CPU's own, which tests/test_compress.cu covers.
 void check_all(const CompressorConfig& config) {
   const bool gpu_refuses = config.kind != CompressorKind::Dither && config.kind != CompressorKind::DitherFixed;
-  for (size_t n : {1, 33, 257, 4097}) {
-    std::vector<std::vector<Block>> layouts = {{Block{0, n}}, random_blocks(n, std::max<size_t>(1, n / 4), n)};
+  // The last length is three of BlockStatistics' chunks and a few elements, in one block, so that
+  // the per-block totals add several chunks' sums (a 5 MiB bucket has about 160).
+  for (size_t n : {size_t{1}, size_t{33}, size_t{257}, size_t{4097}, 3 * size_t{BlockStatistics::kChunk} + 5}) {
+    std::vector<std::vector<Block>> layouts = {{Block{0, n}}};
+    if (n <= 4097) layouts.push_back(random_blocks(n, std::max<size_t>(1, n / 4), n));
     if (n <= 257) layouts.push_back(random_blocks(n, 3, n + 1));
     for (const auto& blocks : layouts)
       for (const auto& x : {awkward_values(n, n), tied_values(n, n)}) {
@@ -137,7 +141,7 @@ TEST_CASE("emulated sign compressor: block statistics, ballot-packed signs") {
   check_all(configured(CompressorKind::Sign));
 }
 
-TEST_CASE("emulated top-k compressor: keys, radix sort with ties, winners, out-of-range indices refused") {
+TEST_CASE("emulated top-k compressor: keys, the sort with ties (a stable sort stands in for CUB's radix sort), winners, out-of-range indices refused") {
   for (double ratio : {1e-9, 0.3, 1.0}) check_all(configured(CompressorKind::TopK, ratio));
 }
 

@@ -40,6 +40,13 @@ __global__ void with_barrier(float* out) {
   out[blockIdx.x * blockDim.x + threadIdx.x] = value;
 }
 
+// Each thread passes its linear index (x fastest) one lane down: in a 16 x 2 block, warp lanes
+// 16-31 are the second row, so lane 15 gets thread (0, 1)'s index, 16.
+__global__ void shuffle_in_2d_block(float* out) {
+  const int linear = threadIdx.y * blockDim.x + threadIdx.x;
+  out[linear] = __shfl_down_sync(0xffffffffu, static_cast<float>(linear), 1);
+}
+
 }  // namespace
 
 TEST_CASE("emulator negative control: threads of a block at different __syncthreads") {
@@ -83,5 +90,24 @@ TEST_CASE("emulator negative control: a missing barrier shows up in the odd bloc
   CHECK(std::isnan(out[64 + 1]));  // block 1: thread 1 ran before thread 0
   ::emu::launch(2, 64, 0, nullptr, "with_barrier", [&] { with_barrier(out.data()); });
   for (size_t i = 0; i < out.size(); ++i) CHECK(out[i] == 1.0f);
+  expect_no_findings();
+}
+
+// A one-block kernel runs its threads in one order in one launch and in the other in the next.
+TEST_CASE("emulator negative control: a missing barrier shows up in one of two one-block launches") {
+  ExactBuffer<float> first(64), second(64);
+  ::emu::launch(1, 64, 0, nullptr, "missing_barrier", [&] { missing_barrier(first.data()); });
+  ::emu::launch(1, 64, 0, nullptr, "missing_barrier", [&] { missing_barrier(second.data()); });
+  CHECK(std::isnan(first[1]) != std::isnan(second[1]));
+  expect_no_findings();
+}
+
+TEST_CASE("emulator: warp lanes follow the linear thread index in a two-dimensional block") {
+  ExactBuffer<float> out(32);
+  ::emu::launch(1, dim3(16, 2), 0, nullptr, "shuffle_in_2d_block", [&] { shuffle_in_2d_block(out.data()); });
+  CHECK(out[0] == 1.0f);
+  CHECK(out[15] == 16.0f);
+  CHECK(out[30] == 31.0f);
+  CHECK(out[31] == 31.0f);  // no lane 32: the last lane keeps its own value, as in CUDA
   expect_no_findings();
 }

@@ -147,7 +147,7 @@ TEST_CASE("emulated linear layer bias kernels") {
   expect_no_findings();
 }
 
-TEST_CASE("emulated SGD update: plain, momentum, weight decay, Nesterov; the rate read from device memory") {
+TEST_CASE("emulated SGD update: plain, momentum, weight decay, Nesterov; the rate read through a pointer, as from the step clock") {
   Rng rng(7, 1);
   for (size_t n : {1, 4097})
     for (int variant = 0; variant < 4; ++variant) {
@@ -175,7 +175,7 @@ TEST_CASE("emulated SGD update: plain, momentum, weight decay, Nesterov; the rat
 
 TEST_CASE("emulated vector ops: element-wise bit for bit, block-summed reductions close") {
   Rng rng(8, 1);
-  for (size_t n : {1, 4097, 70000}) {
+  for (size_t n : {1, 4097, 70000, 300000}) {  // 300000: past the reductions' 1024 blocks, so threads stride
     INFO("n ", n);
     ExactBuffer<float> a(n), b(n), y_cpu(n), y_gpu(n), out_cpu(n), out_gpu(n), lr(1);
     fill_uniform(a, rng, -1.0f, 1.0f);
