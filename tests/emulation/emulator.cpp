@@ -31,7 +31,7 @@ namespace emu {
 namespace {
 
 std::string g_findings;
-std::map<std::string, long> g_launches;  // per kernel name
+std::map<std::string, std::vector<dim3>> g_launches;  // per kernel name, each launch's grid
 cudaError_t g_last_error = cudaSuccess;
 const char* g_kernel = "";  // the kernel now running, for findings
 
@@ -217,7 +217,7 @@ void launch_body(dim3 grid, dim3 block, size_t dynamic_shared_bytes, const char*
     finding("%zu bytes of dynamic shared memory: not emulated", dynamic_shared_bytes);
     return;
   }
-  ++g_launches[kernel];
+  g_launches[kernel].push_back(grid);
   const bool odd_launch = g_launch_number++ % 2 == 1;
   const int threads = static_cast<int>(block.x * block.y * block.z);
   while (g_stacks.size() < static_cast<size_t>(threads)) g_stacks.emplace_back(new char[kStackBytes]);
@@ -268,8 +268,17 @@ std::string take_findings() { return std::exchange(g_findings, std::string()); }
 
 long launch_count(const std::string& name) {
   long total = 0;
-  for (const auto& [kernel, count] : g_launches)
-    if (kernel.find(name) != std::string::npos) total += count;
+  for (const auto& [kernel, grids] : g_launches)
+    if (kernel.find(name) != std::string::npos) total += static_cast<long>(grids.size());
+  return total;
+}
+
+long launch_count(const std::string& name, dim3 grid) {
+  long total = 0;
+  for (const auto& [kernel, grids] : g_launches)
+    if (kernel.find(name) != std::string::npos)
+      total += std::count_if(grids.begin(), grids.end(),
+                             [&](dim3 g) { return g.x == grid.x && g.y == grid.y && g.z == grid.z; });
   return total;
 }
 

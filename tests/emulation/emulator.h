@@ -133,6 +133,8 @@ inline unsigned ballot(unsigned mask, bool predicate, const char* file, int line
 std::string take_findings();
 // Launches so far of kernels whose name contains `name`: tells a test which code path ran.
 long launch_count(const std::string& name);
+// The same, counting only launches of that grid (which tells, e.g., a tiling's width apart).
+long launch_count(const std::string& name, dim3 grid);
 
 }  // namespace emu
 

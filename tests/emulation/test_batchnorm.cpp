@@ -137,18 +137,30 @@ TEST_CASE("emulated batchnorm kernels, float NCHW: one and several chunks of kCh
 //   {1, 300, 70}  width 1 (c not a multiple of 8): two channel groups, 70 rows in 2 chunks
 //   {2, 5, 7}     width 1, nothing a multiple of anything
 TEST_CASE("emulated batchnorm kernels, bf16 NHWC: packed kernels and the channels_last tiling") {
-  const long packed_before = emu::launch_count("packed_kernel");
+  const long normalize_before = emu::launch_count("batchnorm_normalize_packed_kernel");
+  const long gradient_before = emu::launch_count("batchnorm_input_gradient_packed_kernel");
   check_all_variants<uint16_t>({{2, 8, 4}, {3, 24, 484}, {1, 2400, 4}, {1, 300, 70}, {2, 5, 7}});
-  CHECK(emu::launch_count("packed_kernel") > packed_before);
-  CHECK(emu::launch_count("channel_partials_nhwc_kernel<width>") > 0);
+  CHECK(emu::launch_count("batchnorm_normalize_packed_kernel") > normalize_before);
+  CHECK(emu::launch_count("batchnorm_input_gradient_packed_kernel") > gradient_before);
+  // The launch's grid tells the tilings apart: width 8 for c = 2400 (2 channel groups), width 1
+  // for c = 300 (2 groups of 256 channels), each with the chunks the shape asks for.
+  const ChannelsLastTiling wide = channels_last_tiling<kBf16Pack>(BatchNormShape{1, 2400, 4});
+  const ChannelsLastTiling narrow = channels_last_tiling<1>(BatchNormShape{1, 300, 70});
+  CHECK(wide.groups == 2);
+  CHECK(narrow.chunks == 2);
+  CHECK(emu::launch_count("channel_partials_nhwc_kernel", dim3(wide.chunks, wide.groups)) > 0);
+  CHECK(emu::launch_count("channel_partials_nhwc_kernel", dim3(narrow.chunks, narrow.groups)) > 0);
 }
 
 // Data 2 bytes off a 16-byte boundary cannot be read in 16-byte packs: the kernels fall back to
 // one element per thread, for everything or (residual only) for the element-wise kernels.
 TEST_CASE("emulated batchnorm kernels, bf16 NHWC: the fallback for misaligned data") {
-  const long packed_before = emu::launch_count("packed_kernel");
+  const long packed_before = emu::launch_count("batchnorm_normalize_packed_kernel") +
+                             emu::launch_count("batchnorm_input_gradient_packed_kernel");
   check_all_variants<uint16_t>({{3, 24, 49, 2, 2}});
-  CHECK(emu::launch_count("packed_kernel") == packed_before);
+  CHECK(emu::launch_count("batchnorm_normalize_packed_kernel") +
+            emu::launch_count("batchnorm_input_gradient_packed_kernel") ==
+        packed_before);
   uint64_t seed = 100;
   for (Activation a : {Activation::None, Activation::ReLU}) check_batchnorm<uint16_t>({3, 24, 49, 0, 2}, {true, a}, ++seed);
 }
