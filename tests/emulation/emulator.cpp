@@ -121,33 +121,35 @@ void resume(int tid) {
   EMU_FINISH_SWITCH(fake_stack, nullptr, nullptr);
 }
 
-// Opens the barrier of every warp whose live lanes all wait at a warp exchange; false if none.
+// Opens the exchange of the warp whose first thread is `first` if all its live lanes wait at one;
+// false if it cannot open.
+bool open_warp_exchange(Block& b, int first) {
+  const int end = std::min(static_cast<int>(b.threads.size()), first + 32);
+  const Thread* leader = nullptr;
+  int waiting = 0, live = 0;
+  for (int t = first; t < end; ++t) {
+    const Thread& lane = b.threads[t];
+    if (lane.state == State::Done) continue;
+    ++live;
+    if (lane.state != State::AtWarpExchange) continue;
+    ++waiting;
+    if (leader == nullptr) leader = &lane;
+    else if (!same_place(lane, *leader))
+      finding("divergent warp collective in warp %d: lanes at %s:%d and %s:%d", first / 32, leader->file, leader->line,
+              lane.file, lane.line);
+  }
+  if (waiting == 0 || waiting != live) return false;
+  if (live != 32)  // every collective in the repository names all 32 lanes (the mask is checked at the call)
+    finding("warp collective at %s:%d names all 32 lanes but warp %d has %d live", leader->file, leader->line,
+            first / 32, live);
+  for (int t = first; t < end; ++t)
+    if (b.threads[t].state == State::AtWarpExchange) b.threads[t].state = State::Ready;
+  return true;
+}
+
 bool open_warp_exchanges(Block& b) {
   bool opened = false;
-  const int n = static_cast<int>(b.threads.size());
-  for (int first = 0; first < n; first += 32) {
-    const int end = std::min(n, first + 32);
-    const Thread* leader = nullptr;
-    int waiting = 0, live = 0;
-    for (int t = first; t < end; ++t) {
-      const Thread& lane = b.threads[t];
-      if (lane.state == State::Done) continue;
-      ++live;
-      if (lane.state != State::AtWarpExchange) continue;
-      ++waiting;
-      if (leader == nullptr) leader = &lane;
-      else if (!same_place(lane, *leader))
-        finding("divergent warp collective in warp %d: lanes at %s:%d and %s:%d", first / 32, leader->file,
-                leader->line, lane.file, lane.line);
-    }
-    if (waiting == 0 || waiting != live) continue;
-    if (live != 32)  // every collective in the repository names all 32 lanes (the mask is checked at the call)
-      finding("warp collective at %s:%d names all 32 lanes but warp %d has %d live", leader->file, leader->line,
-              first / 32, live);
-    for (int t = first; t < end; ++t)
-      if (b.threads[t].state == State::AtWarpExchange) b.threads[t].state = State::Ready;
-    opened = true;
-  }
+  for (int first = 0; first < static_cast<int>(b.threads.size()); first += 32) opened |= open_warp_exchange(b, first);
   return opened;
 }
 
@@ -176,18 +178,37 @@ bool open_syncthreads(Block& b) {
   std::abort();
 }
 
-// Runs every thread of the block to completion, in `reversed` order or not between barriers.
-void run_block(Block& b, bool reversed) {
+// The order in which a block's threads take turns. Forward and Reverse run every thread as far as
+// it can go (up to a barrier or a warp collective) before any collective opens, so a collective
+// acts as a barrier for the whole block. WarpByWarp runs one warp at a time through its own
+// collectives up to the next __syncthreads, as a warp may run ahead of the others on a GPU: a
+// race between warps that only a warp collective separates shows up there.
+enum class Order { Forward, Reverse, WarpByWarp };
+
+// Resumes the Ready threads among [first, end) in the given direction; false if none was.
+bool resume_ready(Block& b, int first, int end, bool reversed) {
+  bool ran = false;
+  for (int i = first; i < end; ++i) {
+    const int tid = reversed ? end - 1 - (i - first) : i;
+    if (b.threads[tid].state != State::Ready) continue;
+    resume(tid);
+    ran = true;
+  }
+  return ran;
+}
+
+// Runs every thread of the block to completion.
+void run_block(Block& b, Order order) {
   const int n = static_cast<int>(b.threads.size());
   for (;;) {
-    bool ran = false;
-    for (int i = 0; i < n; ++i) {
-      const int tid = reversed ? n - 1 - i : i;
-      if (b.threads[tid].state != State::Ready) continue;
-      resume(tid);
-      ran = true;
+    bool progressed = false;
+    if (order == Order::WarpByWarp) {
+      for (int first = 0; first < n; first += 32)
+        while (resume_ready(b, first, std::min(n, first + 32), false) || open_warp_exchange(b, first)) progressed = true;
+    } else {
+      progressed = resume_ready(b, 0, n, order == Order::Reverse) || open_warp_exchanges(b);
     }
-    if (ran || open_warp_exchanges(b) || open_syncthreads(b)) continue;
+    if (progressed || open_syncthreads(b)) continue;
     for (const Thread& t : b.threads)
       if (t.state != State::Done) deadlock(b);
     return;
@@ -218,7 +239,7 @@ void launch_body(dim3 grid, dim3 block, size_t dynamic_shared_bytes, const char*
     return;
   }
   g_launches[kernel].push_back(grid);
-  const bool odd_launch = g_launch_number++ % 2 == 1;
+  const unsigned long launch_number = g_launch_number++;
   const int threads = static_cast<int>(block.x * block.y * block.z);
   while (g_stacks.size() < static_cast<size_t>(threads)) g_stacks.emplace_back(new char[kStackBytes]);
   g_body = body;
@@ -226,16 +247,17 @@ void launch_body(dim3 grid, dim3 block, size_t dynamic_shared_bytes, const char*
   gridDim = grid;
   blockDim = block;
   const unsigned long blocks = static_cast<unsigned long>(grid.x) * grid.y * grid.z;
-  // Odd launches run their blocks last to first, and every other block (the first one too, in odd
-  // launches, so that one-block kernels see both orders over two launches) runs its threads last
-  // to first: a result that depends on the order shows up as a difference from the reference.
+  // Odd launches run their blocks last to first, and the blocks take the three thread orders in
+  // turn, starting from a different one at each launch (so that a one-block kernel sees all three
+  // over three launches): a result that depends on the order differs from the reference.
+  constexpr Order kOrders[] = {Order::Forward, Order::Reverse, Order::WarpByWarp};
   for (unsigned long k = 0; k < blocks; ++k) {
-    const unsigned long i = odd_launch ? blocks - 1 - k : k;
+    const unsigned long i = launch_number % 2 == 1 ? blocks - 1 - k : k;
     blockIdx = uint3{static_cast<unsigned>(i % grid.x), static_cast<unsigned>(i / grid.x % grid.y),
                      static_cast<unsigned>(i / (static_cast<unsigned long>(grid.x) * grid.y))};
     Block b(threads);
     g_block = &b;
-    run_block(b, (k + (odd_launch ? 1 : 0)) % 2 == 1);
+    run_block(b, kOrders[(k + launch_number) % 3]);
     g_block = nullptr;
   }
 }

@@ -18,14 +18,14 @@
 //
 // Shared memory is allocated per block with its exact size (AddressSanitizer sees an overrun) and
 // filled with 0xFF bytes, a NaN for floats and bf16, so a read before any write shows up in the
-// results. Every other block runs its threads last to first, and every other launch its blocks, so
-// a missing barrier between a write and a read of shared memory shows up in the results whichever
-// thread writes first.
+// results. A block's threads take turns first to last, last to first, or one warp at a time (a
+// warp running ahead through its own collectives), the order changing from block to block and
+// from launch to launch, and every other launch runs its blocks last to first: a missing barrier
+// between a write and a read shows up in the results whichever thread writes first.
 //
 // What this cannot show: a fiber runs uninterrupted to its next barrier, so two threads' racing
-// updates of one address never lose one, and a warp collective waits until no thread of the block
-// can run (it acts as a barrier for the whole block, hiding a race across it); barriers are told
-// apart by file and line only, so a helper called from two places looks like one barrier; the
+// updates of one address never lose one; barriers are told apart by file and line only, so a
+// helper called from two places looks like one barrier; the
 // arithmetic is the host's (`__CUDA_ARCH__` is not defined, so no device-only branch is compiled,
 // and nvcc's FMA contraction and device math functions are not reproduced): equal to the CPU
 // reference here means equal on the GPU only up to those.

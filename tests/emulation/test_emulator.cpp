@@ -40,6 +40,16 @@ __global__ void with_barrier(float* out) {
   out[blockIdx.x * blockDim.x + threadIdx.x] = value;
 }
 
+__global__ void race_across_shuffle(float* out) {
+  EMU_SHARED(float, value, );
+  if (threadIdx.x == 0) value = 1.0f;
+  __syncthreads();
+  const float seen = value;
+  const float neighbour = __shfl_down_sync(0xffffffffu, seen, 1);  // a warp's exchange, not a barrier
+  if (threadIdx.x == 0) value = 2.0f;
+  out[threadIdx.x] = threadIdx.x % 32 == 31 ? seen : neighbour;
+}
+
 // Each thread passes its linear index (x fastest) one lane down: in a 16 x 2 block, warp lanes
 // 16-31 are the second row, so lane 15 gets thread (0, 1)'s index, 16.
 __global__ void shuffle_in_2d_block(float* out) {
@@ -81,24 +91,33 @@ TEST_CASE("emulator negative control: shared memory read before any write is NaN
   expect_no_findings();
 }
 
-// Block 1 runs its threads in reverse order, so thread 0 writes last: the other threads read
-// the poison. With the barrier, every thread of both blocks reads the value.
-TEST_CASE("emulator negative control: a missing barrier shows up in the odd blocks") {
-  ExactBuffer<float> out(2 * 64);
-  ::emu::launch(2, 64, 0, nullptr, "missing_barrier", [&] { missing_barrier(out.data()); });
-  CHECK(out[1] == 1.0f);         // block 0: thread 0 ran first
-  CHECK(std::isnan(out[64 + 1]));  // block 1: thread 1 ran before thread 0
-  ::emu::launch(2, 64, 0, nullptr, "with_barrier", [&] { with_barrier(out.data()); });
-  for (size_t i = 0; i < out.size(); ++i) CHECK(out[i] == 1.0f);
+// A block's threads take turns in three orders, one per launch for a one-block kernel: in reverse
+// order thread 1 reads before thread 0 writes, so exactly one of three launches sees the poison.
+// With the barrier, every launch reads the value.
+TEST_CASE("emulator negative control: a missing barrier shows up in one of three launches") {
+  int poisoned = 0;
+  for (int launch = 0; launch < 3; ++launch) {
+    ExactBuffer<float> out(64);
+    ::emu::launch(1, 64, 0, nullptr, "missing_barrier", [&] { missing_barrier(out.data()); });
+    poisoned += std::isnan(out[1]) ? 1 : 0;
+    ::emu::launch(1, 64, 0, nullptr, "with_barrier", [&] { with_barrier(out.data()); });
+    for (size_t i = 0; i < out.size(); ++i) CHECK(out[i] == 1.0f);
+  }
+  CHECK(poisoned == 1);
   expect_no_findings();
 }
 
-// A one-block kernel runs its threads in one order in one launch and in the other in the next.
-TEST_CASE("emulator negative control: a missing barrier shows up in one of two one-block launches") {
-  ExactBuffer<float> first(64), second(64);
-  ::emu::launch(1, 64, 0, nullptr, "missing_barrier", [&] { missing_barrier(first.data()); });
-  ::emu::launch(1, 64, 0, nullptr, "missing_barrier", [&] { missing_barrier(second.data()); });
-  CHECK(std::isnan(first[1]) != std::isnan(second[1]));
+// Thread 0 overwrites what the other warps read, separated from their reads only by its own warp's
+// shuffle: when warp 0 runs ahead (one of the three orders), warp 1 reads the new value.
+TEST_CASE("emulator negative control: a race across a warp collective shows up when a warp runs ahead") {
+  int raced = 0;
+  for (int launch = 0; launch < 3; ++launch) {
+    ExactBuffer<float> out(64);
+    ::emu::launch(1, 64, 0, nullptr, "race_across_shuffle", [&] { race_across_shuffle(out.data()); });
+    CHECK(out[0] == 1.0f);
+    raced += out[32] == 2.0f ? 1 : 0;
+  }
+  CHECK(raced == 1);
   expect_no_findings();
 }
 
