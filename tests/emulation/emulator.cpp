@@ -67,6 +67,9 @@ struct Block {
   std::map<const void*, Shared> shared;  // per __shared__ declaration
 };
 
+// A block's static __shared__ memory may not exceed 48 KiB (more needs dynamic shared memory).
+constexpr size_t kStaticSharedLimit = 48 * 1024;
+
 // One fiber stack per thread of the largest block so far, reused by every launch.
 constexpr size_t kStackBytes = 64 * 1024;
 std::vector<std::unique_ptr<char[]>> g_stacks;
@@ -269,6 +272,10 @@ void* shared_storage(const void* key, size_t bytes, size_t alignment) {
     Block::Shared storage{std::unique_ptr<unsigned char[]>(new unsigned char[bytes]), bytes};  // exact size
     std::memset(storage.bytes.get(), 0xFF, bytes);  // NaN: a read before any write shows up
     found = g_block->shared.emplace(key, std::move(storage)).first;
+    size_t total = 0;
+    for (const auto& [declaration, s] : g_block->shared) total += s.size;
+    if (total > kStaticSharedLimit && total - bytes <= kStaticSharedLimit)  // said once, when crossed
+      finding("%zu bytes of static __shared__ memory in one block: over CUDA's %zu", total, kStaticSharedLimit);
   }
   return found->second.bytes.get();
 }

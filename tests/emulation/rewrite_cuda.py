@@ -7,7 +7,9 @@ Two rewrites, nothing else, each on the lines it replaces so that every line kee
 (a `#line` directive names the original file, so compiler errors, emulator findings and
 AddressSanitizer reports point at the real .cu lines):
   kernel<<<grid, block, shared, stream>>>(args)
-      -> ::emu::launch(grid, block, shared, stream, "kernel", [&] { kernel(args); })
+      -> ::emu::launch(grid, block, shared, stream, "kernel",
+                       [emu_args = std::make_tuple(args)] { std::apply([](const auto&... a) { kernel(a...); }, emu_args); })
+     (the arguments are evaluated once, at the launch, as on a GPU, not once per CUDA thread)
   __shared__ T name[dims];
       -> EMU_SHARED(T, name, [dims]);
 Only the Python standard library is used.
@@ -72,7 +74,10 @@ def rewrite_launches(text):
         while text[args_start].isspace():
             args_start += 1
         args_end = matching(text, args_start, "(", ")")
-        out += [text[pos:start], f'::emu::launch({",".join(config)}, "{kernel}", [&] {{ {kernel}{text[args_start:args_end]}; }})']
+        arguments = text[args_start + 1:args_end - 1]
+        body = f"std::apply([](const auto&... a) {{ {kernel}(a...); }}, emu_args)"
+        out += [text[pos:start],
+                f'::emu::launch({",".join(config)}, "{kernel}", [emu_args = std::make_tuple({arguments})] {{ {body}; }})']
         pos = args_end
     return "".join(out + [text[pos:]])
 

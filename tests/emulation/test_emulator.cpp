@@ -50,6 +50,12 @@ __global__ void race_across_shuffle(float* out) {
   out[threadIdx.x] = threadIdx.x % 32 == 31 ? seen : neighbour;
 }
 
+__global__ void too_much_shared_memory(float* out) {
+  EMU_SHARED(float, tile, [13 * 1024]);  // 52 KiB
+  tile[threadIdx.x] = 1.0f;
+  out[threadIdx.x] = tile[threadIdx.x];
+}
+
 // Each thread passes its linear index (x fastest) one lane down: in a 16 x 2 block, warp lanes
 // 16-31 are the second row, so lane 15 gets thread (0, 1)'s index, 16.
 __global__ void shuffle_in_2d_block(float* out) {
@@ -81,6 +87,12 @@ TEST_CASE("emulator negative control: an invalid launch configuration") {
   ::emu::launch(1, 2048, 0, nullptr, "too_many_threads", [] {});
   CHECK(cudaGetLastError() == cudaErrorInvalidConfiguration);
   CHECK(emu::take_findings().find("invalid launch configuration") != std::string::npos);
+}
+
+TEST_CASE("emulator negative control: more static shared memory than a block may have") {
+  ExactBuffer<float> out(32);
+  ::emu::launch(1, 32, 0, nullptr, "too_much_shared_memory", [&] { too_much_shared_memory(out.data()); });
+  CHECK(emu::take_findings().find("over CUDA's 49152") != std::string::npos);
 }
 
 TEST_CASE("emulator negative control: shared memory read before any write is NaN") {
