@@ -47,7 +47,7 @@ std::vector<Block> random_blocks(size_t n, size_t max_length, uint64_t seed) {
 // A message that the decoder must refuse, in device memory of exactly its size.
 void expect_refused(Compressor& on_gpu, Compressor& on_cpu, const std::vector<uint8_t>& message, size_t n,
                     const MessageKey& key, const char* what) {
-  INFO("refusal: ", what);
+  INFO("refusal: ", std::string(what));  // a std::string: doctest would print a const char* as an address
   ExactBuffer<uint8_t> device_message(message.size());
   std::copy(message.begin(), message.end(), device_message.data());
   ExactBuffer<float> out(n);
