@@ -1,6 +1,6 @@
 # Builds ./train and the test binaries with nvcc (CUDA 13, cuDNN 9, cuBLAS) for sm_90 plus PTX.
-# Overrides: CUDA_HOME, EXTRA_INCLUDES (e.g. -I.deps/include), EXTRA_LIBS, ARCH.
-# Targets: all (default), test, run, bench, profile, plots, deps, report, clean.
+# Overrides: CUDA_HOME, EXTRA_INCLUDES (e.g. -I.deps/include), EXTRA_LIBS, ARCH, HOST_ARCH.
+# Targets: all (default), test, run, bench, bench-cpu, profile, plots, deps, report, clean.
 
 CUDA_HOME ?= /usr/local/cuda
 NVCC      ?= $(CUDA_HOME)/bin/nvcc
@@ -16,6 +16,7 @@ CUDNN_H   := $(call find_header,cudnn.h)
 NCCL_H    := $(call find_header,nccl.h)
 STB_H     := $(call find_header,stb/stb_image.h)
 DOCTEST_H := $(call find_header,doctest/doctest.h)
+DNNL_H    := $(call find_header,oneapi/dnnl/dnnl.hpp)
 MPICXX    := $(shell command -v mpicxx 2>/dev/null)
 LIB_DIRS  := $(sort $(foreach d,$(SEARCH_LIBS),$(if $(wildcard $(d)/libcudnn.so* $(d)/libnccl.so*),$(d))))
 
@@ -27,11 +28,16 @@ COMMON   := -std=c++17 -O2 -MMD -MP
 # Host code never fuses a * b + c into one FMA (g++ would on a host with FMA in its base ISA, such
 # as aarch64): the CPU references round as engine/exact_math.h has the GPU round.
 HOST_FP  := -ffp-contract=off
-CXXFLAGS := $(COMMON) $(HOST_FP) -Wall -Wextra -fopenmp $(INCLUDES)
-NVCCFLAGS := $(COMMON) $(ARCH) --extended-lambda -Xcompiler -Wall,-Wextra,-fopenmp,$(HOST_FP) $(INCLUDES)
+# The CPU loops are vectorised for the machine that builds them (which is the one that runs them;
+# set HOST_ARCH=-march=x86-64-v3, say, for binaries that run elsewhere).
+HOST_ARCH ?= -march=native
+# oneDNN runs the CPU convolutions and products; without it they fall back to the slow reference.
+ONEDNN   := $(if $(DNNL_H),-DHAVE_ONEDNN)
+CXXFLAGS := $(COMMON) $(HOST_FP) $(HOST_ARCH) -Wall -Wextra -fopenmp $(ONEDNN) $(INCLUDES)
+NVCCFLAGS := $(COMMON) $(ARCH) --extended-lambda -Xcompiler -Wall,-Wextra,-fopenmp,$(HOST_FP),$(HOST_ARCH) $(ONEDNN) $(INCLUDES)
 LDFLAGS  := -L$(CUDA_HOME)/lib64 $(foreach d,$(LIB_DIRS),-L$(d) -Xlinker -rpath=$(d)) $(filter -L%,$(MPI_LIBS)) \
             -Xlinker -rpath=$(CUDA_HOME)/lib64
-LDLIBS   := -lnccl -lcudnn -lcublas -lcudart -lgomp $(filter -l%,$(MPI_LIBS)) $(EXTRA_LIBS)
+LDLIBS   := -lnccl -lcudnn -lcublas -lcudart $(if $(DNNL_H),-ldnnl) -lgomp $(filter -l%,$(MPI_LIBS)) $(EXTRA_LIBS)
 GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 LIB_SOURCES := $(wildcard engine/*.cu engine/*.cpp models/*.cpp data/*.cu data/*.cpp compress/*.cu compress/*.cpp comm/*.cu comm/*.cpp)
@@ -43,7 +49,7 @@ TEST_HELPERS := $(BUILD)/tests/mpi_ranks  # programs the tests start
 BENCH_SOURCES := $(wildcard tests/bench/bench_*.cu)
 BENCH_BINARIES := $(patsubst tests/bench/%.cu,$(BUILD)/%,$(BENCH_SOURCES)) $(BUILD)/comm_bench
 
-.PHONY: all test run bench plots profile clean deps report
+.PHONY: all test run bench bench-cpu plots profile clean deps report
 all: report train $(TEST_BINARIES) $(TEST_HELPERS) $(BENCH_BINARIES)
 
 report:
@@ -53,6 +59,7 @@ report:
 	@echo "MPI:     $(if $(MPICXX),found $(MPICXX),not found (scripts/install-deps.sh installs it))"
 	@echo "stb:     $(if $(STB_H),found $(STB_H),not found (scripts/install-deps.sh installs libstb-dev))"
 	@echo "doctest: $(if $(DOCTEST_H),found $(DOCTEST_H),not found (scripts/install-deps.sh installs doctest-dev))"
+	@echo "oneDNN:  $(if $(DNNL_H),found $(DNNL_H),not found: CPU convolutions run the slow reference (scripts/install-deps.sh installs libdnnl-dev))"
 
 $(BUILD)/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
@@ -132,11 +139,18 @@ test: deps
 	@bash scripts/run-tests.sh $(TEST_BINARIES) $(EMU_TEST)
 
 # Kernel timings against the copy bandwidth measured in the same run (GPU; the CPU where none),
-# then, on a GPU, training images/s beside PyTorch's and the 8-worker LIEC-SGD step cost.
+# then training images/s beside PyTorch's and the 8-worker LIEC-SGD step cost (on the GPU, or
+# where there is none on the CPU: scripts/bench_cpu.sh).
 bench: all
 	@status=0; for b in $(filter-out $(BUILD)/comm_bench,$(BENCH_BINARIES)); do $$b || status=1; done; exit $$status
 	$(BUILD)/comm_bench --comm local --workers 4
-	bash scripts/bench_train.sh
+	@if ./train --device cuda --print-params >/dev/null 2>&1; then bash scripts/bench_train.sh; else bash scripts/bench_cpu.sh; fi
+
+# Training images/s on the CPU beside PyTorch's (python3-torch, installed here if it can be), the
+# 8-worker LIEC-SGD step on the CPU, and the CPU compressors against a CPU copy.
+bench-cpu: all
+	@bash scripts/install-deps.sh --torch
+	bash scripts/bench_cpu.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all

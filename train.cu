@@ -22,6 +22,7 @@
 #include "data/load.h"
 #include "data/sharding.h"
 #include "engine/check.h"
+#include "engine/conv_cpu.h"
 #include "engine/checkpoint.h"
 #include "engine/cross_entropy.h"
 #include "engine/lr_schedule.h"
@@ -542,6 +543,7 @@ int main(int argc, char** argv) {
                 "about 3x that\n",
                 c.model.c_str(), model->store().param_count(), c.data.classes, c.width, model->forward_macs(size) / 1e9,
                 size, size);
+    std::printf("CPU convolutions: %s\n", cpu_convolution_library());
     return 0;
   }
   if (flags.on("inspect")) return inspect_dataset(c.data);

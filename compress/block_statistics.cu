@@ -1,6 +1,7 @@
 // Block statistics: chunk partial sums (one CUDA block per chunk) and their in-order totals.
 #include "compress/block_statistics.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/exact_math.h"
@@ -26,13 +27,15 @@ float tree_sum_cpu(float* v) {
   return v[0];
 }
 
+// Lane t sums elements begin + t, begin + t + 256, ... in that order, as CUDA thread t does; the
+// lanes advance together a row of 256 at a time, which vectorises.
 float chunk_sum_cpu(BlockStatistic statistic, const float* x, uint32_t begin, uint32_t end) {
   constexpr int threads = BlockStatistics::kThreads;
-  float lanes[threads];
-  for (int t = 0; t < threads; ++t) {
-    float sum = 0.0f;
-    for (uint32_t i = begin + t; i < end; i += threads) sum = sum + term(statistic, x[i]);
-    lanes[t] = sum;
+  float lanes[threads] = {};
+  for (uint32_t row = begin; row < end; row += threads) {
+    const int count = static_cast<int>(std::min<uint32_t>(threads, end - row));
+#pragma omp simd
+    for (int t = 0; t < count; ++t) lanes[t] = lanes[t] + term(statistic, x[row + t]);
   }
   float warps[32] = {};
   for (int w = 0; w < threads / 32; ++w) warps[w] = tree_sum_cpu(lanes + 32 * w);
@@ -73,7 +76,10 @@ BlockStatistics::BlockStatistics(Context& ctx, const std::vector<Block>& blocks)
     }
   }
   block_first_chunk_.push_back(static_cast<uint32_t>(chunk_block_.size()));
-  if (!ctx.is_cuda()) return;
+  if (!ctx.is_cuda()) {
+    cpu_partials_.resize(chunks());
+    return;
+  }
   const auto upload = [&](Buffer<uint32_t>& buffer, const std::vector<uint32_t>& values) {
     buffer = Buffer<uint32_t>(ctx, values.size());
     ctx.upload(buffer.data(), values.data(), values.size() * sizeof(uint32_t));
@@ -88,10 +94,13 @@ BlockStatistics::BlockStatistics(Context& ctx, const std::vector<Block>& blocks)
 void BlockStatistics::compute(Context& ctx, BlockStatistic statistic, const float* x, float* out) {
   NVTX_RANGE("block_statistics");
   if (!ctx.is_cuda()) {
+    // Chunks over the threads, then each block's chunks in order: the same bits on any thread count.
+    const long chunk_count = static_cast<long>(chunks());
+#pragma omp parallel for schedule(static) if (chunk_count > 1)
+    for (long c = 0; c < chunk_count; ++c) cpu_partials_[c] = chunk_sum_cpu(statistic, x, chunk_begin_[c], chunk_end_[c]);
     for (size_t b = 0; b < blocks_.size(); ++b) {
       double total = 0.0;
-      for (uint32_t c = block_first_chunk_[b]; c < block_first_chunk_[b + 1]; ++c)
-        total += chunk_sum_cpu(statistic, x, chunk_begin_[c], chunk_end_[c]);
+      for (uint32_t c = block_first_chunk_[b]; c < block_first_chunk_[b + 1]; ++c) total += cpu_partials_[c];
       out[b] = finish(statistic, total, static_cast<uint32_t>(blocks_[b].length));
     }
     return;

@@ -33,4 +33,5 @@ class BlockStatistics {
   std::vector<uint32_t> chunk_begin_, chunk_end_, chunk_block_, block_first_chunk_;
   Buffer<uint32_t> device_begin_, device_end_, device_first_chunk_, device_lengths_;
   Buffer<float> partials_;
+  std::vector<float> cpu_partials_;  // the CPU's chunk sums, one per chunk
 };

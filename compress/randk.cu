@@ -6,6 +6,7 @@
 #include "compress/operators.h"
 #include "compress/permutation.h"
 #include "engine/check.h"
+#include "engine/cpu_loop.h"
 #include "engine/launch.h"
 #include "engine/nvtx.h"
 
@@ -53,6 +54,7 @@ class RandomKCompressor : public Compressor {
     if (error != nullptr) ctx.copy(error, x, 4 * count_);  // the kept entries are zeroed below
     const uint32_t kept = static_cast<uint32_t>(kept_), blocks = static_cast<uint32_t>(blocks_.size());
     if (!ctx.is_cuda()) {
+#pragma omp parallel for schedule(static) if (kept >= kCpuParallelFrom)  // the picks of a block are distinct
       for (uint32_t s = 0; s < kept; ++s) {
         const uint32_t i = pick(config_.seed, key, block_starts_.data(), kept_starts_.data(), blocks, s);
         values[s] = x[i];
@@ -73,6 +75,7 @@ class RandomKCompressor : public Compressor {
     ctx.fill_zero(out, 4 * count_);
     const uint32_t kept = static_cast<uint32_t>(kept_), blocks = static_cast<uint32_t>(blocks_.size());
     if (!ctx.is_cuda()) {
+#pragma omp parallel for schedule(static) if (kept >= kCpuParallelFrom)
       for (uint32_t s = 0; s < kept; ++s)
         out[pick(config_.seed, key, block_starts_.data(), kept_starts_.data(), blocks, s)] = values[s];
       return;

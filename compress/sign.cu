@@ -3,12 +3,14 @@
 // (bit i % 32 of word i / 32 is set when element i is >= 0). One block is "SignSGD", 5 MiB
 // buckets "Blockwise-SignSGD". On the GPU each warp packs its 32 signs with one ballot, and the
 // same pass writes the compression error.
+#include <algorithm>
 #include <memory>
 
 #include "compress/block_statistics.h"
 #include "engine/exact_math.h"
 #include "compress/operators.h"
 #include "engine/check.h"
+#include "engine/cpu_loop.h"
 #include "engine/launch.h"
 #include "engine/nvtx.h"
 
@@ -68,15 +70,23 @@ class SignCompressor : public Compressor {
       CUDA_CHECK_LAUNCH();
       return max_message_bytes();
     }
-    for (size_t w = 0; w < words(); ++w) {
+    const long word_count = static_cast<long>(words());
+#pragma omp parallel for schedule(static) if (n >= kCpuParallelFrom)
+    for (long w = 0; w < word_count; ++w) {
+      const uint32_t lanes = std::min<uint32_t>(32, n - static_cast<uint32_t>(w) * 32);
       uint32_t word = 0;
-      for (uint32_t lane = 0; lane < 32 && w * 32 + lane < n; ++lane) word |= uint32_t(x[w * 32 + lane] >= 0.0f) << lane;
+#pragma omp simd reduction(| : word)
+      for (uint32_t lane = 0; lane < lanes; ++lane) word |= uint32_t(x[w * 32 + lane] >= 0.0f) << lane;
       packed[w] = word;
     }
     if (error != nullptr)
-      for (uint32_t block = 0; block < b; ++block)
-        for (uint32_t i = block_starts_[block]; i < block_starts_[block + 1]; ++i)
-          error[i] = sub_rn(x[i], signed_scale(x[i], scales[block]));
+      for (uint32_t block = 0; block < b; ++block) {
+        const uint32_t start = block_starts_[block];
+        const float scale = scales[block];
+        cpu_for_each(block_starts_[block + 1] - start, [=](size_t j) {
+          error[start + j] = sub_rn(x[start + j], signed_scale(x[start + j], scale));
+        });
+      }
     return max_message_bytes();
   }
 
@@ -92,9 +102,14 @@ class SignCompressor : public Compressor {
       CUDA_CHECK_LAUNCH();
       return;
     }
-    for (uint32_t block = 0; block < b; ++block)
-      for (uint32_t i = block_starts_[block]; i < block_starts_[block + 1]; ++i)
-        out[i] = (packed[i / 32] >> (i % 32)) & 1u ? scales[block] : -scales[block];
+    for (uint32_t block = 0; block < b; ++block) {
+      const uint32_t start = block_starts_[block];
+      const float scale = scales[block];
+      cpu_for_each(block_starts_[block + 1] - start, [=](size_t j) {
+        const size_t i = start + j;
+        out[i] = (packed[i / 32] >> (i % 32)) & 1u ? scale : -scale;
+      });
+    }
   }
 
  private:

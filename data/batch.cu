@@ -96,6 +96,7 @@ void assemble_batch(Context& ctx, const DeviceDataset& data, const int32_t* indi
   if (!ctx.is_cuda()) {
     indices = batch_indices(indices, n, position);
     const Augmentation a = batch_augmentation(augmentation, position);
+#pragma omp parallel for schedule(static)  // each image depends on its sample only
     for (int image = 0; image < n; ++image) {
       const int32_t sample = indices[image];
       const SampleTransform t = draw_transform(a, static_cast<uint64_t>(sample));

@@ -1,4 +1,4 @@
-// Batch normalisation: CPU reference (double accumulation) and CUDA kernels (partial sums per chunk),
+// Batch normalisation: CPU loops (double accumulation, threads over channels) and CUDA kernels (partial sums per chunk),
 // each templated on the activations' element type (float32 NCHW or bf16 NHWC).
 #include "engine/batchnorm.h"
 
@@ -55,33 +55,83 @@ HOST_DEVICE inline long channel_index(const BatchNormShape& s, int ch, long j) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// CPU reference
+// CPU: threads take whole channels (so the bits do not depend on how many there are), and each
+// channel is visited image by image, one pixel run at a time (contiguous in NCHW), which the
+// compiler vectorises. Sums are in double: per image a vectorised sum over its pixels (the lanes'
+// order fixed by the build), then the images in order.
+
+// The flat index of channel ch's first pixel in `image`, and the distance between its pixels.
+template <typename T>
+inline long plane_start(const BatchNormShape& s, long image, int ch) {
+  return ActivationLayout<T>::index(image, ch, 0, s.c, s.hw);
+}
+template <typename T>
+constexpr long pixel_step(const BatchNormShape& s) {
+  return std::is_same<T, uint16_t>::value ? s.c : 1;
+}
+
+// The sums over channel ch of term(i) for every flat index i of the channel, two at a time.
+template <typename T, typename Term>
+void channel_sums(const BatchNormShape& s, int ch, const Term& term, double* first, double* second) {
+  const long step = pixel_step<T>(s);
+  double a = 0.0, b = 0.0;
+  for (long image = 0; image < s.n; ++image) {
+    const long start = plane_start<T>(s, image, ch);
+    double plane_a = 0.0, plane_b = 0.0;
+#pragma omp simd reduction(+ : plane_a, plane_b)
+    for (long p = 0; p < s.hw; ++p) {
+      double ta, tb;
+      term(start + p * step, &ta, &tb);
+      plane_a += ta;
+      plane_b += tb;
+    }
+    a += plane_a;
+    b += plane_b;
+  }
+  *first = a;
+  *second = b;
+}
+
+// Calls write(i) for every flat index i of channel ch.
+template <typename T, typename Write>
+void for_channel(const BatchNormShape& s, int ch, const Write& write) {
+  const long step = pixel_step<T>(s);
+  for (long image = 0; image < s.n; ++image) {
+    const long start = plane_start<T>(s, image, ch);
+#pragma omp simd
+    for (long p = 0; p < s.hw; ++p) write(start + p * step);
+  }
+}
 
 template <typename T>
 void batchnorm_forward_train_cpu(const BatchNormShape& s, const BatchNormParams& p, T* y, const T* x,
                                  const T* residual, const float* gamma, const float* beta, float* saved_mean,
                                  float* saved_inv_std, float* running_mean, float* running_var) {
   const long m = s.per_channel();
+#pragma omp parallel for schedule(static)
   for (int ch = 0; ch < s.c; ++ch) {
-    double sum = 0.0;
-    for (long j = 0; j < m; ++j) sum += load(x, channel_index<T>(s, ch, j));
+    double sum, unused;
+    channel_sums<T>(s, ch, [&](long i, double* v, double* w) { *v = load(x, i), *w = 0.0; }, &sum, &unused);
     const double mean = sum / m;
-    double squares = 0.0;
-    for (long j = 0; j < m; ++j) {
-      const double d = load(x, channel_index<T>(s, ch, j)) - mean;
-      squares += d * d;
-    }
+    double squares;
+    channel_sums<T>(
+        s, ch,
+        [&](long i, double* v, double* w) {
+          const double d = load(x, i) - mean;
+          *v = d * d, *w = 0.0;
+        },
+        &squares, &unused);
     const double var = squares / m;
     const float inv_std = static_cast<float>(1.0 / std::sqrt(var + p.eps));
-    for (long j = 0; j < m; ++j) {
-      const long i = channel_index<T>(s, ch, j);
-      store(y, i, normalized(load(x, i), static_cast<float>(mean), inv_std, gamma[ch], beta[ch], residual != nullptr,
+    const float mean_f = static_cast<float>(mean), gamma_c = gamma[ch], beta_c = beta[ch];
+    for_channel<T>(s, ch, [&](long i) {
+      store(y, i, normalized(load(x, i), mean_f, inv_std, gamma_c, beta_c, residual != nullptr,
                              residual != nullptr ? load(residual, i) : 0.0f, p.activation));
-    }
-    saved_mean[ch] = static_cast<float>(mean);
+    });
+    saved_mean[ch] = mean_f;
     saved_inv_std[ch] = inv_std;
     const double unbiased = m > 1 ? var * m / (m - 1) : var;
-    running_mean[ch] = (1.0f - p.momentum) * running_mean[ch] + p.momentum * static_cast<float>(mean);
+    running_mean[ch] = (1.0f - p.momentum) * running_mean[ch] + p.momentum * mean_f;
     running_var[ch] = (1.0f - p.momentum) * running_var[ch] + p.momentum * static_cast<float>(unbiased);
   }
 }
@@ -90,11 +140,14 @@ template <typename T>
 void batchnorm_forward_eval_cpu(const BatchNormShape& s, const BatchNormParams& p, T* y, const T* x, const T* residual,
                                 const float* gamma, const float* beta, const float* running_mean,
                                 const float* running_var) {
-  for (long i = 0; i < static_cast<long>(s.n) * s.c * s.hw; ++i) {
-    const int ch = ActivationLayout<T>::channel(i, s.c, s.hw);
+#pragma omp parallel for schedule(static)
+  for (int ch = 0; ch < s.c; ++ch) {
     const float inv_std = running_inv_std(running_var[ch], p.eps);
-    store(y, i, normalized(load(x, i), running_mean[ch], inv_std, gamma[ch], beta[ch], residual != nullptr,
-                           residual != nullptr ? load(residual, i) : 0.0f, p.activation));
+    const float mean = running_mean[ch], gamma_c = gamma[ch], beta_c = beta[ch];
+    for_channel<T>(s, ch, [&](long i) {
+      store(y, i, normalized(load(x, i), mean, inv_std, gamma_c, beta_c, residual != nullptr,
+                             residual != nullptr ? load(residual, i) : 0.0f, p.activation));
+    });
   }
 }
 
@@ -102,25 +155,28 @@ template <typename T>
 void batchnorm_backward_cpu(const BatchNormShape& s, T* dx, float* dgamma, float* dbeta, T* d_residual, const T* dy,
                             const T* y, const T* x, const float* gamma, const float* saved_mean,
                             const float* saved_inv_std) {
-  const long m = s.per_channel();
+  const float m = static_cast<float>(s.per_channel());
+#pragma omp parallel for schedule(static)
   for (int ch = 0; ch < s.c; ++ch) {
-    double sum_dy = 0.0, sum_dy_xhat = 0.0;
-    for (long j = 0; j < m; ++j) {
-      const long i = channel_index<T>(s, ch, j);
-      const float g = normalized_gradient(dy, y, i);
-      sum_dy += g;
-      sum_dy_xhat += static_cast<double>(g) * ((load(x, i) - saved_mean[ch]) * saved_inv_std[ch]);
-    }
+    const float mean = saved_mean[ch], inv_std = saved_inv_std[ch], gamma_c = gamma[ch];
+    double sum_dy, sum_dy_xhat;
+    channel_sums<T>(
+        s, ch,
+        [&](long i, double* g_sum, double* g_xhat) {
+          const float g = normalized_gradient(dy, y, i);
+          *g_sum = g;
+          *g_xhat = static_cast<double>(g) * ((load(x, i) - mean) * inv_std);
+        },
+        &sum_dy, &sum_dy_xhat);
     dbeta[ch] = static_cast<float>(sum_dy);
     dgamma[ch] = static_cast<float>(sum_dy_xhat);
     // What the GPU uses: the sums as stored in dbeta and dgamma.
-    for (long j = 0; j < m; ++j) {
-      const long i = channel_index<T>(s, ch, j);
+    const float sum_g = dbeta[ch], sum_g_xhat = dgamma[ch];
+    for_channel<T>(s, ch, [&](long i) {
       const float g = normalized_gradient(dy, y, i);
-      store(dx, i, input_gradient(g, load(x, i), saved_mean[ch], saved_inv_std[ch], gamma[ch], static_cast<float>(m),
-                                  dbeta[ch], dgamma[ch]));
+      store(dx, i, input_gradient(g, load(x, i), mean, inv_std, gamma_c, m, sum_g, sum_g_xhat));
       if (d_residual != nullptr) store(d_residual, i, g);
-    }
+    });
   }
 }
 

@@ -17,6 +17,10 @@
 #include "engine/rng.h"
 
 struct ConvAlgorithmCache;  // engine/conv.h: the cuDNN algorithms chosen per shape
+struct CpuConvPlans;        // engine/conv_cpu.cpp: the oneDNN primitives made per shape
+struct CpuConvPlansDeleter {
+  void operator()(CpuConvPlans* plans) const;
+};
 
 // The arithmetic of convolutions and matrix products; everything else is float32 in every mode.
 // FP32: plain float32 (no tensor cores). TF32: TF32 tensor cores. BF16: bf16 operands with float32
@@ -66,6 +70,7 @@ class Context {
   cublasHandle_t cublas = nullptr;
   std::shared_ptr<CachingAllocator> allocator;
   std::unique_ptr<ConvAlgorithmCache> conv_algorithms;
+  std::unique_ptr<CpuConvPlans, CpuConvPlansDeleter> cpu_conv_plans;  // made at the first CPU convolution
   Rng rng;
   // Where the step's time goes (compute, compress, exchange, update); marks are cheap, so the
   // algorithms mark their phases unconditionally.

@@ -1,84 +1,17 @@
-// Convolution: the CPU reference (im2col + GEMM) and the cuDNN path with per-shape plans.
+// Convolution: the cuDNN path with per-shape plans, and the dispatch to the CPU's (engine/conv_cpu.h).
 #include "engine/conv.h"
 
 #include <vector>
 
 #include "engine/bf16.h"
 #include "engine/check.h"
-#include "engine/gemm_cpu.h"
+#include "engine/conv_cpu.h"
 #include "engine/nvtx.h"
 
 // ---------------------------------------------------------------------------------------------
-// CPU reference. One image at a time: col[c*r*s, out_h*out_w] holds every receptive field, so the
-// convolution is the product w[k, c*r*s] * col.
+// CPU: float32 on oneDNN (engine/conv_cpu.h); bf16 emulated on top of it.
 
 namespace {
-
-void im2col(const ConvShape& s, const float* image, float* col) {
-  const int out_h = s.out_h(), out_w = s.out_w();
-  for (int ch = 0; ch < s.c; ++ch)
-    for (int kr = 0; kr < s.r; ++kr)
-      for (int ks = 0; ks < s.s; ++ks) {
-        float* row = col + ((static_cast<long>(ch) * s.r + kr) * s.s + ks) * out_h * out_w;
-        for (int oy = 0; oy < out_h; ++oy) {
-          const int iy = oy * s.stride - s.pad + kr;
-          for (int ox = 0; ox < out_w; ++ox) {
-            const int ix = ox * s.stride - s.pad + ks;
-            const bool inside = iy >= 0 && iy < s.h && ix >= 0 && ix < s.w;
-            row[oy * out_w + ox] = inside ? image[(static_cast<long>(ch) * s.h + iy) * s.w + ix] : 0.0f;
-          }
-        }
-      }
-}
-
-// The adjoint of im2col: every column entry adds back into the pixel it was read from.
-void col2im(const ConvShape& s, const float* col, float* image) {
-  const int out_h = s.out_h(), out_w = s.out_w();
-  std::fill(image, image + static_cast<long>(s.c) * s.h * s.w, 0.0f);
-  for (int ch = 0; ch < s.c; ++ch)
-    for (int kr = 0; kr < s.r; ++kr)
-      for (int ks = 0; ks < s.s; ++ks) {
-        const float* row = col + ((static_cast<long>(ch) * s.r + kr) * s.s + ks) * out_h * out_w;
-        for (int oy = 0; oy < out_h; ++oy) {
-          const int iy = oy * s.stride - s.pad + kr;
-          if (iy < 0 || iy >= s.h) continue;
-          for (int ox = 0; ox < out_w; ++ox) {
-            const int ix = ox * s.stride - s.pad + ks;
-            if (ix >= 0 && ix < s.w) image[(static_cast<long>(ch) * s.h + iy) * s.w + ix] += row[oy * out_w + ox];
-          }
-        }
-      }
-}
-
-void conv2d_forward_cpu(const ConvShape& s, float* y, const float* x, const float* w) {
-  const int rows = s.c * s.r * s.s, pixels = s.out_h() * s.out_w();
-  std::vector<float> col(static_cast<size_t>(rows) * pixels);
-  for (int img = 0; img < s.n; ++img) {
-    im2col(s, x + static_cast<long>(img) * s.c * s.h * s.w, col.data());
-    gemm_cpu(false, false, s.k, pixels, rows, 1.0f, w, rows, col.data(), pixels, 0.0f,
-             y + static_cast<long>(img) * s.k * pixels, pixels);
-  }
-}
-
-void conv2d_backward_data_cpu(const ConvShape& s, float* dx, const float* dy, const float* w) {
-  const int rows = s.c * s.r * s.s, pixels = s.out_h() * s.out_w();
-  std::vector<float> col(static_cast<size_t>(rows) * pixels);
-  for (int img = 0; img < s.n; ++img) {
-    gemm_cpu(true, false, rows, pixels, s.k, 1.0f, w, rows, dy + static_cast<long>(img) * s.k * pixels,
-             pixels, 0.0f, col.data(), pixels);
-    col2im(s, col.data(), dx + static_cast<long>(img) * s.c * s.h * s.w);
-  }
-}
-
-void conv2d_backward_filter_cpu(const ConvShape& s, float* dw, const float* dy, const float* x) {
-  const int rows = s.c * s.r * s.s, pixels = s.out_h() * s.out_w();
-  std::vector<float> col(static_cast<size_t>(rows) * pixels);
-  for (int img = 0; img < s.n; ++img) {
-    im2col(s, x + static_cast<long>(img) * s.c * s.h * s.w, col.data());
-    gemm_cpu(false, true, s.k, rows, pixels, 1.0f, dy + static_cast<long>(img) * s.k * pixels, pixels,
-             col.data(), pixels, img == 0 ? 0.0f : 1.0f, dw, rows);
-  }
-}
 
 size_t input_count(const ConvShape& s) { return static_cast<size_t>(s.n) * s.c * s.h * s.w; }
 size_t output_count(const ConvShape& s) { return static_cast<size_t>(s.n) * s.k * s.out_h() * s.out_w(); }
@@ -99,7 +32,7 @@ std::vector<float> widened_weights(Context& ctx, const ConvShape& s, const uint1
 void conv2d_forward_bf16_cpu(Context& ctx, const ConvShape& s, uint16_t* y, const uint16_t* x, const uint16_t* w) {
   const std::vector<float> x_wide = widened(ctx, x, s.n, s.c, s.h * s.w), w_wide = widened_weights(ctx, s, w);
   std::vector<float> y_wide(output_count(s));
-  conv2d_forward_cpu(s, y_wide.data(), x_wide.data(), w_wide.data());
+  conv2d_forward_cpu(ctx, s, y_wide.data(), x_wide.data(), w_wide.data());
   nchw_to_nhwc_bf16(ctx, y, y_wide.data(), s.n, s.k, output_pixels(s));
 }
 
@@ -107,13 +40,13 @@ void conv2d_backward_data_bf16_cpu(Context& ctx, const ConvShape& s, uint16_t* d
                                    const uint16_t* w) {
   const std::vector<float> dy_wide = widened(ctx, dy, s.n, s.k, output_pixels(s)), w_wide = widened_weights(ctx, s, w);
   std::vector<float> dx_wide(input_count(s));
-  conv2d_backward_data_cpu(s, dx_wide.data(), dy_wide.data(), w_wide.data());
+  conv2d_backward_data_cpu(ctx, s, dx_wide.data(), dy_wide.data(), w_wide.data());
   nchw_to_nhwc_bf16(ctx, dx, dx_wide.data(), s.n, s.c, s.h * s.w);
 }
 
 void conv2d_backward_filter_bf16_cpu(Context& ctx, const ConvShape& s, float* dw, const uint16_t* dy, const uint16_t* x) {
   const std::vector<float> dy_wide = widened(ctx, dy, s.n, s.k, output_pixels(s)), x_wide = widened(ctx, x, s.n, s.c, s.h * s.w);
-  conv2d_backward_filter_cpu(s, dw, dy_wide.data(), x_wide.data());
+  conv2d_backward_filter_cpu(ctx, s, dw, dy_wide.data(), x_wide.data());
   round_to_bf16_cpu(dw, s.weight_count());
 }
 
@@ -299,21 +232,21 @@ void cudnn_backward_filter(Context& ctx, const ConvPlan& p, void* dw, const void
 void conv2d_forward(Context& ctx, const ConvShape& shape, float* y, const float* x, const float* w) {
   NVTX_RANGE("conv2d_forward");
   require_precision(ctx, false, "conv2d_forward");
-  if (!ctx.is_cuda()) return conv2d_forward_cpu(shape, y, x, w);
+  if (!ctx.is_cuda()) return conv2d_forward_cpu(ctx, shape, y, x, w);
   cudnn_forward(ctx, shape, y, x, w);
 }
 
 void conv2d_backward_data(Context& ctx, const ConvShape& shape, float* dx, const float* dy, const float* w) {
   NVTX_RANGE("conv2d_backward_data");
   require_precision(ctx, false, "conv2d_backward_data");
-  if (!ctx.is_cuda()) return conv2d_backward_data_cpu(shape, dx, dy, w);
+  if (!ctx.is_cuda()) return conv2d_backward_data_cpu(ctx, shape, dx, dy, w);
   cudnn_backward_data(ctx, shape, dx, dy, w);
 }
 
 void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, const float* dy, const float* x) {
   NVTX_RANGE("conv2d_backward_filter");
   require_precision(ctx, false, "conv2d_backward_filter");
-  if (!ctx.is_cuda()) return conv2d_backward_filter_cpu(shape, dw, dy, x);
+  if (!ctx.is_cuda()) return conv2d_backward_filter_cpu(ctx, shape, dw, dy, x);
   const ConvPlan& p = plan_for(ctx, shape);
   cudnn_backward_filter(ctx, p, dw, dy, x, ctx.workspace(p.backward_filter_workspace));
 }

@@ -1,5 +1,6 @@
-// 2-D convolution (no bias, square stride and padding): cuDNN on the GPU, im2col + GEMM on the
-// CPU. The cuDNN descriptors and algorithms are chosen once per shape and cached. Activations are
+// 2-D convolution (no bias, square stride and padding): cuDNN on the GPU, oneDNN on the CPU
+// (engine/conv_cpu.h), both tested against the plain reference (engine/conv_reference.h). Each
+// library's plan is made once per shape and cached. Activations are
 // float32 NCHW, or under --precision bf16 bf16 NHWC (engine/tensor.h); weights and their gradient
 // are float32 [k][c][r][s] either way.
 #pragma once

@@ -6,6 +6,7 @@
 #include "engine/activation.h"
 #include "engine/activation_layout.h"
 #include "engine/check.h"
+#include "engine/cpu_loop.h"
 #include "engine/launch.h"
 #include "engine/nvtx.h"
 
@@ -43,7 +44,7 @@ template <typename T>
 void add(Context& ctx, T* y, const T* a, const T* b, size_t n) {
   NVTX_RANGE("add_forward");
   if (!ctx.is_cuda()) {
-    for (size_t i = 0; i < n; ++i) store(y, i, load(a, i) + load(b, i));
+    cpu_for_each(n, [=](size_t i) { store(y, i, load(a, i) + load(b, i)); });
     return;
   }
   if constexpr (std::is_same<T, uint16_t>::value) {
@@ -62,7 +63,7 @@ void add(Context& ctx, T* y, const T* a, const T* b, size_t n) {
 void relu_forward(Context& ctx, float* y, const float* x, size_t n) {
   NVTX_RANGE("relu_forward");
   if (!ctx.is_cuda()) {
-    for (size_t i = 0; i < n; ++i) y[i] = relu(x[i]);
+    cpu_for_each(n, [=](size_t i) { y[i] = relu(x[i]); });
     return;
   }
   relu_forward_kernel<<<grid_size(n), kThreads, 0, ctx.stream>>>(y, x, n);
@@ -72,7 +73,7 @@ void relu_forward(Context& ctx, float* y, const float* x, size_t n) {
 void relu_backward(Context& ctx, float* dx, const float* dy, const float* y, size_t n) {
   NVTX_RANGE("relu_backward");
   if (!ctx.is_cuda()) {
-    for (size_t i = 0; i < n; ++i) dx[i] = relu_gradient(dy[i], y[i]);
+    cpu_for_each(n, [=](size_t i) { dx[i] = relu_gradient(dy[i], y[i]); });
     return;
   }
   relu_backward_kernel<<<grid_size(n), kThreads, 0, ctx.stream>>>(dx, dy, y, n);

@@ -3,6 +3,12 @@
 
 #include <algorithm>
 
+#ifdef HAVE_ONEDNN
+#include <oneapi/dnnl/dnnl.h>
+
+#include "engine/check.h"
+#endif
+
 namespace {
 
 constexpr int kColumnBlock = 256;  // columns of B and C kept hot in cache across rows
@@ -57,4 +63,15 @@ void gemm_cpu(bool transpose_a, bool transpose_b, int m, int n, int k, float alp
       c_row[j] += alpha * sum;
     }
   }
+}
+
+void gemm_fast_cpu(bool transpose_a, bool transpose_b, int m, int n, int k, float alpha, const float* a, int lda,
+                   const float* b, int ldb, float beta, float* c, int ldc) {
+#ifdef HAVE_ONEDNN
+  const dnnl_status_t status = dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k, alpha, a, lda, b,
+                                          ldb, beta, c, ldc);
+  if (status != dnnl_success) fail_internal(__FILE__, __LINE__, "oneDNN: status %d (dnnl_sgemm)", static_cast<int>(status));
+#else
+  gemm_cpu(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#endif
 }

@@ -1,4 +1,4 @@
-// Linear layer: CPU GEMM reference and cuBLAS. cuBLAS is column-major, so a row-major [rows, cols]
+// Linear layer: the CPU's fast GEMM (engine/gemm_cpu.h) and cuBLAS. cuBLAS is column-major, so a row-major [rows, cols]
 // matrix is seen by it as its transpose; each call below is the row-major formula transposed.
 // --precision tf32 and bf16 let cuBLAS round the float32 operands to TF32 or bf16 and accumulate
 // in float32 (its "fast" compute types); the CPU emulates bf16 by rounding the operands.
@@ -51,7 +51,7 @@ void linear_forward(Context& ctx, const LinearShape& s, float* y, const float* x
   NVTX_RANGE("linear_forward");
   if (!ctx.is_cuda()) {
     const HostOperand x_op(ctx, x, static_cast<size_t>(s.n) * s.in), w_op(ctx, w, static_cast<size_t>(s.out) * s.in);
-    gemm_cpu(false, true, s.n, s.out, s.in, 1.0f, x_op.data, s.in, w_op.data, s.in, 0.0f, y, s.out);
+    gemm_fast_cpu(false, true, s.n, s.out, s.in, 1.0f, x_op.data, s.in, w_op.data, s.in, 0.0f, y, s.out);
     for (int row = 0; row < s.n; ++row)
       for (int o = 0; o < s.out; ++o) y[static_cast<long>(row) * s.out + o] += b[o];
     return;
@@ -68,9 +68,9 @@ void linear_backward(Context& ctx, const LinearShape& s, float* dx, float* dw, f
   if (!ctx.is_cuda()) {
     const HostOperand dy_op(ctx, dy, static_cast<size_t>(s.n) * s.out), x_op(ctx, x, static_cast<size_t>(s.n) * s.in),
         w_op(ctx, w, static_cast<size_t>(s.out) * s.in);
-    gemm_cpu(true, false, s.out, s.in, s.n, 1.0f, dy_op.data, s.out, x_op.data, s.in, 0.0f, dw, s.in);  // dW = dy^T x
+    gemm_fast_cpu(true, false, s.out, s.in, s.n, 1.0f, dy_op.data, s.out, x_op.data, s.in, 0.0f, dw, s.in);  // dW = dy^T x
     if (dx != nullptr)
-      gemm_cpu(false, false, s.n, s.in, s.out, 1.0f, dy_op.data, s.out, w_op.data, s.in, 0.0f, dx, s.in);
+      gemm_fast_cpu(false, false, s.n, s.in, s.out, 1.0f, dy_op.data, s.out, w_op.data, s.in, 0.0f, dx, s.in);
     for (int o = 0; o < s.out; ++o) {
       float sum = 0.0f;
       for (int row = 0; row < s.n; ++row) sum += dy[static_cast<long>(row) * s.out + o];

@@ -9,6 +9,7 @@
 
 #include "engine/activation_layout.h"
 #include "engine/check.h"
+#include "engine/cpu_loop.h"
 #include "engine/launch.h"
 #include "engine/nvtx.h"
 
@@ -47,6 +48,7 @@ template <typename T>
 void forward(Context& ctx, float* y, const T* x, int n, int c, int hw) {
   NVTX_RANGE("global_avg_pool_forward");
   if (!ctx.is_cuda()) {
+#pragma omp parallel for schedule(static) if (n * c * hw >= static_cast<long>(kCpuParallelFrom))
     for (long image = 0; image < n; ++image)
       for (int ch = 0; ch < c; ++ch) {
         float sum = 0.0f;
@@ -70,8 +72,9 @@ void backward(Context& ctx, T* dx, const float* dy, int n, int c, int hw) {
   NVTX_RANGE("global_avg_pool_backward");
   const long total = static_cast<long>(n) * c * hw;
   if (!ctx.is_cuda()) {
-    for (long i = 0; i < total; ++i)
-      store(dx, i, dy[i / (static_cast<long>(c) * hw) * c + ActivationLayout<T>::channel(i, c, hw)] / hw);
+    cpu_for_each(total, [=](size_t i) {
+      store(dx, i, dy[i / (static_cast<long>(c) * hw) * c + ActivationLayout<T>::channel(static_cast<long>(i), c, hw)] / hw);
+    });
     return;
   }
   CHECK(total < 2147483648L, "global average pool of %d x %d x %d: over 2^31 elements", n, c, hw);

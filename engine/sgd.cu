@@ -2,6 +2,7 @@
 #include "engine/sgd.h"
 
 #include "engine/check.h"
+#include "engine/cpu_loop.h"
 #include "engine/launch.h"
 #include "engine/nvtx.h"
 
@@ -33,9 +34,14 @@ void sgd_update(Context& ctx, const SgdConfig& config, const float* lr, float* p
   CHECK(config.momentum == 0.0f || momentum_buffer != nullptr, "momentum %g needs a momentum buffer",
         config.momentum);
   if (!ctx.is_cuda()) {
-    float unused = 0.0f;
-    for (size_t i = 0; i < n; ++i)
-      sgd_element(config, *lr, &params[i], grad[i], momentum_buffer != nullptr ? &momentum_buffer[i] : &unused);
+    const float rate = *lr;
+    if (momentum_buffer == nullptr)
+      cpu_for_each(n, [&](size_t i) {
+        float unused = 0.0f;
+        sgd_element(config, rate, &params[i], grad[i], &unused);
+      });
+    else
+      cpu_for_each(n, [&](size_t i) { sgd_element(config, rate, &params[i], grad[i], &momentum_buffer[i]); });
     return;
   }
   sgd_update_kernel<<<grid_size(n), kThreads, 0, ctx.stream>>>(config, lr, params, grad, momentum_buffer, n);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "engine/check.h"
+#include "engine/cpu_loop.h"
 #include "engine/launch.h"
 #include "engine/nvtx.h"
 #include "engine/tensor.h"
@@ -22,10 +23,7 @@ __global__ void for_each_kernel(size_t n, Op op) {
 template <typename Op>
 void for_each(Context& ctx, size_t n, Op op) {
   if (n == 0) return;
-  if (!ctx.is_cuda()) {
-    for (size_t i = 0; i < n; ++i) op(i);
-    return;
-  }
+  if (!ctx.is_cuda()) return cpu_for_each(n, op);
   for_each_kernel<<<grid_size(n), kThreads, 0, ctx.stream>>>(n, op);
   CUDA_CHECK_LAUNCH();
 }

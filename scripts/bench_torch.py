@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""PyTorch's images/s for the same networks, batch and precision as ./train, measured the same
-way (SGD with momentum, synthetic data already on the GPU), for side-by-side comparisons.
+"""PyTorch's images/s for the same networks, width, batch and precision as ./train, measured the
+same way (SGD with momentum, synthetic data already on the device), for side-by-side comparisons.
 
-usage: bench_torch.py [--model resnet18|preact-resnet18|preact-resnet34] [--batch 128]
-                      [--steps 200] [--precision fp32|tf32|bf16] [--channels-last] [--classes 10]
+usage: bench_torch.py [--device cuda|cpu] [--threads N] [--model resnet18|preact-resnet18|preact-resnet34]
+                      [--width 64] [--batch 128] [--steps 200] [--warmup 20]
+                      [--precision fp32|tf32|bf16] [--channels-last] [--classes 10]
 Prints one line: torch <model> batch=<b> precision=<p> images_per_s=<x>
 """
 import argparse
+import os
 import time
 
 import torch
@@ -82,6 +84,9 @@ MODELS = {
 
 def main():
     parser = argparse.ArgumentParser()
+    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    parser.add_argument("--threads", type=int, default=0, help="CPU: intra-op threads (0: all cores)")
+    parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--model", default="resnet18", choices=sorted(MODELS))
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=200)
@@ -92,13 +97,20 @@ def main():
     parser.add_argument("--size", type=int, default=32)
     args = parser.parse_args()
 
-    tf32 = args.precision == "tf32"
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    torch.backends.cudnn.allow_tf32 = tf32
-    torch.backends.cudnn.benchmark = True
-    device = torch.device("cuda")
+    cuda = args.device == "cuda"
+    if cuda:
+        tf32 = args.precision == "tf32"
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+        torch.backends.cudnn.benchmark = True
+    else:
+        if args.precision != "fp32":
+            parser.error("--device cpu measures fp32 only")
+        torch.set_num_threads(args.threads if args.threads > 0 else os.cpu_count())
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     block, counts = MODELS[args.model]
-    model = ResNet(block, counts, args.classes).to(device)
+    model = ResNet(block, counts, args.classes, args.width).to(device)
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
@@ -106,7 +118,7 @@ def main():
     labels = torch.randint(0, args.classes, (args.batch,), device=device)
 
     def step():
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+        with torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
             loss = F.cross_entropy(model(images), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -114,11 +126,11 @@ def main():
 
     for _ in range(args.warmup):
         step()
-    torch.cuda.synchronize()
+    sync()
     start = time.perf_counter()
     for _ in range(args.steps):
         step()
-    torch.cuda.synchronize()
+    sync()
     seconds = time.perf_counter() - start
     print(f"torch {args.model} batch={args.batch} precision={args.precision} "
           f"images_per_s={args.batch * args.steps / seconds:.1f}")

@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # Installs, with apt, what the build needs and the machine lacks; idempotent. CUDA, cuDNN and NCCL
 # come from the machine's CUDA install and cannot be installed here: if missing, say so and stop.
+# With --torch, also Debian's python3-torch where it can (optional: only the CPU benchmark's
+# PyTorch column needs it, and it is large, so the build and the tests never ask for it).
 set -uo pipefail
+with_torch=0
+case "${1:-}" in
+  --torch) with_torch=1 ;;
+  "") ;;
+  *) echo "install-deps: unknown argument '$1' (expected --torch or nothing)" >&2; exit 2 ;;
+esac
 
 # The CUDA install first: nothing apt brings helps without it, so say so before a long apt run.
 cuda_home=${CUDA_HOME:-/usr/local/cuda}
@@ -18,14 +26,18 @@ fi
 
 # Needed to build and test; gnuplot only draws the plots (any package's gnuplot will do).
 missing=()
-for p in libopenmpi-dev openmpi-bin libstb-dev doctest-dev; do
+# libdnnl-dev: oneDNN, which runs the CPU convolutions.
+for p in libopenmpi-dev openmpi-bin libstb-dev doctest-dev libdnnl-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 command -v gnuplot >/dev/null || missing+=(gnuplot)
 command -v python3 >/dev/null || missing+=(python3)  # rewrites the kernels for the emulated-kernel tests
-[ ${#missing[@]} -gt 0 ] || exit 0
+want_torch=0
+if [ "$with_torch" = 1 ] && ! dpkg-query -W -f='${Status}' python3-torch 2>/dev/null | grep -q "install ok installed"; then
+  want_torch=1
+fi
+[ ${#missing[@]} -gt 0 ] || [ "$want_torch" = 1 ] || exit 0
 
-echo "install-deps: installing ${missing[*]}"
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 if ! command -v apt-get >/dev/null; then
@@ -36,6 +48,12 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 apt_install() { DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >>"$log" 2>&1; }
 $sudo apt-get update -qq >"$log" 2>&1
+if [ "$want_torch" = 1 ]; then
+  echo "install-deps: installing python3-torch (for the benchmark's PyTorch column)"
+  apt_install python3-torch || echo "install-deps: python3-torch could not be installed; the benchmark says 'no torch'" >&2
+fi
+[ ${#missing[@]} -gt 0 ] || exit 0
+echo "install-deps: installing ${missing[*]}"
 apt_install "${missing[@]}" && exit 0
 # Without gnuplot everything still builds and tests (the plot tests skip): try the rest alone.
 needed=()

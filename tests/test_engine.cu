@@ -11,6 +11,7 @@
 #include <thread>
 #include <tuple>
 
+#include <omp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +21,8 @@
 #include "engine/check.h"
 #include "engine/checkpoint.h"
 #include "engine/conv.h"
+#include "engine/conv_cpu.h"
+#include "engine/conv_reference.h"
 #include "engine/cross_entropy.h"
 #include "engine/elementwise.h"
 #include "engine/flags.h"
@@ -179,15 +182,85 @@ TEST_CASE("conv2d: forward matches a direct loop") {
       }
 }
 
-TEST_CASE("conv2d: CUDA matches the CPU reference" * REQUIRES_GPU) {
+// The plain reference convolution (engine/conv_reference.h) on host vectors: y, dx, dw.
+Vectors conv_reference(const ConvShape& s, const Vectors& in, const std::vector<float>& dy) {
+  std::vector<float> y(conv_output_size(s)), dx(in[0].size()), dw(in[1].size());
+  conv2d_forward_reference(s, y.data(), in[0].data(), in[1].data());
+  conv2d_backward_data_reference(s, dx.data(), dy.data(), in[1].data());
+  conv2d_backward_filter_reference(s, dw.data(), dy.data(), in[0].data());
+  return Vectors{y, dx, dw};
+}
+
+Vectors conv_inputs(const ConvShape& s) {
+  return {random_vector(static_cast<size_t>(s.n) * s.c * s.h * s.w, 1), random_vector(s.weight_count(), 2)};
+}
+
+// The reference's shapes, two real ResNet18 layers, and ones oneDNN treats apart: the 3-channel
+// stem, a channel count no block size divides, a 1x1 projection with stride 2, a 4x4 plane.
+std::vector<ConvShape> library_conv_cases() {
   std::vector<ConvShape> shapes = conv_cases();
-  shapes.push_back(ConvShape{8, 64, 32, 32, 64, 3, 3, 1, 1});  // a real ResNet18 layer
+  shapes.push_back(ConvShape{8, 64, 32, 32, 64, 3, 3, 1, 1});
   shapes.push_back(ConvShape{8, 128, 16, 16, 256, 3, 3, 2, 1});
-  for (const ConvShape& s : shapes) {
-    const Vectors inputs = {random_vector(static_cast<size_t>(s.n) * s.c * s.h * s.w, 1),
-                            random_vector(s.weight_count(), 2)};
-    check_cuda_matches_cpu(conv_run(s), inputs, conv_output_size(s));
+  shapes.push_back(ConvShape{4, 3, 32, 32, 16, 3, 3, 1, 1});
+  shapes.push_back(ConvShape{3, 20, 9, 9, 36, 3, 3, 1, 1});
+  shapes.push_back(ConvShape{4, 32, 16, 16, 64, 1, 1, 2, 0});
+  shapes.push_back(ConvShape{16, 64, 4, 4, 64, 3, 3, 1, 1});
+  return shapes;
+}
+
+// A library's result against the reference's: they differ only in the order (and fusing) of the
+// float32 sums, which moves a result by a few units in the last place of the largest term, so
+// 1e-5 of the largest result bounds it with room to spare; a wrong index or a lost term is O(1).
+void check_conv_library(Context& ctx, const ConvShape& s, double tolerance) {
+  INFO("shape n" << s.n << " c" << s.c << " " << s.h << "x" << s.w << " k" << s.k << " " << s.r << "x" << s.s
+                 << " stride " << s.stride << " pad " << s.pad);
+  const Vectors inputs = conv_inputs(s);
+  const std::vector<float> dy = random_vector(conv_output_size(s), 99);
+  const Vectors expected = conv_reference(s, inputs, dy), actual = conv_run(s)(ctx, inputs, dy);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    INFO("output " << i);  // y, dx, dw
+    CHECK(relative_error(actual[i], expected[i]) < tolerance);
   }
+}
+
+TEST_CASE("conv2d: the CPU's library convolutions match the reference") {
+  INFO(cpu_convolution_library());
+  for (const ConvShape& s : library_conv_cases()) check_conv_library(cpu_context(), s, 1e-5);
+}
+
+TEST_CASE("conv2d: CUDA matches the CPU reference" * REQUIRES_GPU) {
+  Context gpu(ContextOptions{Device::CUDA});
+  for (const ConvShape& s : library_conv_cases()) check_conv_library(gpu, s, 1e-4);
+}
+
+// Ranks that are threads of one process each run their own context's convolutions at once: the
+// results must be those of one context alone, bit for bit (oneDNN with per-context scratchpads).
+TEST_CASE("conv2d on the CPU: contexts on several threads at once give one context's bits") {
+  const ConvShape s{4, 16, 16, 16, 32, 3, 3, 1, 1};
+  const Vectors inputs = conv_inputs(s);
+  const std::vector<float> dy = random_vector(conv_output_size(s), 99);
+  const int saved_threads = omp_get_max_threads();
+  omp_set_num_threads(1);  // what each of the ranks below gets
+  const Vectors alone = [&] {
+    Context ctx(ContextOptions{Device::CPU});
+    return conv_run(s)(ctx, inputs, dy);
+  }();
+  omp_set_num_threads(saved_threads);
+  constexpr int kRanks = 4;
+  std::vector<Vectors> results(kRanks);
+  std::vector<std::thread> ranks;
+  for (int rank = 0; rank < kRanks; ++rank)
+    ranks.emplace_back([&, rank] {
+      omp_set_num_threads(1);
+      Context ctx(ContextOptions{Device::CPU});
+      for (int repeat = 0; repeat < 3; ++repeat) results[rank] = conv_run(s)(ctx, inputs, dy);
+    });
+  for (std::thread& t : ranks) t.join();
+  for (int rank = 0; rank < kRanks; ++rank)
+    for (size_t i = 0; i < alone.size(); ++i) {
+      INFO("rank " << rank << ", output " << i);
+      CHECK(same_bits(results[rank][i], alone[i]));
+    }
 }
 
 TEST_CASE("bf16: round to nearest even, infinities and NaN kept") {
@@ -366,6 +439,25 @@ TEST_CASE("batchnorm: training backward matches central differences") {
     check_gradients(batchnorm_run(s, true), batchnorm_inputs(s), static_cast<size_t>(s.n) * s.c * s.hw, {0, 1, 2},
                     1e-2f, 2e-3);
   }
+}
+
+// The CPU batch norm splits the channels over the threads, each channel's sums in one thread: so
+// one thread and several give the same bits, fused ReLU or not, training or evaluation.
+TEST_CASE("batchnorm on the CPU: the same bits on one thread and on several") {
+  const BatchNormShape s{6, 5, 37};  // 37 pixels: not a whole number of vector lanes
+  const Vectors in = batchnorm_inputs(s);
+  const std::vector<float> dy = random_vector(static_cast<size_t>(s.n) * s.c * s.hw, 24);
+  const int saved_threads = omp_get_max_threads();
+  for (Activation activation : {Activation::None, Activation::ReLU})
+    for (bool training : {true, false}) {
+      INFO("relu " << (activation == Activation::ReLU) << ", training " << training);
+      omp_set_num_threads(1);
+      const Vectors one = batchnorm_run(s, training, activation)(cpu_context(), in, dy);
+      omp_set_num_threads(3);
+      const Vectors three = batchnorm_run(s, training, activation)(cpu_context(), in, dy);
+      for (size_t i = 0; i < one.size(); ++i) CHECK(same_bits(one[i], three[i]));
+    }
+  omp_set_num_threads(saved_threads);
 }
 
 TEST_CASE("batchnorm: batch statistics, running averages and evaluation mode") {

@@ -33,6 +33,7 @@ Storage::Storage(std::shared_ptr<CachingAllocator> a, size_t b) : allocator(std:
 Storage::~Storage() { allocator->release(ptr, bytes); }
 
 ConvAlgorithmCache::~ConvAlgorithmCache() {}
+void CpuConvPlansDeleter::operator()(CpuConvPlans*) const {}  // no convolution runs emulated: none is ever made
 PhaseTimer::~PhaseTimer() {}
 
 Context::Context(const ContextOptions& options)
