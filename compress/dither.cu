@@ -10,6 +10,7 @@
 #include "compress/entropy_coder.h"
 #include "compress/operators.h"
 #include "engine/check.h"
+#include "engine/cpu_loop.h"
 #include "engine/launch.h"
 #include "engine/nvtx.h"
 
@@ -76,11 +77,17 @@ class DitherCompressor : public Compressor {
       ctx.download(levels_.data(), device_levels_.data(), levels_.size() * sizeof(int16_t));
     } else {
       statistics_.compute(ctx, BlockStatistic::Norm2, x, norms_.data());
-      for (uint32_t i = 0; i < n; ++i) {
-        const float norm = norms_[block_of(block_starts_.data(), blocks, i)];
-        levels_[i] = dither_level(x[i], norm, config_.levels, dither_noise(config_.seed, key.step, key.rank, i));
-        if (error != nullptr) error[i] = sub_rn(x[i], dither_value(levels_[i], norm, config_.levels));
-      }
+      const uint32_t* starts = block_starts_.data();
+      const float* norms = norms_.data();
+      int16_t* levels = levels_.data();
+      const int s = config_.levels;
+      const uint64_t seed = config_.seed;
+      cpu_for_each(n, [=](size_t j) {
+        const uint32_t i = static_cast<uint32_t>(j);
+        const float norm = norms[block_of(starts, blocks, i)];
+        levels[i] = dither_level(x[i], norm, s, dither_noise(seed, key.step, key.rank, i));
+        if (error != nullptr) error[i] = sub_rn(x[i], dither_value(levels[i], norm, s));
+      });
     }
     encode();
     const size_t bytes = staged_.size();

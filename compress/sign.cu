@@ -102,13 +102,19 @@ class SignCompressor : public Compressor {
       CUDA_CHECK_LAUNCH();
       return;
     }
+    // Word by word (one load per 32 elements), clipped to the block at its two ends.
     for (uint32_t block = 0; block < b; ++block) {
-      const uint32_t start = block_starts_[block];
+      const uint32_t start = block_starts_[block], end = block_starts_[block + 1];
+      if (start == end) continue;
       const float scale = scales[block];
-      cpu_for_each(block_starts_[block + 1] - start, [=](size_t j) {
-        const size_t i = start + j;
-        out[i] = (packed[i / 32] >> (i % 32)) & 1u ? scale : -scale;
-      });
+      const long first = start / 32, last = (end - 1) / 32;
+#pragma omp parallel for schedule(static) if (end - start >= kCpuParallelFrom)
+      for (long w = first; w <= last; ++w) {
+        const uint32_t word = packed[w], base = static_cast<uint32_t>(w) * 32;
+        const uint32_t lo = std::max(start, base), hi = std::min(end, base + 32);
+#pragma omp simd
+        for (uint32_t i = lo; i < hi; ++i) out[i] = (word >> (i - base)) & 1u ? scale : -scale;
+      }
     }
   }
 

@@ -152,21 +152,24 @@ class TopKCompressor : public Compressor {
   }
 
  private:
-  void compress_cpu(const float* x, uint32_t* indices, float* values, float* error) const {
-    std::vector<uint32_t> order;
-    for (size_t b = 0; b < blocks_.size(); ++b) {
+  // Blocks over the threads, each selecting in its own stretch of cpu_order_ (one index per element).
+  void compress_cpu(const float* x, uint32_t* indices, float* values, float* error) {
+    cpu_order_.resize(count_);  // once: the size never changes
+    const long block_count = static_cast<long>(blocks_.size());
+#pragma omp parallel for schedule(dynamic) if (block_count > 1)
+    for (long b = 0; b < block_count; ++b) {
       const uint32_t start = block_starts_[b], end = block_starts_[b + 1];
       const size_t k = kept_starts_[b + 1] - kept_starts_[b];
-      order.resize(end - start);
-      std::iota(order.begin(), order.end(), start);
+      const auto order_begin = cpu_order_.begin() + start, order_end = cpu_order_.begin() + end;
+      std::iota(order_begin, order_end, start);
       const auto better = [x](uint32_t i, uint32_t j) {
         const float a = std::fabs(x[i]), c = std::fabs(x[j]);
         return a > c || (a == c && i < j);
       };
-      std::nth_element(order.begin(), order.begin() + (k - 1), order.end(), better);
-      std::sort(order.begin(), order.begin() + k);
+      std::nth_element(order_begin, order_begin + (k - 1), order_end, better);
+      std::sort(order_begin, order_begin + k);
       for (size_t s = 0; s < k; ++s) {
-        const uint32_t i = order[s];
+        const uint32_t i = order_begin[s];
         indices[kept_starts_[b] + s] = i;
         values[kept_starts_[b] + s] = x[i];
         if (error != nullptr) error[i] = 0.0f;
@@ -180,6 +183,7 @@ class TopKCompressor : public Compressor {
   int key_bits_ = 64;
   Buffer<uint64_t> keys_, sorted_keys_, winners_, sorted_winners_;
   Buffer<uint32_t> order_, sorted_order_;
+  std::vector<uint32_t> cpu_order_;
   Buffer<uint8_t> sort_scratch_;
 };
 

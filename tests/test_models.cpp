@@ -265,7 +265,7 @@ void check_bf16_step(const std::vector<std::vector<float>>& low, const std::vect
   for (size_t i = 0; i < reference.size(); ++i) {
     INFO(names[i]);
     const double error = relative_error(low[i], reference[i]), direction = cosine(low[i], reference[i]);
-    MESSAGE(names[i] << ": normwise relative error " << error << ", cosine " << direction);
+    MESSAGE(std::string(names[i]) << ": normwise relative error " << error << ", cosine " << direction);  // not the address
     if (i == 1)
       CHECK(direction > min_cosine);
     else
