@@ -1,4 +1,4 @@
-// Batch normalisation: CPU loops (double accumulation, threads over channels) and CUDA kernels (partial sums per chunk),
+// Batch normalisation: CPU loops (double accumulation, threads over planes) and CUDA kernels (partial sums per chunk),
 // each templated on the activations' element type (float32 NCHW or bf16 NHWC).
 #include "engine/batchnorm.h"
 
@@ -8,6 +8,7 @@
 #include "engine/activation_layout.h"
 #include "engine/channels_last_tiling.h"
 #include "engine/check.h"
+#include "engine/cpu_loop.h"
 #include "engine/launch.h"
 #include "engine/nvtx.h"
 
@@ -55,10 +56,16 @@ HOST_DEVICE inline long channel_index(const BatchNormShape& s, int ch, long j) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// CPU: threads take whole channels (so the bits do not depend on how many there are), and each
-// channel is visited image by image, one pixel run at a time (contiguous in NCHW), which the
-// compiler vectorises. Sums are in double: per image a vectorised sum over its pixels (the lanes'
-// order fixed by the build), then the images in order.
+// CPU: the statistics are sums over each (image, channel) plane, one plane per task on the rank's
+// threads, which in NCHW streams through memory in order; a plane's sum is vectorised, in double;
+// then each channel adds its planes in image order. So the bits do not depend on how many threads
+// there are. As on the GPU, the forward statistics take one
+// pass, about a shift (the channel's first element), and the output a second.
+
+// Two sums of one plane or channel.
+struct SumPair {
+  double first = 0.0, second = 0.0;
+};
 
 // The flat index of channel ch's first pixel in `image`, and the distance between its pixels.
 template <typename T>
@@ -70,114 +77,178 @@ constexpr long pixel_step(const BatchNormShape& s) {
   return std::is_same<T, uint16_t>::value ? s.c : 1;
 }
 
-// The sums over channel ch of term(i) for every flat index i of the channel, two at a time.
-template <typename T, typename Term>
-void channel_sums(const BatchNormShape& s, int ch, const Term& term, double* first, double* second) {
-  const long step = pixel_step<T>(s);
-  double a = 0.0, b = 0.0;
-  for (long image = 0; image < s.n; ++image) {
-    const long start = plane_start<T>(s, image, ch);
-    double plane_a = 0.0, plane_b = 0.0;
-#pragma omp simd reduction(+ : plane_a, plane_b)
-    for (long p = 0; p < s.hw; ++p) {
-      double ta, tb;
-      term(start + p * step, &ta, &tb);
-      plane_a += ta;
-      plane_b += tb;
-    }
-    a += plane_a;
-    b += plane_b;
+// Calls each(plane, ch, start) for every plane (plane = image * c + ch; start: its first flat
+// index), the planes spread over the threads in memory order.
+template <typename T, typename Each>
+void for_each_plane(const BatchNormShape& s, const Each& each) {
+  const long planes = static_cast<long>(s.n) * s.c;
+#pragma omp parallel for schedule(static) if (planes * s.hw >= static_cast<long>(kCpuParallelFrom))
+  for (long plane = 0; plane < planes; ++plane) {
+    const int ch = static_cast<int>(plane % s.c);
+    each(plane, ch, plane_start<T>(s, plane / s.c, ch));
   }
-  *first = a;
-  *second = b;
 }
 
-// Calls write(i) for every flat index i of channel ch.
-template <typename T, typename Write>
-void for_channel(const BatchNormShape& s, int ch, const Write& write) {
+// Calls write(i) for every flat index i, with write = channel_write(ch) made once per plane (so
+// what is constant per channel is loaded outside the vectorised loop).
+template <typename T, typename ChannelWrite>
+void for_each_element(const BatchNormShape& s, const ChannelWrite& channel_write) {
   const long step = pixel_step<T>(s);
-  for (long image = 0; image < s.n; ++image) {
-    const long start = plane_start<T>(s, image, ch);
+  for_each_plane<T>(s, [&](long, int ch, long start) {
+    const auto write = channel_write(ch);
 #pragma omp simd
     for (long p = 0; p < s.hw; ++p) write(start + p * step);
-  }
+  });
+}
+
+// The per-channel sums of the two terms that term = channel_term(ch) gives as a SumPair term(i)
+// for each flat index i of channel ch; `partials` holds n x c SumPairs. A plane is summed in
+// kSumLanes interleaved lanes (lane l takes pixels l, l + kSumLanes, ...; the tail goes to lane 0),
+// and the lanes are then added in order: one order on every machine, and one the compiler turns
+// into vector code (an `omp simd` reduction over this lambda, g++ 12 leaves scalar).
+constexpr int kSumLanes = 8;
+
+template <typename T, typename ChannelTerm>
+void channel_sums(const BatchNormShape& s, const ChannelTerm& channel_term, SumPair* partials, SumPair* sums) {
+  const long step = pixel_step<T>(s);
+  for_each_plane<T>(s, [&](long plane, int ch, long start) {
+    const auto term = channel_term(ch);
+    double a[kSumLanes] = {}, b[kSumLanes] = {};
+    long p = 0;
+    for (; p + kSumLanes <= s.hw; p += kSumLanes)
+      for (int lane = 0; lane < kSumLanes; ++lane) {
+        const SumPair t = term(start + (p + lane) * step);
+        a[lane] += t.first;
+        b[lane] += t.second;
+      }
+    for (; p < s.hw; ++p) {
+      const SumPair t = term(start + p * step);
+      a[0] += t.first;
+      b[0] += t.second;
+    }
+    SumPair total;
+    for (int lane = 0; lane < kSumLanes; ++lane) total.first += a[lane], total.second += b[lane];
+    partials[plane] = total;
+  });
+  for (int ch = 0; ch < s.c; ++ch) sums[ch] = {};
+  for (long image = 0; image < s.n; ++image)
+    for (int ch = 0; ch < s.c; ++ch) {
+      sums[ch].first += partials[image * s.c + ch].first;
+      sums[ch].second += partials[image * s.c + ch].second;
+    }
+}
+
+// Scratch for channel_sums: n x c plane partials, then c channel sums, from the context's
+// workspace (it only grows, so a warm step allocates nothing).
+struct SumScratch {
+  SumPair* partials;
+  SumPair* sums;
+};
+inline SumScratch sum_scratch(Context& ctx, const BatchNormShape& s) {
+  auto* pairs = static_cast<SumPair*>(ctx.workspace(sizeof(SumPair) * (static_cast<size_t>(s.n) + 1) * s.c));
+  return {pairs, pairs + static_cast<size_t>(s.n) * s.c};
+}
+
+// body(std::true_type) or body(std::false_type) as `flag` says: a loop in body is then compiled
+// once with an optional operand and once without, so neither tests a pointer per element (a
+// test the compiler will not vectorise).
+template <typename Body>
+inline void with_flag(bool flag, const Body& body) {
+  if (flag)
+    body(std::true_type{});
+  else
+    body(std::false_type{});
+}
+
+// y = normalized(x) with per-channel mean and scale (the batch's or the running ones).
+template <bool kResidual, typename T>
+void normalize_cpu(const BatchNormShape& s, Activation activation, T* y, const T* x, const T* residual,
+                   const float* gamma, const float* beta, const float* mean, const float* inv_std) {
+  for_each_element<T>(s, [&](int ch) {
+    return [=, mean_c = mean[ch], inv_std_c = inv_std[ch], gamma_c = gamma[ch], beta_c = beta[ch]](long i) {
+      store(y, i, normalized(load(x, i), mean_c, inv_std_c, gamma_c, beta_c, kResidual,
+                             kResidual ? load(residual, i) : 0.0f, activation));
+    };
+  });
 }
 
 template <typename T>
-void batchnorm_forward_train_cpu(const BatchNormShape& s, const BatchNormParams& p, T* y, const T* x,
+void batchnorm_forward_train_cpu(Context& ctx, const BatchNormShape& s, const BatchNormParams& p, T* y, const T* x,
                                  const T* residual, const float* gamma, const float* beta, float* saved_mean,
                                  float* saved_inv_std, float* running_mean, float* running_var) {
-  const long m = s.per_channel();
-#pragma omp parallel for schedule(static)
+  const SumScratch scratch = sum_scratch(ctx, s);
+  const auto shift_of = [&](int ch) { return load(x, plane_start<T>(s, 0, ch)); };
+  channel_sums<T>(
+      s,
+      [&](int ch) {
+        return [x, shift = shift_of(ch)](long i) {
+          const double d = load(x, i) - shift;
+          return SumPair{d, d * d};
+        };
+      },
+      scratch.partials, scratch.sums);
+  const double m = static_cast<double>(s.per_channel());
   for (int ch = 0; ch < s.c; ++ch) {
-    double sum, unused;
-    channel_sums<T>(s, ch, [&](long i, double* v, double* w) { *v = load(x, i), *w = 0.0; }, &sum, &unused);
-    const double mean = sum / m;
-    double squares;
-    channel_sums<T>(
-        s, ch,
-        [&](long i, double* v, double* w) {
-          const double d = load(x, i) - mean;
-          *v = d * d, *w = 0.0;
-        },
-        &squares, &unused);
-    const double var = squares / m;
-    const float inv_std = static_cast<float>(1.0 / std::sqrt(var + p.eps));
-    const float mean_f = static_cast<float>(mean), gamma_c = gamma[ch], beta_c = beta[ch];
-    for_channel<T>(s, ch, [&](long i) {
-      store(y, i, normalized(load(x, i), mean_f, inv_std, gamma_c, beta_c, residual != nullptr,
-                             residual != nullptr ? load(residual, i) : 0.0f, p.activation));
-    });
-    saved_mean[ch] = mean_f;
-    saved_inv_std[ch] = inv_std;
+    const double shifted_mean = scratch.sums[ch].first / m;
+    const double var = std::fmax(scratch.sums[ch].second / m - shifted_mean * shifted_mean, 0.0);
+    const float mean = static_cast<float>(shift_of(ch) + shifted_mean);
+    saved_mean[ch] = mean;
+    saved_inv_std[ch] = static_cast<float>(1.0 / std::sqrt(var + p.eps));
     const double unbiased = m > 1 ? var * m / (m - 1) : var;
-    running_mean[ch] = (1.0f - p.momentum) * running_mean[ch] + p.momentum * mean_f;
+    running_mean[ch] = (1.0f - p.momentum) * running_mean[ch] + p.momentum * mean;
     running_var[ch] = (1.0f - p.momentum) * running_var[ch] + p.momentum * static_cast<float>(unbiased);
   }
+  with_flag(residual != nullptr, [&](auto has_residual) {
+    normalize_cpu<decltype(has_residual)::value>(s, p.activation, y, x, residual, gamma, beta, saved_mean,
+                                                 saved_inv_std);
+  });
 }
 
 template <typename T>
-void batchnorm_forward_eval_cpu(const BatchNormShape& s, const BatchNormParams& p, T* y, const T* x, const T* residual,
-                                const float* gamma, const float* beta, const float* running_mean,
+void batchnorm_forward_eval_cpu(Context& ctx, const BatchNormShape& s, const BatchNormParams& p, T* y, const T* x,
+                                const T* residual, const float* gamma, const float* beta, const float* running_mean,
                                 const float* running_var) {
-#pragma omp parallel for schedule(static)
-  for (int ch = 0; ch < s.c; ++ch) {
-    const float inv_std = running_inv_std(running_var[ch], p.eps);
-    const float mean = running_mean[ch], gamma_c = gamma[ch], beta_c = beta[ch];
-    for_channel<T>(s, ch, [&](long i) {
-      store(y, i, normalized(load(x, i), mean, inv_std, gamma_c, beta_c, residual != nullptr,
-                             residual != nullptr ? load(residual, i) : 0.0f, p.activation));
-    });
-  }
+  float* inv_std = static_cast<float*>(ctx.workspace(sizeof(float) * s.c));
+  for (int ch = 0; ch < s.c; ++ch) inv_std[ch] = running_inv_std(running_var[ch], p.eps);
+  with_flag(residual != nullptr, [&](auto has_residual) {
+    normalize_cpu<decltype(has_residual)::value>(s, p.activation, y, x, residual, gamma, beta, running_mean, inv_std);
+  });
 }
 
-template <typename T>
-void batchnorm_backward_cpu(const BatchNormShape& s, T* dx, float* dgamma, float* dbeta, T* d_residual, const T* dy,
-                            const T* y, const T* x, const float* gamma, const float* saved_mean,
+// The gradient reaching the normalisation at element i: dy, through the ReLU when it is fused.
+template <bool kFusedRelu, typename T>
+inline float normalized_gradient_at(const T* dy, const T* y, long i) {
+  return kFusedRelu ? relu_gradient(load(dy, i), load(y, i)) : load(dy, i);
+}
+
+template <bool kFusedRelu, bool kResidual, typename T>
+void batchnorm_backward_cpu(Context& ctx, const BatchNormShape& s, T* dx, float* dgamma, float* dbeta, T* d_residual,
+                            const T* dy, const T* y, const T* x, const float* gamma, const float* saved_mean,
                             const float* saved_inv_std) {
-  const float m = static_cast<float>(s.per_channel());
-#pragma omp parallel for schedule(static)
+  const SumScratch scratch = sum_scratch(ctx, s);
+  channel_sums<T>(
+      s,
+      [&](int ch) {
+        return [=, mean = saved_mean[ch], inv_std = saved_inv_std[ch]](long i) {
+          const float g = normalized_gradient_at<kFusedRelu>(dy, y, i);
+          return SumPair{g, static_cast<double>(g) * ((load(x, i) - mean) * inv_std)};
+        };
+      },
+      scratch.partials, scratch.sums);
   for (int ch = 0; ch < s.c; ++ch) {
-    const float mean = saved_mean[ch], inv_std = saved_inv_std[ch], gamma_c = gamma[ch];
-    double sum_dy, sum_dy_xhat;
-    channel_sums<T>(
-        s, ch,
-        [&](long i, double* g_sum, double* g_xhat) {
-          const float g = normalized_gradient(dy, y, i);
-          *g_sum = g;
-          *g_xhat = static_cast<double>(g) * ((load(x, i) - mean) * inv_std);
-        },
-        &sum_dy, &sum_dy_xhat);
-    dbeta[ch] = static_cast<float>(sum_dy);
-    dgamma[ch] = static_cast<float>(sum_dy_xhat);
-    // What the GPU uses: the sums as stored in dbeta and dgamma.
-    const float sum_g = dbeta[ch], sum_g_xhat = dgamma[ch];
-    for_channel<T>(s, ch, [&](long i) {
-      const float g = normalized_gradient(dy, y, i);
-      store(dx, i, input_gradient(g, load(x, i), mean, inv_std, gamma_c, m, sum_g, sum_g_xhat));
-      if (d_residual != nullptr) store(d_residual, i, g);
-    });
+    dbeta[ch] = static_cast<float>(scratch.sums[ch].first);
+    dgamma[ch] = static_cast<float>(scratch.sums[ch].second);
   }
+  // What the GPU uses: the sums as stored in dbeta and dgamma.
+  const float m = static_cast<float>(s.per_channel());
+  for_each_element<T>(s, [&](int ch) {
+    return [=, mean = saved_mean[ch], inv_std = saved_inv_std[ch], gamma_c = gamma[ch], sum_g = dbeta[ch],
+            sum_g_x_hat = dgamma[ch]](long i) {
+      const float g = normalized_gradient_at<kFusedRelu>(dy, y, i);
+      store(dx, i, input_gradient(g, load(x, i), mean, inv_std, gamma_c, m, sum_g, sum_g_x_hat));
+      if (kResidual) store(d_residual, i, g);
+    };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -514,7 +585,7 @@ void forward_train(Context& ctx, const BatchNormShape& shape, const BatchNormPar
                    float* running_mean, float* running_var) {
   NVTX_RANGE("batchnorm_forward_train");
   if (!ctx.is_cuda())
-    return batchnorm_forward_train_cpu(shape, params, y, x, residual, gamma, beta, saved_mean, saved_inv_std,
+    return batchnorm_forward_train_cpu(ctx, shape, params, y, x, residual, gamma, beta, saved_mean, saved_inv_std,
                                        running_mean, running_var);
   check_cuda_shape(shape);
   const ChannelPartials partials = channel_partials<T>(ctx, shape, ShiftedMoments<T>{x}, {x});
@@ -530,7 +601,7 @@ void forward_eval(Context& ctx, const BatchNormShape& shape, const BatchNormPara
                   const float* running_var) {
   NVTX_RANGE("batchnorm_forward_eval");
   if (!ctx.is_cuda())
-    return batchnorm_forward_eval_cpu(shape, params, y, x, residual, gamma, beta, running_mean, running_var);
+    return batchnorm_forward_eval_cpu(ctx, shape, params, y, x, residual, gamma, beta, running_mean, running_var);
   check_cuda_shape(shape);
   normalize(ctx, shape, y, x, residual, gamma, beta, running_mean, nullptr, running_var, params);
 }
@@ -542,7 +613,12 @@ void backward(Context& ctx, const BatchNormShape& shape, const BatchNormParams& 
   NVTX_RANGE("batchnorm_backward");
   CHECK((params.activation == Activation::ReLU) == (y != nullptr), "batchnorm backward: pass y exactly when ReLU is fused");
   if (!ctx.is_cuda())
-    return batchnorm_backward_cpu(shape, dx, dgamma, dbeta, d_residual, dy, y, x, gamma, saved_mean, saved_inv_std);
+    return with_flag(y != nullptr, [&](auto fused_relu) {
+      with_flag(d_residual != nullptr, [&](auto has_residual) {
+        batchnorm_backward_cpu<decltype(fused_relu)::value, decltype(has_residual)::value>(
+            ctx, shape, dx, dgamma, dbeta, d_residual, dy, y, x, gamma, saved_mean, saved_inv_std);
+      });
+    });
   check_cuda_shape(shape);
   const ChannelPartials partials =
       channel_partials<T>(ctx, shape, GradientSums<T>{dy, y, x, saved_mean, saved_inv_std}, {dy, y, x});

@@ -38,6 +38,11 @@ steps_for() {  # width batch
   awk -v w="$1" -v b="$2" -v s="$seconds" 'BEGIN { n = int(s * 600 * 64 / (w * w) / b + 0.5); if (n < 3) n = 3; print n }'
 }
 
+# The learning rate of a cell, 0.1 per 128 images: the speed does not depend on it, but at 0.1 a
+# small batch diverges within a few hundred steps (PreAct-ResNet18 width 8, batch 32 reaches NaN at
+# step ~160, the im2col reference path as well), and a run that stops measures nothing.
+lr_for() { awk -v b="$1" 'BEGIN { printf "%g", 0.1 * b / 128 }'; }
+
 # Our images/s: the second of two log intervals of equal length (the first holds the warm-up:
 # oneDNN's kernel generation, first-touch page faults), or the first line of the error.
 ours() {  # model width batch steps [extra flags...]
@@ -45,17 +50,18 @@ ours() {  # model width batch steps [extra flags...]
   shift 4
   rm -rf "$dir"
   if ! ./train --device cpu --dataset synthetic --model "$model" --width "$width" --batch-size "$batch" \
-      --steps $((2 * steps)) --log-every "$steps" --eval-every 1000000 --run-dir "$dir" "$@" >"$work/out" 2>&1; then
+      --steps $((2 * steps)) --log-every "$steps" --eval-every 1000000 --lr "$(lr_for "$batch")" --run-dir "$dir" "$@" >"$work/out" 2>&1; then
     sed -n 's/^error: //p' "$work/out" | head -n 1 | cut -c1-40
     return
   fi
-  grep '"images_per_s"' "$dir/metrics.jsonl" | tail -n 1 | sed -E 's/.*"images_per_s": ([0-9.eE+-]+).*/\1/'
+  grep '"images_per_s"' "$dir/metrics.jsonl" | tail -n 1 | sed -E 's/.*"images_per_s": ([0-9.eE+-]+).*/\1/' |
+    awk '{ printf "%.1f\n", $1 }'
 }
 
 theirs() {  # model width batch steps
   [ -n "$torch_python" ] || { echo "no torch"; return; }
   "$torch_python" scripts/bench_torch.py --device cpu --threads "$threads" --model "$1" --width "$2" --batch "$3" \
-    --steps "$4" --warmup 2 2>/dev/null | sed -nE 's/.*images_per_s=([0-9.]+).*/\1/p'
+    --steps "$4" --warmup 2 --lr "$(lr_for "$3")" 2>/dev/null | sed -nE 's/.*images_per_s=([0-9.]+).*/\1/p'
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }'; }
@@ -69,7 +75,7 @@ gflops() { awk -v r="$1" -v f="$2" 'BEGIN { if (r + 0 > 0) printf "%.1f", r * f;
 
 echo "# CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $threads threads for ours and for PyTorch"
 echo "# ours: ./train --device cpu ($(./train --print-params 2>/dev/null | sed -n 's/.*convolutions: //p' | head -n 1));" \
-     "PyTorch: ${torch_python:+$("$torch_python" -c 'import torch; print(torch.__version__)' 2>/dev/null)}${torch_python:-not installed}"
+     "PyTorch: ${torch_python:+$("$torch_python" -c 'import torch; print(torch.__version__)' 2>/dev/null) ($torch_python)}${torch_python:-not installed}"
 echo "# one worker, synthetic 32x32 data, fp32, SGD momentum 0.9; about $seconds s timed per cell, after a warm-up of as many steps"
 printf "%-16s %5s %5s %10s %8s %11s %8s %6s\n" model width batch "ours img/s" GFLOP/s "torch img/s" GFLOP/s ratio
 for model in $models; do

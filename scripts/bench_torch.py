@@ -91,6 +91,7 @@ def main():
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"])
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--classes", type=int, default=10)
@@ -113,7 +114,7 @@ def main():
     model = ResNet(block, counts, args.classes, args.width).to(device)
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4)
     images = torch.randn(args.batch, 3, args.size, args.size, device=device).to(memory_format=memory_format)
     labels = torch.randint(0, args.classes, (args.batch,), device=device)
 
