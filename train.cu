@@ -59,9 +59,11 @@ int nonzero_steps_per_epoch(const Dataset& train, int workers, int batch) {
 // One rank of a run: its model replica, its data shard, its optimizer and algorithm state.
 class RankTrainer {
  public:
+  // `sharing`: the workers that share this rank's device or CPU (for the modelled compute time).
   RankTrainer(const Config& config, std::vector<std::pair<std::string, std::string>> flag_values,
-              const DatasetSplits& data, Transport& transport)
+              const DatasetSplits& data, Transport& transport, int sharing)
       : flag_values_(std::move(flag_values)), c_(config), data_(data), t_(transport), ctx_(transport.context()),
+        sharing_(sharing),
         roles_{transport.rank(), transport.size(), config.algorithm.dedicated_server}, rank_(transport.rank()),
         workers_(roles_.workers()), model_(make_model(config.model, data.train.classes, config.width)),
         store_(model_->store()) {
@@ -93,6 +95,7 @@ class RankTrainer {
     broadcast_from_server(t_, reinterpret_cast<uint8_t*>(store_.buffer_values().data()), store_.buffer_values().bytes());
     algorithm_->start(store_.values().data());
     graphs_ = std::make_unique<StepGraphs>(t_, c_.cuda_graphs, algorithm_->capturable());
+    t_.model_links(c_.link);
   }
 
   // Returns the process exit code.
@@ -132,8 +135,13 @@ class RankTrainer {
         }
       }
       const bool epoch_done = step_ % steps_per_epoch_ == 0;
-      if ((epoch_done && (epoch + 1) % c_.eval_every == 0) || step_ == total_steps_) evaluate_and_log(epoch);
-      if (epoch_done && c_.checkpoint_every > 0 && (epoch + 1) % c_.checkpoint_every == 0) save_checkpoint();
+      const bool evaluate = (epoch_done && (epoch + 1) % c_.eval_every == 0) || step_ == total_steps_;
+      const bool checkpoint = epoch_done && c_.checkpoint_every > 0 && (epoch + 1) % c_.checkpoint_every == 0;
+      // The metrics of the steps since the last line first: an evaluation line then reports the
+      // training time and traffic up to its own step, and a checkpoint holds no interval under way.
+      if ((evaluate || checkpoint) && logged_step_ != step_ && !log_interval(epoch)) return 1;
+      if (evaluate) evaluate_and_log(epoch);
+      if (checkpoint) save_checkpoint();
       // After the epoch's end, if this is one: a resumed run starts in the next epoch and would
       // never make this epoch's evaluation and checkpoint.
       if (stopping) return stop_with_checkpoint();
@@ -147,9 +155,11 @@ class RankTrainer {
   // One step, eagerly or as a replayed graph; the transport counts its bytes either way.
   void train_step() {
     const uint64_t sent = t_.bytes_sent(), received = t_.bytes_received();
+    t_.clear_link_log();
     graphs_->run(algorithm_->step_variant(step_), [this] { issue_step(); });
     sent_ += t_.bytes_sent() - sent;  // training traffic only: not the set-up or evaluation
     received_ += t_.bytes_received() - received;
+    interval_links_.insert(interval_links_.end(), t_.link_log().begin(), t_.link_log().end());
     ++step_;
   }
 
@@ -203,6 +213,24 @@ class RankTrainer {
     return phases;
   }
 
+  // The modelled network time of the interval's exchanges: each group takes its slowest rank's
+  // time, and groups follow one another (comm/link_model.h). Collective.
+  double modelled_network_seconds() {
+    double seconds = 0.0;
+    for (double group : t_.all_reduce_max(interval_links_)) seconds += group;
+    interval_links_.clear();
+    return seconds;
+  }
+
+  // One worker's compute time for `steps` steps: fixed by --link-compute-s, or measured (every
+  // phase but the exchange, divided by the workers that shared the device while it was measured).
+  double modelled_compute_seconds(const std::array<double, static_cast<size_t>(Phase::Count)>& phases, long steps) const {
+    if (c_.link_compute_s >= 0) return c_.link_compute_s * static_cast<double>(steps);
+    double seconds = 0.0;
+    for (Phase p : {Phase::Compute, Phase::Compress, Phase::Update, Phase::Step}) seconds += phases[static_cast<size_t>(p)];
+    return seconds / sharing_;
+  }
+
   // Returns false when the loss is no longer finite (the run stops).
   bool log_interval(long epoch) {
     graphs_->pause();
@@ -214,6 +242,9 @@ class RankTrainer {
     const double images = static_cast<double>(step_ - logged_step_) * c_.batch_size * workers_;
     const double loss = t_.all_reduce_sum(sums[0]) / images, accuracy = t_.all_reduce_sum(sums[1]) / images;
     const auto [up, down] = per_worker_bytes();
+    const double network = c_.link.on() ? modelled_network_seconds() : 0.0;
+    network_seconds_ += network;
+    sim_seconds_ += c_.link.on() ? network + modelled_compute_seconds(phases, step_ - logged_step_) : 0.0;
     const double error_norm = algorithm_->server_error_norm();
     const double sparsity = rank_ == 0 && algorithm_->decentralized()
                                 ? static_cast<double>(count_zeros(ctx_, store_.values().data(), store_.param_count())) /
@@ -230,14 +261,17 @@ class RankTrainer {
       if (std::isfinite(sparsity)) record.add("sparsity", sparsity);
       for (Phase p : {Phase::Compute, Phase::Compress, Phase::Exchange, Phase::Update, Phase::Step})
         record.add(std::string("time_") + phase_name(p), phases[static_cast<size_t>(p)]);
+      if (c_.link.on()) record.add("time_network", network).add("sim_s", sim_seconds_);
       record.add("images_per_s", seconds > 0 ? images / seconds : 0.0)
           .add("wall_s", std::chrono::duration<double>(now - start_).count());
       log_->append_metrics(record);
       const double elapsed = std::chrono::duration<double>(now - start_).count();
       const double eta = elapsed / std::max<long>(1, step_ - first_step_) * (total_steps_ - step_);
-      std::printf("epoch %3ld  step %6ld/%ld  loss %.4f  acc %.4f  lr %.4g  up %.3g MB  down %.3g MB  %7.0f img/s  ETA %.0f s\n",
+      char modelled[48] = "";
+      if (c_.link.on()) std::snprintf(modelled, sizeof modelled, "  modelled %.1f s", sim_seconds_);
+      std::printf("epoch %3ld  step %6ld/%ld  loss %.4f  acc %.4f  lr %.4g  up %.3g MB  down %.3g MB  %7.0f img/s%s  ETA %.0f s\n",
                   epoch, step_, total_steps_, loss, accuracy, lr, (up - logged_up_) / 1e6, (down - logged_down_) / 1e6,
-                  seconds > 0 ? images / seconds : 0.0, eta);
+                  seconds > 0 ? images / seconds : 0.0, modelled, eta);
       std::fflush(stdout);
     }
     logged_up_ = up;
@@ -305,14 +339,11 @@ class RankTrainer {
     ctx_.copy(store_.buffer_values().data(), own_buffers.data(), own_buffers.bytes());
     if (rank_ == 0) {
       // With the cumulative traffic and time, so that accuracy can be plotted against either.
-      log_->append_metrics(JsonObject()
-                               .add("step", step_)
-                               .add("epoch", epoch)
-                               .add("test_loss", e.loss)
-                               .add("test_acc", e.accuracy)
-                               .add("bytes_up_total", up)
-                               .add("bytes_down_total", down)
-                               .add("train_s", train_seconds_));
+      JsonObject record;
+      record.add("step", step_).add("epoch", epoch).add("test_loss", e.loss).add("test_acc", e.accuracy);
+      record.add("bytes_up_total", up).add("bytes_down_total", down).add("train_s", train_seconds_);
+      if (c_.link.on()) record.add("network_s", network_seconds_).add("sim_s", sim_seconds_);
+      log_->append_metrics(record);
       std::printf("epoch %3ld  test loss %.4f  test acc %.4f\n", epoch, e.loss, e.accuracy);
       std::fflush(stdout);
     }
@@ -345,7 +376,11 @@ class RankTrainer {
             {"parameters", static_cast<double>(store_.param_count()), "model (--model, --width or the classes)"},
             {"momentum", c_.sgd.momentum, "--momentum"},
             {"batch-size", static_cast<double>(c_.batch_size), "--batch-size"},
-            {"steps-per-epoch", static_cast<double>(steps_per_epoch_), "epoch (dataset or --train-subset)"}};
+            {"steps-per-epoch", static_cast<double>(steps_per_epoch_), "epoch (dataset or --train-subset)"},
+            // The modelled times so far were summed under these: another link would mix two models.
+            {"link-gbps", c_.link.gbps, "--link-gbps"},
+            {"link-latency-s", c_.link.latency_s, "--link-latency-us"},
+            {"link-compute-s", c_.link_compute_s, "--link-compute-s"}};
   }
 
   // The device state a checkpoint holds, by name: the model, its optimizer's and algorithm's
@@ -377,6 +412,8 @@ class RankTrainer {
     w.add_number("logged_up", logged_up_);
     w.add_number("logged_down", logged_down_);
     w.add_number("train_seconds", train_seconds_ + std::chrono::duration<double>(Clock::now() - segment_start_).count());
+    w.add_number("sim_seconds", sim_seconds_);
+    w.add_number("network_seconds", network_seconds_);
     w.write(folder.staging_file(rank_));
     t_.barrier();
     if (rank_ == 0) folder.publish();
@@ -408,6 +445,8 @@ class RankTrainer {
     logged_up_ = r.number("logged_up");
     logged_down_ = r.number("logged_down");
     train_seconds_ = r.number("train_seconds");
+    sim_seconds_ = r.number("sim_seconds");
+    network_seconds_ = r.number("network_seconds");
     if (rank_ == 0)
       std::printf("resumed from %s at step %ld%s\n", file.c_str(), step_,
                   step_ == total_steps_ ? ", the run's last: nothing left to train" : "");
@@ -434,6 +473,7 @@ class RankTrainer {
   const DatasetSplits& data_;
   Transport& t_;
   Context& ctx_;
+  const int sharing_;
   const Roles roles_;
   const int rank_, workers_;  // workers_: roles_.workers()
   std::unique_ptr<const DeviceDataset> train_, test_;  // on workers only
@@ -452,11 +492,14 @@ class RankTrainer {
   uint64_t sent_ = 0, received_ = 0;
   double logged_up_ = 0.0, logged_down_ = 0.0;
   double train_seconds_ = 0.0;  // training wall time before the current segment (evaluations excluded)
+  // The modelled network (--link-gbps): this interval's group times on this rank, and the totals.
+  std::vector<double> interval_links_;
+  double sim_seconds_ = 0.0, network_seconds_ = 0.0;
   Clock::time_point start_, last_log_, segment_start_;
 };
 
-int train_rank(const Config& c, const Flags& flags, const DatasetSplits& data, Transport& t) {
-  RankTrainer trainer(c, flags.values(), data, t);
+int train_rank(const Config& c, const Flags& flags, const DatasetSplits& data, Transport& t, int sharing) {
+  RankTrainer trainer(c, flags.values(), data, t, sharing);
   return trainer.run();
 }
 
@@ -479,7 +522,7 @@ int run_local(const Config& c, const Flags& flags) {
     share_cores(c.local_ranks());
     Context ctx(ContextOptions{c.device, rank % devices, c.seed, c.deterministic, c.precision});
     LocalTransport transport(ctx, hub, rank);
-    codes[rank] = train_rank(c, flags, data, transport);
+    codes[rank] = train_rank(c, flags, data, transport, (c.workers + devices - 1) / devices);
   });
   return *std::max_element(codes.begin(), codes.end());
 }
@@ -516,7 +559,14 @@ int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
       transport = std::make_unique<MpiTransport>(ctx, mpi, c.comm_timeout);
     else
       transport = std::make_unique<NcclTransport>(ctx, mpi, c.comm_timeout);
-    const int code = train_rank(c, flags, data, *transport);
+    // The ranks on this node share its CPU; on GPUs, those given the same one (one each under NCCL).
+    int sharing = mpi.local_size();
+    if (c.device == Device::CUDA) {
+      int devices = 1;
+      CUDA_CHECK(cudaGetDeviceCount(&devices));
+      sharing = c.comm == TransportKind::Nccl ? 1 : (mpi.local_size() + devices - 1) / devices;
+    }
+    const int code = train_rank(c, flags, data, *transport, sharing);
     // A failure on one rank must end the others; a stop on request was agreed by every rank.
     if (code != 0 && code != kExitStoppedOnRequest) MpiRuntime::abort(code);
     return code;

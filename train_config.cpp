@@ -42,6 +42,13 @@ Flags declare_flags() {
                "for it; under mpirun the workers are -np minus 1)");
   f.add("comm", "local", "local (threads), mpi (processes under mpirun) or nccl (one GPU per rank)");
   f.add("comm-timeout", "120", "seconds a rank waits for a peer before it gives up with an error");
+  f.add("link-gbps", "0",
+        "modelled network: each rank's full-duplex link to a switch in Gbit/s, for the time_network and sim_s "
+        "metrics (0: off); training is unchanged");
+  f.add("link-latency-us", "0", "modelled network: microseconds each direction of an exchange costs once");
+  f.add("link-compute-s", "measured",
+        "modelled network: a step's compute time in seconds, or measured (one worker's, shared time divided by the "
+        "workers sharing the device)");
   f.add("batch-size", "128", "images per step per worker");
   f.add("steps", "0", "stop after this many steps (0: run --epochs epochs)");
   f.add("epochs", "1", "passes over the training set when --steps is 0");
@@ -127,6 +134,17 @@ Config read_config(const Flags& f) {
   // 11 days is past any wait worth making; far larger ones overflow the clock (a deadline already past).
   require(c.comm_timeout > 0 && c.comm_timeout <= 1e6, "--comm-timeout must be in (0, 1e6] seconds, got %g",
           c.comm_timeout);
+  c.link.gbps = f.number("link-gbps");
+  require(c.link.gbps >= 0 && c.link.gbps <= 1e6, "--link-gbps must be in [0, 1e6] (0: off), got %g", c.link.gbps);
+  const double latency_us = f.number("link-latency-us");
+  require(latency_us >= 0 && latency_us <= 1e9, "--link-latency-us must be in [0, 1e9], got %g", latency_us);
+  c.link.latency_s = latency_us * 1e-6;
+  const std::string compute = f.str("link-compute-s");
+  c.link_compute_s = compute == "measured" ? -1.0 : f.number("link-compute-s");
+  require(compute == "measured" || (c.link_compute_s >= 0 && c.link_compute_s <= 1e6),
+          "--link-compute-s must be measured or seconds in [0, 1e6], got %s", compute.c_str());
+  for (const char* name : {"link-latency-us", "link-compute-s"})
+    require(!f.given(name) || c.link.on(), "--%s goes with a non-zero --link-gbps", name);
   // Checked as the float32 values training uses (1e-50 is 0 there), reported as given.
   c.lr = static_cast<float>(f.number("lr"));
   require(c.lr > 0.0f && std::isfinite(c.lr), "--lr must be positive and finite in float32, got %s", f.str("lr").c_str());

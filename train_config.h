@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "comm/algorithm.h"
+#include "comm/link_model.h"
 #include "comm/transport.h"
 #include "data/load.h"
 #include "engine/context.h"
@@ -25,6 +26,8 @@ struct Config {
   int width, batch_size, log_every, eval_every, workers, checkpoint_every;
   long steps, epochs, crash_at_step;
   double comm_timeout;
+  LinkModel link;         // --link-gbps 0: off
+  double link_compute_s;  // the modelled compute time of a step; negative: measured
   float lr;
   SgdConfig sgd;
   LrSchedule::Kind schedule;

@@ -9,7 +9,7 @@
 
 LocalHub::LocalHub(int size, double timeout_seconds)
     : size_(size), timeout_seconds_(timeout_seconds), mailboxes_(static_cast<size_t>(size) * size),
-      reduce_values_(size, 0.0), gpus_(size, kUnknown), stream_marks_(size, nullptr) {}
+      gather_values_(size), gpus_(size, kUnknown), stream_marks_(size, nullptr) {}
 
 void LocalHub::fail(int rank, const std::string& why) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -158,21 +158,21 @@ void LocalTransport::barrier() {
   hub_.wait(lock, [&] { return hub_.barrier_generation_ != generation; }, rank_, "the other ranks at a barrier");
 }
 
-double LocalTransport::all_reduce_sum(double value) {
+std::vector<double> LocalTransport::all_gather(const std::vector<double>& values) {
   std::unique_lock<std::mutex> lock(hub_.mutex_);
-  const uint64_t generation = hub_.reduce_generation_;
-  hub_.reduce_values_[rank_] = value;
-  if (++hub_.reduce_arrived_ == size_) {
-    double sum = 0.0;
-    for (double v : hub_.reduce_values_) sum += v;  // in rank order, like the MPI transport
-    hub_.reduce_result_ = sum;
-    hub_.reduce_arrived_ = 0;
-    ++hub_.reduce_generation_;
+  const uint64_t generation = hub_.gather_generation_;
+  hub_.gather_values_[rank_] = values;
+  if (++hub_.gather_arrived_ == size_) {
+    hub_.gather_result_.clear();
+    for (const std::vector<double>& v : hub_.gather_values_)
+      hub_.gather_result_.insert(hub_.gather_result_.end(), v.begin(), v.end());
+    hub_.gather_arrived_ = 0;
+    ++hub_.gather_generation_;
     hub_.changed_.notify_all();
-    return sum;
+    return hub_.gather_result_;
   }
-  hub_.wait(lock, [&] { return hub_.reduce_generation_ != generation; }, rank_, "the other ranks at an all-reduce");
-  return hub_.reduce_result_;
+  hub_.wait(lock, [&] { return hub_.gather_generation_ != generation; }, rank_, "the other ranks at an all-gather");
+  return hub_.gather_result_;
 }
 
 void run_local_ranks(int ranks, double timeout_seconds, const std::function<void(LocalHub&, int rank)>& body) {

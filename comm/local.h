@@ -13,7 +13,7 @@
 
 #include "comm/transport.h"
 
-// What the rank threads of one process share: the mailboxes, the barrier, the all-reduce slots.
+// What the rank threads of one process share: the mailboxes, the barrier, the all-gather slots.
 class LocalHub {
  public:
   LocalHub(int size, double timeout_seconds);
@@ -56,10 +56,10 @@ class LocalHub {
   std::string failure_;
   uint64_t barrier_generation_ = 0;
   int barrier_arrived_ = 0;
-  std::vector<double> reduce_values_;
-  uint64_t reduce_generation_ = 0;
-  int reduce_arrived_ = 0;
-  double reduce_result_ = 0.0;
+  std::vector<std::vector<double>> gather_values_;  // each rank's contribution to the current all-gather
+  uint64_t gather_generation_ = 0;
+  int gather_arrived_ = 0;
+  std::vector<double> gather_result_;
   static constexpr int kUnknown = -1, kCpu = -2;
   std::vector<int> gpus_;                  // each rank's GPU, kCpu, or kUnknown before its transport exists
   std::vector<cudaEvent_t> stream_marks_;  // each rank's fork/join event, for the others to wait on
@@ -71,7 +71,7 @@ class LocalTransport : public Transport {
   ~LocalTransport() override;
   const char* name() const override { return "local"; }
   void barrier() override;
-  double all_reduce_sum(double value) override;
+  std::vector<double> all_gather(const std::vector<double>& values) override;
   // One graph for all ranks when they are threads on the same GPU.
   Capture capture() const override;
   void fork_streams() override;

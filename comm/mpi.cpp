@@ -152,13 +152,13 @@ void MpiTransport::barrier() {
   wait_all(request, status, rank_, timeout_seconds_, "the other ranks at a barrier");
 }
 
-double MpiTransport::all_reduce_sum(double value) {
-  std::vector<double> values(size_);
+std::vector<double> MpiTransport::all_gather(const std::vector<double>& values) {
+  // Every rank brings the same count (Transport::all_reduce_max checks it first).
+  std::vector<double> all(values.size() * size_);
   std::vector<MPI_Request> request(1);
   std::vector<MPI_Status> status;
-  MPI_CHECK(MPI_Iallgather(&value, 1, MPI_DOUBLE, values.data(), 1, MPI_DOUBLE, MPI_COMM_WORLD, &request[0]));
-  wait_all(request, status, rank_, timeout_seconds_, "the other ranks at an all-reduce");
-  double sum = 0.0;
-  for (double v : values) sum += v;  // in rank order, like the local transport
-  return sum;
+  MPI_CHECK(MPI_Iallgather(values.data(), static_cast<int>(values.size()), MPI_DOUBLE, all.data(),
+                           static_cast<int>(values.size()), MPI_DOUBLE, MPI_COMM_WORLD, &request[0]));
+  wait_all(request, status, rank_, timeout_seconds_, "the other ranks at an all-gather");
+  return all;
 }

@@ -32,7 +32,7 @@ class MpiTransport : public Transport {
   ~MpiTransport() override;
   const char* name() const override { return "mpi"; }
   void barrier() override;
-  double all_reduce_sum(double value) override;
+  std::vector<double> all_gather(const std::vector<double>& values) override;
 
  protected:
   void exchange(const std::vector<Post>& sends, const std::vector<Post>& recvs) override;

@@ -85,4 +85,4 @@ void NcclTransport::exchange(const std::vector<Post>& sends, const std::vector<P
 
 void NcclTransport::barrier() { control_.barrier(); }
 
-double NcclTransport::all_reduce_sum(double value) { return control_.all_reduce_sum(value); }
+std::vector<double> NcclTransport::all_gather(const std::vector<double>& values) { return control_.all_gather(values); }

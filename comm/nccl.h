@@ -23,7 +23,7 @@ class NcclTransport : public Transport, private WaitWatch {
   ~NcclTransport() override;
   const char* name() const override { return "nccl"; }
   void barrier() override;
-  double all_reduce_sum(double value) override;
+  std::vector<double> all_gather(const std::vector<double>& values) override;
   // ncclSend and ncclRecv can be captured into a CUDA graph on the rank's stream.
   Capture capture() const override { return Capture::ThisRank; }
 
@@ -37,6 +37,6 @@ class NcclTransport : public Transport, private WaitWatch {
   [[noreturn]] void give_up(const std::string& why);
 
   ncclComm* comm_ = nullptr;
-  MpiTransport control_;  // host-side barrier and all-reduce
+  MpiTransport control_;  // host-side barrier and all-gather
   const double timeout_seconds_;
 };

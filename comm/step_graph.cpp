@@ -44,7 +44,7 @@ void StepGraphs::run(int variant, const std::function<void()>& issue) {
   if (!graph.captured) {
     capture(graph, issue);  // counted by the transport as it posts, like an eager step
   } else if (ctx_.is_cuda()) {
-    transport_.count_replayed(graph.sent, graph.received);  // the CPU's stand-in posts them itself
+    transport_.count_replayed(graph.sent, graph.received, graph.link_seconds);  // the CPU's stand-in posts them itself
   }
   replay(graph, issue);
 }
@@ -69,6 +69,7 @@ void StepGraphs::capture(Graph& graph, const std::function<void()>& issue) {
   if (all_ranks && eager_since_replay_) transport_.join_streams();
   const size_t allocations = ctx_.allocator->allocations();
   const uint64_t sent = transport_.bytes_sent(), received = transport_.bytes_received();
+  const size_t links_before = transport_.link_log().size();
   ctx_.timer.set_enabled(false);  // its events would be recorded only at capture time
   bool capturing = false;
   try {
@@ -101,6 +102,8 @@ void StepGraphs::capture(Graph& graph, const std::function<void()>& issue) {
   graph.captured = true;
   graph.sent = transport_.bytes_sent() - sent;
   graph.received = transport_.bytes_received() - received;
+  graph.link_seconds.assign(transport_.link_log().begin() + static_cast<std::ptrdiff_t>(links_before),
+                            transport_.link_log().end());
   graph.bytes_known = ctx_.is_cuda();  // the CPU's stand-in posted nothing: its first replay will
   eager_since_replay_ = false;
 }

@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <cuda_runtime.h>
 
@@ -63,6 +64,7 @@ class StepGraphs {
     bool captured = false;  // on every rank, the launching ones or not
     cudaGraphExec_t exec = nullptr;  // on the ranks that launch
     uint64_t sent = 0, received = 0;  // what one step's capture posted, for the byte counters
+    std::vector<double> link_seconds;  // and its groups' modelled times, for the link log
     bool bytes_known = false;
   };
   // The eager step of a variant; drops every graph if it moved a buffer (collective).

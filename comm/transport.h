@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "comm/link_model.h"
 #include "engine/context.h"
 
 // A peer that never answered, a size mismatch, a rank that failed: the exchange cannot go on.
@@ -46,8 +47,12 @@ class Transport {
   void end_group();
 
   virtual void barrier() = 0;
+  // Every rank's `values` (the same count on all), concatenated in rank order; collective.
+  virtual std::vector<double> all_gather(const std::vector<double>& values) = 0;
   // The sum over ranks, added in rank order so that every transport gives the same bits.
-  virtual double all_reduce_sum(double value) = 0;
+  double all_reduce_sum(double value);
+  // The element-wise maximum over ranks; a rank with another count is a CommError on every rank.
+  std::vector<double> all_reduce_max(const std::vector<double>& values);
 
   uint64_t bytes_sent() const { return bytes_sent_; }
   uint64_t bytes_received() const { return bytes_received_; }
@@ -63,11 +68,22 @@ class Transport {
   // join_streams: rank 0's stream waits for the work enqueued so far on every rank's.
   virtual void fork_streams() {}
   virtual void join_streams() {}
-  // A replayed step sends what its capture posted, without posting it: counted here.
-  void count_replayed(uint64_t sent, uint64_t received) {
+  // A replayed step sends what its capture posted, without posting it: counted here, and its
+  // groups' modelled times logged as if they had been posted.
+  void count_replayed(uint64_t sent, uint64_t received, const std::vector<double>& link_seconds) {
     bytes_sent_ += sent;
     bytes_received_ += received;
+    link_log_.insert(link_log_.end(), link_seconds.begin(), link_seconds.end());
   }
+
+  // The modelled network (comm/link_model.h). While it is on, every group this rank completes
+  // appends its modelled time, the longer of its two directions, to the link log; the time of
+  // the group over all ranks is the slowest rank's, taken at log time with all_reduce_max (every
+  // rank completes the same groups, empty ones included). Only metrics: nothing waits for it.
+  void model_links(const LinkModel& link) { link_ = link; }
+  const LinkModel& link_model() const { return link_; }
+  const std::vector<double>& link_log() const { return link_log_; }
+  void clear_link_log() { link_log_.clear(); }
 
  protected:
   struct Post {
@@ -84,6 +100,8 @@ class Transport {
   uint64_t bytes_sent_ = 0, bytes_received_ = 0;
 
  private:
+  LinkModel link_;
+  std::vector<double> link_log_;
   bool in_group_ = false;
   std::vector<Post> sends_, recvs_;
 };

@@ -4,7 +4,8 @@
 # then the results table and the plots are built from every finished run.
 #
 # Usage: scripts/reproduce.sh [--quick] [--list] [NAME|GROUP ...]      (default: all)
-#   groups: cifar10 (13 runs), tinyimagenet (3), gossip (2), all
+#   groups: cifar10 (13 runs), tinyimagenet (3), gossip (2), all (these three, on a GPU), and
+#           cpu (11): the LIEC-SGD comparison at width 8 for 20 epochs on the CPU (README, Results)
 #   --quick  a few epochs each (on a CPU: a width-8 network on 2048 images, synthetic data when the
 #            real data is missing), into RUNS_DIR/quick/, to check the pipeline; its table goes to
 #            RUNS_DIR/quick/results.md and nothing in docs/ or the README changes.
@@ -64,12 +65,27 @@ add tin-liec32-bsign tinyimagenet --algo liec --period 32 --compressor sign --bu
 gossip=(--topology ring --levels 512 --bucket-bytes 262144 --gamma 0.4)
 add c10-choco gossip --algo choco "${gossip[@]}"
 add c10-malcom gossip --algo malcom "${gossip[@]}" --l1 1e-5
+# The reduced-scale comparison on the CPU (PreAct-ResNet18 at width 8: 176,050 weights). Buckets of
+# 80 KiB split it into the 10 blocks that the paper's 5 MiB buckets give the full-width network.
+cpu_blocks=81920
+add cpu-psgd cpu --algo psgd
+for algo in memsgd doublesqueeze neolithic "cser --period 8" "liec --period 32" "liec --period 100"; do
+  read -ra words <<<"$algo"
+  label=${words[0]}
+  [ "$label" = liec ] && label="liec${words[2]}"
+  [ "$label" = cser ] && label="cser8"
+  add "cpu-$label-bsign" cpu --algo "${words[@]}" --compressor sign --bucket-bytes $cpu_blocks
+done
+add cpu-psgd-seed1 cpu --algo psgd --seed 1
+add cpu-liec32-bsign-seed1 cpu --algo liec --period 32 --compressor sign --bucket-bytes $cpu_blocks --seed 1
+add cpu-choco cpu --algo choco "${gossip[@]}"
+add cpu-malcom cpu --algo malcom "${gossip[@]}" --l1 1e-5
 
 selected=()
 for w in "${wanted[@]}"; do
   case "$w" in
-    all) selected+=("${names[@]}") ;;
-    cifar10|tinyimagenet|gossip)
+    all) for name in "${names[@]}"; do [ "${dataset_of[$name]}" = cpu ] || selected+=("$name"); done ;;
+    cifar10|tinyimagenet|gossip|cpu)
       for name in "${names[@]}"; do [ "${dataset_of[$name]}" = "$w" ] && selected+=("$name"); done ;;
     *)  # an empty name is tested first: it is no valid subscript of dataset_of
       { [ -n "$w" ] && [ -n "${dataset_of[$w]:-}" ]; } ||
@@ -106,9 +122,17 @@ if [ $quick = 1 ]; then
     epochs=(--epochs 1)
   fi
 elif [ $gpu = 0 ]; then
-  echo "reproduce: the papers' runs need a CUDA GPU (scripts/reproduce.sh --quick checks the pipeline on a CPU)" >&2
-  exit 2
+  for name in "${selected[@]}"; do
+    [ "${dataset_of[$name]}" = cpu ] && continue
+    echo "reproduce: the papers' runs need a CUDA GPU (the group cpu runs here; scripts/reproduce.sh --quick checks the pipeline on a CPU)" >&2
+    exit 2
+  done
 fi
+# The group cpu: 8 workers on this CPU at width 8, 20 epochs (about 10 minutes each on 2 cores),
+# the rate decayed at two thirds, every run with the network modelled at 1 Gbit/s.
+cpu_run=(--device cpu --model preact-resnet18 --width 8 --batch-size 128 --workers 8 --lr 0.1 --momentum 0 --wd 5e-4
+         --augment on --checkpoint-every 2 --epochs 20 --lr-schedule step --decay-epochs 13 --link-gbps 1)
+[ $quick = 1 ] && cpu_run=("${network[@]}" "${authors[@]}" "${epochs[@]}" --lr-schedule step --decay-epochs 1 --link-gbps 1)
 
 # Where each dataset is, into the caller's array `data` (an array: a folder may hold spaces);
 # quick runs fall back to synthetic data, the real runs stop. The first line of --inspect's error
@@ -137,9 +161,13 @@ run_one() {
   local name=$1 dir="$runs/$1" data=()
   if [ -f "$dir/done" ]; then echo "reproduce: $name finished earlier ($dir)"; return 0; fi
   data_flags "${dataset_of[$name]}" || return 2
-  local dataset=${dataset_of[$name]}
+  local dataset=${dataset_of[$name]} command
   [ "$dataset" = gossip ] && dataset=cifar10
-  local command=(./train "${data[@]}" "${network[@]}" "${authors[@]}" "${epochs[@]}" $(schedule_of "$dataset") ${flags[$name]} --run-dir "$dir")
+  if [ "$dataset" = cpu ]; then
+    command=(./train "${data[@]}" "${cpu_run[@]}" ${flags[$name]} --run-dir "$dir")
+  else
+    command=(./train "${data[@]}" "${network[@]}" "${authors[@]}" "${epochs[@]}" $(schedule_of "$dataset") ${flags[$name]} --run-dir "$dir")
+  fi
   local resume=()
   if [ -d "$dir/checkpoint" ] || [ -d "$dir/checkpoint.old" ]; then
     resume=(--resume)
@@ -204,7 +232,7 @@ if [ ${#finished[@]} -gt 0 ]; then
   else
     mkdir -p "$docs"
     write_table "$docs/results.md" "${finished[@]}" || built=0
-    for group in cifar10-sign cifar10-bsign tinyimagenet gossip; do
+    for group in cifar10-sign cifar10-bsign tinyimagenet gossip cpu cpu-gossip; do
       members=()
       for run in "${finished[@]}"; do
         name=$(basename "$run")
@@ -213,6 +241,8 @@ if [ ${#finished[@]} -gt 0 ]; then
           cifar10-bsign) [[ $name == c10-psgd || $name == c10-*-bsign ]] && members+=("$run") ;;
           tinyimagenet) [[ $name == tin-* ]] && members+=("$run") ;;
           gossip) [[ $name == c10-choco || $name == c10-malcom ]] && members+=("$run") ;;
+          cpu) [[ $name == cpu-* && $name != cpu-choco && $name != cpu-malcom ]] && members+=("$run") ;;
+          cpu-gossip) [[ $name == cpu-choco || $name == cpu-malcom ]] && members+=("$run") ;;
         esac
       done
       if [ ${#members[@]} -gt 0 ]; then bash scripts/plots.sh "$docs/$group" "${members[@]}" >/dev/null || built=0; fi
