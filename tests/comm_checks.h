@@ -138,6 +138,19 @@ inline std::string run_transport_checks(Transport& t) {
   if (t.all_reduce_sum(0.1 * (t.rank() + 1)) != expected) failures += "all_reduce_sum differs\n";
   t.barrier();
 
+  // The element-wise maximum: every rank holds the largest of each position, whoever brought it.
+  const std::vector<double> max = t.all_reduce_max({static_cast<double>(t.rank()), -static_cast<double>(t.rank()), 0.5});
+  if (max != std::vector<double>{t.size() - 1.0, 0.0, 0.5}) failures += "rank " + std::to_string(t.rank()) + ": all_reduce_max differs\n";
+  // A rank that brings another count is an error on every rank, not a read past its values.
+  if (t.size() >= 2) {
+    try {
+      t.all_reduce_max(std::vector<double>(t.rank() == 1 ? 3 : 2, 1.0));
+      failures += "rank " + std::to_string(t.rank()) + ": all_reduce_max took unequal counts\n";
+    } catch (const CommError&) {
+    }
+  }
+  t.barrier();
+
   // Server/worker patterns, with rank 0 as worker 0 and as a dedicated server; the ring pattern.
   failures += run_server_worker_checks(t, Roles{t.rank(), t.size(), false});
   if (t.size() >= 2) failures += run_server_worker_checks(t, Roles{t.rank(), t.size(), true});

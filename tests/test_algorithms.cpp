@@ -2,7 +2,9 @@
 // identity compression reproduces P-SGD, a dedicated server changes no worker's numbers or
 // traffic, error-feedback invariants hold after every step, error
 // feedback reaches the optimum where plain sign compression does not, counted bytes equal their
-// closed forms, and Malcom-PSGD reaches consensus with exact zeros and fewer bits than CHOCO-SGD.
+// closed forms, the modelled network times of their exchanges too, and Malcom-PSGD reaches consensus
+// with exact zeros and fewer bits than CHOCO-SGD.
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -82,12 +84,15 @@ struct RunResult {
   std::vector<std::vector<std::map<std::string, std::vector<float>>>> before, after;  // [step][rank][name]
   std::vector<double> server_error_norms;  // rank 0's ||e_s|| after each step
   std::vector<uint64_t> sent, received;
+  std::vector<std::vector<uint64_t>> step_sent, step_received;  // [step][rank]
+  std::vector<std::vector<double>> links;  // [rank]: the modelled time of each group it completed
 };
 
 // Runs `steps` steps of the configured algorithm with problem.n workers as rank threads (and a
 // server thread if it is dedicated, whose gradient is zero), with plain SGD (no momentum, no
 // weight decay) as the local optimizer, and records everything.
-RunResult run(const LeastSquares& problem, const AlgorithmConfig& config, int steps, float lr) {
+RunResult run(const LeastSquares& problem, const AlgorithmConfig& config, int steps, float lr,
+              const LinkModel& link = {}) {
   RunResult result;
   const int ranks = problem.n + (config.dedicated_server ? 1 : 0);
   const auto table = [&](auto& t) { t.assign(steps, std::remove_reference_t<decltype(t[0])>(ranks)); };
@@ -98,10 +103,14 @@ RunResult run(const LeastSquares& problem, const AlgorithmConfig& config, int st
   result.server_error_norms.assign(steps, 0.0);
   result.sent.assign(ranks, 0);
   result.received.assign(ranks, 0);
+  table(result.step_sent);
+  table(result.step_received);
+  result.links.assign(ranks, {});
   run_local_ranks(ranks, 30.0, [&](LocalHub& hub, int rank) {
     const Roles roles{rank, ranks, config.dedicated_server};
     Context ctx(ContextOptions{Device::CPU});
     LocalTransport t(ctx, hub, rank);
+    t.model_links(link);
     auto algorithm = make_algorithm(t, two_blocks(problem.d), config);
     std::vector<float> x(problem.d, 0.0f);
     algorithm->start(x.data());
@@ -112,13 +121,17 @@ RunResult run(const LeastSquares& problem, const AlgorithmConfig& config, int st
           roles.is_worker() ? problem.gradient(roles.worker(), x.data()) : std::vector<float>(problem.d, 0.0f);
       result.gradients[step][rank] = g;
       for (auto& [name, tensor] : algorithm->state()) result.before[step][rank][name] = tensor->to_host(ctx);
+      const uint64_t sent = t.bytes_sent(), received = t.bytes_received();
       algorithm->step(step, g.data(), local);
+      result.step_sent[step][rank] = t.bytes_sent() - sent;
+      result.step_received[step][rank] = t.bytes_received() - received;
       result.models[step][rank] = x;
       for (auto& [name, tensor] : algorithm->state()) result.after[step][rank][name] = tensor->to_host(ctx);
       if (rank == 0) result.server_error_norms[step] = algorithm->server_error_norm();
     }
     result.sent[rank] = t.bytes_sent();
     result.received[rank] = t.bytes_received();
+    result.links[rank] = t.link_log();
   });
   return result;
 }
@@ -386,6 +399,83 @@ TEST_CASE("algorithms: Malcom-PSGD reaches consensus, makes exact zeros, and sen
                                                << 8.0 * malcom_bytes / problem.n / steps << " (" << zeros << " of "
                                                << problem.d << " weights exactly zero)");
   CHECK(malcom_bytes < choco_bytes);
+}
+
+// The modelled network time of a run: its groups one after another, each the slowest rank's.
+double modelled_seconds(const RunResult& r) {
+  double seconds = 0.0;
+  for (size_t group = 0; group < r.links[0].size(); ++group) {
+    double slowest = 0.0;
+    for (const std::vector<double>& rank : r.links) {
+      REQUIRE(rank.size() == r.links[0].size());  // every rank completes every group
+      slowest = std::max(slowest, rank[group]);
+    }
+    seconds += slowest;
+  }
+  return seconds;
+}
+
+TEST_CASE("link model: server/worker exchanges take their closed forms (P-SGD, LIEC-SGD with sign, a dedicated server)") {
+  const LeastSquares problem(100, 8, 4);
+  const std::vector<Block> blocks = two_blocks(problem.d);
+  const LinkModel link{2.5, 10e-6};
+  const double bit = 1 / (link.gbps * 1e9), l = link.latency_s;
+  const double full = 32 + 4.0 * problem.d;
+  const double sign = static_cast<double>(closed_form_message_bytes(CompressorConfig{CompressorKind::Sign}, blocks));
+  const int steps = 12, period = 4, n = problem.n;
+  // P-SGD: the server's incoming link carries the n - 1 other workers' gradients, then its
+  // outgoing link one copy of the mean for each of them.
+  const double psgd = steps * 2 * (l + (n - 1) * full * 8 * bit);
+  CHECK(modelled_seconds(run(problem, config_of("psgd", CompressorKind::Identity), steps, 0.1f, link)) ==
+        doctest::Approx(psgd).epsilon(1e-12));
+  // A dedicated server: worker 0's messages cross the wire too.
+  AlgorithmConfig dedicated = config_of("psgd", CompressorKind::Identity);
+  dedicated.dedicated_server = true;
+  CHECK(modelled_seconds(run(problem, dedicated, steps, 0.1f, link)) ==
+        doctest::Approx(steps * 2 * (l + n * full * 8 * bit)).epsilon(1e-12));
+  // LIEC-SGD: H - 1 compressed steps (sign up, sign down), then a synchronisation step of four
+  // full-precision exchanges (model up and down, gradient up and down).
+  const double compressed = 2 * (l + (n - 1) * sign * 8 * bit), sync = 4 * (l + (n - 1) * full * 8 * bit);
+  const double liec = steps / period * ((period - 1) * compressed + sync);
+  CHECK(modelled_seconds(run(problem, config_of("liec", CompressorKind::Sign, period), steps, 0.1f, link)) ==
+        doctest::Approx(liec).epsilon(1e-12));
+  MESSAGE("modelled network seconds per step at 2.5 Gbit/s, 10 us: P-SGD " << psgd / steps << ", LIEC-SGD(H=4) "
+                                                                          << liec / steps);
+  // Off: nothing is logged.
+  CHECK(run(problem, config_of("psgd", CompressorKind::Identity), 2, 0.1f).links[0].empty());
+}
+
+TEST_CASE("link model: gossip on a ring takes each exchange's slowest node (Malcom-PSGD's sizes vary by node)") {
+  const LeastSquares problem(400, 40, 4);
+  const LinkModel link{1.0, 5e-6};
+  const double bit = 1 / (link.gbps * 1e9), l = link.latency_s;
+  for (const std::string name : {"choco", "malcom"}) {
+    AlgorithmConfig config = config_of(name, CompressorKind::Dither);
+    config.compressor.levels = 32;
+    config.gamma = 0.4f;
+    config.l1 = name == "malcom" ? 0.002f : 0.0f;
+    const int steps = 20;
+    const RunResult r = run(problem, config, steps, 0.1f, link);
+    // Per step, Malcom-PSGD's entropy-coded messages: first their sizes (8 bytes to and from each
+    // of 2 neighbours, the same on every node), then the payloads, whose lengths differ between
+    // nodes and steps. CHOCO-SGD's dithered messages have one fixed size: one exchange.
+    const bool coded = name == "malcom";
+    const double size_bytes = coded ? 16.0 : 0.0;
+    double expected = 0.0;
+    bool sizes_differ = false;
+    for (int step = 0; step < steps; ++step) {
+      double slowest = 0.0;
+      for (int node = 0; node < problem.n; ++node) {
+        const double out = r.step_sent[step][node] - size_bytes, in = r.step_received[step][node] - size_bytes;
+        slowest = std::max({slowest, l + out * 8 * bit, l + in * 8 * bit});
+        sizes_differ |= r.step_sent[step][node] != r.step_sent[step][0];
+      }
+      expected += (coded ? l + size_bytes * 8 * bit : 0.0) + slowest;
+    }
+    INFO(name);
+    CHECK(sizes_differ == coded);  // Malcom-PSGD's tests the per-node maximum
+    CHECK(modelled_seconds(r) == doctest::Approx(expected).epsilon(1e-12));
+  }
 }
 
 }  // namespace

@@ -49,7 +49,7 @@ std::vector<std::string> lines_of(const std::string& text) {
 }
 
 std::string without_timings(const std::string& metrics) {
-  return std::regex_replace(metrics, std::regex("\"(images_per_s|wall_s|train_s|time_[a-z]+)\": [-+0-9.eE]+"), "");
+  return std::regex_replace(metrics, std::regex("\"(images_per_s|wall_s|train_s|sim_s|time_[a-z]+)\": [-+0-9.eE]+"), "");
 }
 
 namespace {

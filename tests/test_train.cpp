@@ -106,6 +106,8 @@ TEST_CASE("train: bad flags and impossible values stop with one line and exit co
                                  "--epochs 4611686018427387904", "--seed 18446744073709551615",
                                  "--dedicated-server --algo malcom", "--comm nccl --device cpu",
                                  "--workers 3 --train-subset 64 --batch-size 32",
+                                 "--link-gbps -1", "--link-latency-us 5", "--link-gbps 1 --link-compute-s soon",
+                                 "--link-gbps 1 --link-latency-us -2",
                                  "--model 'res\nnet\x1b[2J'"}) {  // a newline and a control code in the echoed value
     INFO(args);
     const Outcome o = run_train(args + " --run-dir " + dir);
@@ -327,6 +329,48 @@ std::string compare_graphs_with_eager(const std::string& args, const std::string
   return metrics;
 }
 
+TEST_CASE("train: the modelled network: P-SGD's time_network is its closed form, sim_s adds the compute, losses unchanged") {
+  // 4 workers, 256 images: epochs of 4 steps, a line every 2 steps, evaluated after each epoch.
+  const std::string args = "--device cpu --dataset synthetic --width 4 --batch-size 16 --workers 4 --train-subset 256 "
+                           "--steps 8 --log-every 2 --seed 5 ";
+  const double gbps = 2.5, latency = 10e-6, compute = 0.002;
+  const std::string on = temp_dir("link-on"), off = temp_dir("link-off");
+  REQUIRE(run_train(args + "--link-gbps 2.5 --link-latency-us 10 --link-compute-s 0.002 --run-dir " + on).status == 0);
+  REQUIRE(run_train(args + "--run-dir " + off).status == 0);
+  std::smatch m;
+  const std::string printed = run_train("--width 4 --print-params").out;
+  REQUIRE(std::regex_search(printed, m, std::regex("([0-9]+) parameters")));
+  const double d = std::stod(m[1]);
+  // Per step: the gather's 3 messages on the server's incoming link, then the broadcast's 3 on
+  // its outgoing one, each message a 32-byte header and d floats (worker 0 is the server's own).
+  const double step = 2 * (latency + 3 * (32 + 4 * d) * 8 / (gbps * 1e9));
+  const std::string metrics = read_text(on + "/metrics.jsonl");
+  const std::vector<double> network = series(metrics, "time_network"), sim = series(metrics, "sim_s");
+  const std::vector<double> evaluated = series(metrics, "network_s");
+  REQUIRE(network.size() == 4);
+  REQUIRE(sim.size() == 6);  // 4 metric lines and 2 evaluations
+  for (size_t i = 0; i < network.size(); ++i) CHECK(network[i] == doctest::Approx(2 * step).epsilon(1e-12));
+  CHECK(sim[1] == doctest::Approx(2 * (2 * step + 2 * compute)).epsilon(1e-12));
+  CHECK(sim[2] == sim[1]);  // the first evaluation, after step 4: the same time as that step's line
+  REQUIRE(evaluated.size() == 2);
+  CHECK(evaluated[0] == network[0] + network[1]);
+  CHECK(evaluated[1] == doctest::Approx(8 * step).epsilon(1e-12));
+  CHECK(sim.back() == doctest::Approx(8 * (step + compute)).epsilon(1e-12));
+  // The model only adds metrics.
+  const std::regex modelled(", \"(time_network|sim_s|network_s)\": [-+0-9.eE]+");
+  CHECK(std::regex_replace(metrics, modelled, "").size() < metrics.size());
+  CHECK(without_timings(std::regex_replace(metrics, modelled, "")) == without_timings(read_text(off + "/metrics.jsonl")));
+  CHECK(read_text(off + "/metrics.jsonl").find("sim_s") == std::string::npos);
+  CHECK(read_text(on + "/config.json").find("\"link-gbps\": \"2.5\"") != std::string::npos);
+  // The measured compute: positive, on top of the same network time.
+  const std::string measured = temp_dir("link-measured");
+  REQUIRE(run_train(args + "--link-gbps 2.5 --link-latency-us 10 --run-dir " + measured).status == 0);
+  const std::string measured_metrics = read_text(measured + "/metrics.jsonl");
+  CHECK(series(measured_metrics, "network_s").back() == evaluated.back());
+  CHECK(series(measured_metrics, "sim_s").back() > evaluated.back());
+  for (const std::string& dir : {on, off, measured}) std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("train: the step-graph bookkeeping (its CPU stand-in) gives eager execution's metrics") {
   // 3 LIEC-SGD workers, H = 3 (two step variants), an epoch of 10 steps evaluated each time
   // (graphs dropped, warmed up and captured again): every decision of comm/step_graph.cpp is
@@ -385,18 +429,28 @@ TEST_CASE("train: every algorithm runs end to end with 3 local workers") {
 
 namespace {
 
-TEST_CASE("plots: accuracy against epoch, time and bits for several runs, as PNG files" * REQUIRES_GNUPLOT) {
+TEST_CASE("plots: accuracy against epoch, time, bits and modelled time for several runs, as PNG files" * REQUIRES_GNUPLOT) {
   const std::string a = temp_dir("plot_a"), b = temp_dir("plot_b"), out = temp_dir("plots");
   const std::string common = "--device cpu --width 4 --batch-size 32 --epochs 2 --train-subset 256 --workers 2 ";
-  REQUIRE(run_train(common + "--algo liec --compressor sign --run-dir " + a).status == 0);
+  REQUIRE(run_train(common + "--algo liec --compressor sign --link-gbps 1 --run-dir " + a).status == 0);
   REQUIRE(run_train(common + "--algo psgd --run-dir " + b).status == 0);
   std::string output;
   REQUIRE(run_shell("bash scripts/plots.sh " + out + " " + a + " " + b, &output) == 0);
-  for (const char* file : {"accuracy_vs_epoch.png", "accuracy_vs_time.png", "accuracy_vs_bits.png"}) {
+  for (const char* file :
+       {"accuracy_vs_epoch.png", "accuracy_vs_time.png", "accuracy_vs_bits.png", "accuracy_vs_modelled_time.png"}) {
     const std::string png = read_text(out + "/" + file);
     CHECK(png.size() > 1000);
     CHECK(png.compare(0, 4, "\x89PNG") == 0);
   }
+  // The fourth view only where some run has the modelled network; the table says "-" for the others.
+  const std::string unmodelled = temp_dir("plots_unmodelled");
+  REQUIRE(run_shell("bash scripts/plots.sh " + unmodelled + " " + b, &output) == 0);
+  CHECK(std::filesystem::exists(unmodelled + "/accuracy_vs_bits.png"));
+  CHECK(!std::filesystem::exists(unmodelled + "/accuracy_vs_modelled_time.png"));
+  REQUIRE(run_shell("bash scripts/results_table.sh " + a + " " + b, &output) == 0);
+  REQUIRE(lines_of(output).size() == 4);
+  CHECK(std::regex_search(lines_of(output)[2], std::regex("\\| [0-9.]+ s \\| [0-9.]+ s \\| `")));  // modelled, measured
+  CHECK(lines_of(output)[3].find("| - | ") != std::string::npos);
   // Only whole evaluation lines count: a null accuracy, or a last line cut short (a run still
   // writing), adds no point and changes no table row. The copy has a's folder name, and is plotted
   // beside it as its own series.
@@ -419,7 +473,7 @@ TEST_CASE("plots: accuracy against epoch, time and bits for several runs, as PNG
   CHECK(run_shell("bash scripts/plots.sh " + none + " " + cut, &output) == 2);
   CHECK(output.find("has no evaluation lines yet") != std::string::npos);
   CHECK(!std::filesystem::exists(none));
-  for (const std::string& dir : {a, b, out, twin_parent, cut, none}) std::filesystem::remove_all(dir);
+  for (const std::string& dir : {a, b, out, twin_parent, cut, none, unmodelled}) std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("reproduce: --quick runs experiments by name, records their commands, builds the table and plots" *
