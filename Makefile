@@ -48,6 +48,15 @@ LDFLAGS  := -L$(CUDA_HOME)/lib64 $(foreach d,$(LIB_DIRS),-L$(d) -Xlinker -rpath=
 LDLIBS   := -lnccl -lcudnn -lcublas -lcudart $(if $(DNNL_H),-ldnnl) -lgomp $(filter -l%,$(MPI_LIBS)) $(EXTRA_LIBS)
 GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
+# What the objects were compiled with, rewritten only when it changes (a library found since the
+# last build, another HOST_ARCH, a new commit for ./train's): every object depends on its file, so
+# none compiled under other settings is linked, and none is rebuilt that is up to date.
+remember = $(shell mkdir -p $(BUILD) && printf '%s\n' $(2) > $(1).new && { cmp -s $(1).new $(1) || mv -f $(1).new $(1); }; rm -f $(1).new)
+FLAGS_FILE  := $(BUILD)/flags.txt
+COMMIT_FILE := $(BUILD)/commit.txt
+$(call remember,$(FLAGS_FILE),"$(CXXFLAGS)" "$(NVCCFLAGS)")
+$(call remember,$(COMMIT_FILE),"$(GIT_COMMIT)")
+
 LIB_SOURCES := $(wildcard engine/*.cu engine/*.cpp models/*.cpp data/*.cu data/*.cpp compress/*.cu compress/*.cpp comm/*.cu comm/*.cpp)
 LIB_OBJECTS := $(patsubst %,$(BUILD)/%.o,$(LIB_SOURCES))
 TEST_SOURCES := $(filter-out tests/test_main.cpp,$(wildcard tests/test_*.cu tests/test_*.cpp))
@@ -69,15 +78,16 @@ report:
 	@echo "doctest: $(if $(DOCTEST_H),found $(DOCTEST_H),not found (scripts/install-deps.sh installs doctest-dev))"
 	@echo "oneDNN:  $(if $(DNNL_H),found $(DNNL_H),not found: CPU convolutions run the slow reference (scripts/install-deps.sh installs libdnnl-dev))"
 
-$(BUILD)/%.cu.o: %.cu
+$(BUILD)/%.cu.o: %.cu $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
-$(BUILD)/%.cpp.o: %.cpp
+$(BUILD)/%.cpp.o: %.cpp $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
 $(BUILD)/train.cu.o: NVCCFLAGS += -DGIT_COMMIT=\"$(GIT_COMMIT)\"
+$(BUILD)/train.cu.o: $(COMMIT_FILE)
 
 $(BUILD)/libengine.a: $(LIB_OBJECTS)
 	@rm -f $@
@@ -132,7 +142,9 @@ $(EMU_BUILD)/%.o: %
 
 $(EMU_BUILD)/$(EMU_DIR)/test_batchnorm.cpp.o: $(EMU_BUILD)/engine/batchnorm.cu.cpp
 $(EMU_BUILD)/%.d: ;  # the compiler writes them; without this, make would try to build one from a .o
-.SECONDARY: $(patsubst %,$(EMU_BUILD)/%.cpp,$(EMU_KERNELS))  # kept: the sources of what the tests ran
+# Nothing built is an intermediate to delete: the test and benchmark objects, and the rewritten
+# kernels (the sources of what the emulated tests ran), stay, so the next make rebuilds nothing.
+.SECONDARY:
 
 EMU_TEST := $(BUILD)/tests/test_kernels_emulated
 $(EMU_TEST): $(EMU_OBJECTS)

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 
@@ -101,6 +102,10 @@ class RankTrainer {
   // Returns the process exit code.
   int run() {
     if (c_.resume) restore();
+    else start_run_id();
+    // Nothing is written into the run folder before every rank has read its checkpoint: a resume
+    // that one rank refuses leaves the folder as it was.
+    t_.barrier();
     clock_->set(ctx_, step_);
     std::unique_ptr<RunLog> log;
     if (rank_ == 0) {
@@ -380,7 +385,22 @@ class RankTrainer {
             // The modelled times so far were summed under these: another link would mix two models.
             {"link-gbps", c_.link.gbps, "--link-gbps"},
             {"link-latency-s", c_.link.latency_s, "--link-latency-us"},
-            {"link-compute-s", c_.link_compute_s, "--link-compute-s"}};
+            {"link-compute-s", c_.link_compute_s, "--link-compute-s"},
+            // The rest of the run's arithmetic and randomness.
+            {"seed-high", static_cast<double>(c_.seed >> 32), "--seed"},
+            {"seed-low", static_cast<double>(c_.seed & 0xffffffffu), "--seed"},
+            {"lr", c_.lr, "--lr"},
+            {"lr-schedule", static_cast<double>(c_.schedule), "--lr-schedule"},
+            {"decay-epochs", text_fingerprint(c_.decay_epochs_text), "--decay-epochs"},
+            {"wd", c_.sgd.weight_decay, "--wd"},
+            {"nesterov", c_.sgd.nesterov ? 1.0 : 0.0, "--nesterov"},
+            {"augment", augment_ ? 1.0 : 0.0, "--augment"},
+            {"precision", static_cast<double>(c_.precision), "--precision"},
+            {"topology", text_fingerprint(c_.algorithm.topology), "--topology"},
+            {"gamma", c_.algorithm.gamma, "--gamma"},
+            {"l1", c_.algorithm.l1, "--l1"},
+            {"dataset", text_fingerprint(data_.name), "--dataset"},
+            {"test-subset", static_cast<double>(data_.test.size()), "--test-subset"}};
   }
 
   // The device state a checkpoint holds, by name: the model, its optimizer's and algorithm's
@@ -403,6 +423,8 @@ class RankTrainer {
     t_.barrier();
     CheckpointWriter w;
     for (const auto& [name, tensor] : saved_tensors()) w.add_vector(name, ctx_, tensor->data(), tensor->numel());
+    w.add_number("rank", rank_);
+    w.add_number("run-id", run_id_);
     w.add_number("step", static_cast<double>(step_));
     w.add_number("logged_step", static_cast<double>(logged_step_));
     w.add_number("workers", workers_);
@@ -424,6 +446,13 @@ class RankTrainer {
   void restore() {
     const std::string file = CheckpointFolder(c_.run_dir).file_to_resume(rank_);
     const CheckpointReader r(file);
+    // A file of another rank or of another run (copied or swapped in) would resume as another run.
+    if (r.number("rank") != rank_)
+      fail_input("the checkpoint file %s is rank %.0f's, not rank %d's", file.c_str(), r.number("rank"), rank_);
+    run_id_ = t_.all_reduce_sum(rank_ == 0 ? r.number("run-id") : 0.0);
+    if (r.number("run-id") != run_id_)
+      fail_input("the checkpoint file %s is from another run than rank 0's (run id %s, not %s)", file.c_str(),
+                 run_id_text(r.number("run-id")).c_str(), run_id_text(run_id_).c_str());
     if (static_cast<int>(r.number("workers")) != workers_)
       fail_input("the checkpoint %s is from %d workers, this run has %d", file.c_str(),
                  static_cast<int>(r.number("workers")), workers_);
@@ -452,6 +481,30 @@ class RankTrainer {
                   step_ == total_steps_ ? ", the run's last: nothing left to train" : "");
   }
 
+  // A new run's id, drawn by rank 0 and known to every rank: it is in config.json and in every rank's
+  // checkpoint file, so that files of two runs are never resumed together. Collective.
+  void start_run_id() {
+    double id = 0.0;
+    if (rank_ == 0) {
+      std::random_device entropy;  // 48 bits: exact in a double, which the all-reduce carries
+      id = static_cast<double>((static_cast<uint64_t>(entropy()) << 16 ^ entropy()) & ((uint64_t(1) << 48) - 1));
+    }
+    run_id_ = t_.all_reduce_sum(id);
+  }
+
+  static std::string run_id_text(double id) {
+    char text[20];
+    std::snprintf(text, sizeof text, "%012llx", static_cast<unsigned long long>(id));
+    return text;
+  }
+
+  // A setting given as text, as a number that a checkpoint can hold exactly (FNV-1a, 32 bits).
+  static double text_fingerprint(const std::string& text) {
+    uint32_t hash = 2166136261u;
+    for (unsigned char c : text) hash = (hash ^ c) * 16777619u;
+    return hash;
+  }
+
   void write_config() {
     JsonObject config;
     std::printf("%-16s %s\n", "setting", "value");
@@ -461,7 +514,7 @@ class RankTrainer {
     }
     const std::string device = device_name(ctx_.device);
     config.add("resolved_device", device).add("resolved_workers", workers_).add("commit", GIT_COMMIT);
-    config.add("resolved_cuda_graphs", graphs_->description());
+    config.add("resolved_cuda_graphs", graphs_->description()).add("run_id", run_id_text(run_id_));
     std::printf("%-16s %s\n%-16s %d\n%-16s %s\n\n", "resolved device", device.c_str(), "resolved workers", workers_,
                 "commit", GIT_COMMIT);
     log_->write_config(config);
@@ -495,6 +548,7 @@ class RankTrainer {
   // The modelled network (--link-gbps): this interval's group times on this rank, and the totals.
   std::vector<double> interval_links_;
   double sim_seconds_ = 0.0, network_seconds_ = 0.0;
+  double run_id_ = 0.0;  // 48 bits (start_run_id)
   Clock::time_point start_, last_log_, segment_start_;
 };
 
@@ -535,6 +589,7 @@ int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
     // The checks of the flags that need the rank count: every rank makes them alike, the first says so.
     print_user_errors(mpi.rank() == 0);
     validate_algorithm_config(c.algorithm, mpi.size());
+    prepare_run_folder(c, mpi.rank() == 0);
     const int workers = mpi.size() - (c.algorithm.dedicated_server ? 1 : 0);
     if (flags.given("workers") && c.workers != workers)
       fail_input("--workers %d disagrees with mpirun -np %d%s (leave --workers out)", c.workers, mpi.size(),
@@ -598,5 +653,6 @@ int main(int argc, char** argv) {
   }
   if (flags.on("inspect")) return inspect_dataset(c.data);
   if (c.comm != TransportKind::Local) return run_mpi(c, flags, &argc, &argv);
+  prepare_run_folder(c, /*first_rank=*/true);
   return exit_code_of([&] { return run_local(c, flags); });
 }

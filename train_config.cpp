@@ -2,6 +2,7 @@
 #include "train_config.h"
 
 #include <cmath>
+#include <filesystem>
 #include <limits>
 
 #include "engine/check.h"
@@ -11,6 +12,35 @@ namespace {
 template <typename T>
 void require(bool ok, const char* format, T value) {
   if (!ok) fail_input(format, value);
+}
+
+// A flag that the run's other settings ignore is an error: config.json records every flag, and
+// would then say that a setting took effect which never did.
+void refuse_inapplicable(const Flags& f, const Config& c) {
+  const std::string& algo = c.algorithm.name;
+  const bool gossip = algo == "choco" || algo == "malcom";
+  const CompressorKind kind = c.algorithm.compressor.kind;
+  const auto refuse = [&f](const char* flag, bool applies, const char* why) {
+    if (f.given(flag) && !applies) fail_input("--%s does not apply: %s", flag, why);
+  };
+  refuse("compressor", gossip ? false : algo != "psgd" || kind == CompressorKind::Identity,
+         gossip ? "CHOCO-SGD always quantizes with dither-fixed and Malcom-PSGD with dither (--levels sets their s)"
+                : "P-SGD sends full precision (MEM-SGD is P-SGD with a compressor and error feedback)");
+  refuse("bucket-bytes", gossip || kind != CompressorKind::Identity, "the identity compressor sends every block alike");
+  refuse("ratio", !gossip && (kind == CompressorKind::TopK || kind == CompressorKind::RandomK),
+         "--ratio is for --compressor topk or randk");
+  refuse("levels", gossip || kind == CompressorKind::Dither || kind == CompressorKind::DitherFixed,
+         "--levels is for the dithered quantizer (--compressor dither or dither-fixed, choco, malcom)");
+  refuse("period", algo == "liec" || algo == "cser", "--period is LIEC-SGD's H and CSER's reset period");
+  refuse("topology", gossip, "--topology is for the gossip algorithms (choco, malcom)");
+  refuse("gamma", gossip, "--gamma is the gossip algorithms' consensus step (choco, malcom)");
+  refuse("l1", algo == "malcom", "--l1 is Malcom-PSGD's proximal step");
+  refuse("decay-epochs", c.schedule == LrSchedule::Step, "--decay-epochs is for --lr-schedule step");
+  refuse("data-dir", c.data.name != "synthetic", "the synthetic dataset is made, not read");
+  refuse("classes", c.data.name == "synthetic" || f.on("print-params"),
+         "a real dataset has its own classes (--classes is for synthetic data and --print-params)");
+  if (c.precision == Precision::TF32 && c.device != Device::CUDA)
+    fail_input("--precision tf32 is for the GPU's tensor cores; the CPU computes in fp32 (or bf16)");
 }
 
 }  // namespace
@@ -25,7 +55,8 @@ Flags declare_flags() {
   f.add("image-size", "0", "32 or 64; 0 keeps the dataset's size (Tiny ImageNet at 32 is box-downsampled)");
   f.add("classes", "10", "number of classes (synthetic data, --print-params)");
   f.add_switch("coarse-labels", "CIFAR-100: train on the 20 coarse labels instead of the 100 fine ones");
-  f.add("train-subset", "0", "train on the first N training images only (0: all); for quick runs");
+  f.add("train-subset", "0", "train on N training images (0: all), a seeded sample balanced over the classes; for quick runs");
+  f.add("test-subset", "0", "evaluate on N test images (0: all), a seeded sample balanced over the classes");
   f.add_switch("inspect", "load the dataset, print its sizes and per-class counts, and exit");
   f.add("algo", "psgd", "psgd, memsgd, doublesqueeze, neolithic, cser, liec, choco or malcom");
   f.add("compressor", "identity", "identity, sign, topk, randk, dither or dither-fixed (server/worker algorithms)");
@@ -65,6 +96,7 @@ Flags declare_flags() {
   f.add("run-dir", "runs/default", "where config.json, metrics.jsonl and checkpoints go");
   f.add("checkpoint-every", "0", "epochs between checkpoints (0: none)");
   f.add_switch("resume", "continue from RUN_DIR/checkpoint");
+  f.add_switch("overwrite", "start a new run in a RUN_DIR that holds another run's files (they are removed)");
   f.add_switch("deterministic", "pick only deterministic cuDNN algorithms");
   f.add("precision", "fp32",
         "fp32; tf32 (TF32 tensor cores for convolutions and matrix products); bf16 (bf16 operands, float32 "
@@ -75,6 +107,25 @@ Flags declare_flags() {
   f.add_switch("print-params", "print the model's parameter count and exit");
   f.add("crash-at-step", "0", "testing: the last rank exits abruptly after this step (0: never)");
   return f;
+}
+
+void prepare_run_folder(const Config& c, bool first_rank) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> held;  // what a run leaves in its folder
+  for (const char* name : {"config.json", "metrics.jsonl", "checkpoint", "checkpoint.old", "checkpoint.tmp"}) {
+    std::error_code error;
+    if (fs::symlink_status(fs::path(c.run_dir) / name, error).type() != fs::file_type::not_found) held.push_back(name);
+  }
+  if (c.resume || held.empty()) return;
+  if (!c.overwrite)
+    fail_input("%s holds a run already (%s): --resume continues it, --overwrite replaces it", c.run_dir.c_str(),
+               held[0].c_str());
+  if (!first_rank) return;
+  for (const std::string& name : held) {
+    std::error_code error;
+    fs::remove_all(fs::path(c.run_dir) / name, error);
+    if (error) fail_input("--overwrite: cannot remove %s/%s: %s", c.run_dir.c_str(), name.c_str(), error.message().c_str());
+  }
 }
 
 // The checks that depend on this machine, not only on the flags: under mpirun every rank makes
@@ -126,6 +177,7 @@ Config read_config(const Flags& f) {
   c.algorithm.dedicated_server = f.on("dedicated-server");
   c.checkpoint_every = int_flag("checkpoint-every", 0);
   c.data.train_subset = int_flag("train-subset", 0);
+  c.data.test_subset = int_flag("test-subset", 0);
   c.steps = f.integer("steps", 0, kMaxSteps);
   c.epochs = f.integer("epochs", 0, kMaxSteps);  // epochs x steps per epoch is then far from overflowing
   require(c.steps > 0 || c.epochs >= 1, "--epochs must be at least 1, got %ld", c.epochs);
@@ -158,12 +210,16 @@ Config read_config(const Flags& f) {
   require(!c.sgd.nesterov || c.sgd.momentum != 0.0f, "%s", "--nesterov needs a non-zero --momentum");
   c.schedule = parse_lr_schedule(f.str("lr-schedule"));
   c.decay_epochs = parse_epoch_list(f.str("decay-epochs"));
+  c.decay_epochs_text = f.str("decay-epochs");
   c.deterministic = f.on("deterministic");
   c.precision = parse_precision(f.str("precision"));
   c.cuda_graphs = f.choice("cuda-graphs", {"on", "off"}) == "on";
   c.resume = f.on("resume");
+  c.overwrite = f.on("overwrite");
+  require(!(c.resume && c.overwrite), "%s", "--resume continues the run in --run-dir and --overwrite replaces it: not both");
   c.seed = c.data.seed = c.algorithm.compressor.seed = static_cast<uint64_t>(f.integer("seed", 0));
   // Everything that can be checked before ranks start is checked here, in the main thread.
   validate_algorithm_config(c.algorithm, c.comm == TransportKind::Local ? c.local_ranks() : 0);
+  refuse_inapplicable(f, c);
   return c;
 }

@@ -32,7 +32,8 @@ struct Config {
   SgdConfig sgd;
   LrSchedule::Kind schedule;
   std::vector<long> decay_epochs;
-  bool deterministic, resume, cuda_graphs;
+  std::string decay_epochs_text;  // as given, for the checkpoint's fingerprint
+  bool deterministic, resume, overwrite, cuda_graphs;
   Precision precision;
   uint64_t seed;
 
@@ -47,6 +48,10 @@ Flags declare_flags();
 
 // Reads and checks the flags; a bad value is a user error (one line, exit code 2).
 Config read_config(const Flags& flags);
+
+// A run folder holds one run: a new run into a folder with another's files is refused unless
+// --overwrite (which then removes them, on the first rank only); --resume needs its checkpoint.
+void prepare_run_folder(const Config& config, bool first_rank);
 
 // The checks that depend on this machine, not only on the flags (a GPU for --device cuda): under
 // mpirun every rank makes them for itself, after the ranks speak again.

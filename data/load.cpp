@@ -7,6 +7,7 @@
 #include "data/cifar.h"
 #include "data/files.h"
 #include "data/image_folder.h"
+#include "data/subset.h"
 #include "data/synthetic.h"
 #include "data/tiny_imagenet.h"
 #include "engine/check.h"
@@ -65,10 +66,9 @@ DatasetSplits load_named_dataset(const DatasetOptions& o) {
 
 DatasetSplits load_dataset(const DatasetOptions& o) {
   DatasetSplits data = load_named_dataset(o);
-  if (o.train_subset > 0 && static_cast<size_t>(o.train_subset) < data.train.size()) {
-    data.train.labels.resize(o.train_subset);
-    data.train.images.resize(static_cast<size_t>(o.train_subset) * data.train.image_bytes());
-  }
+  // Normalization stays the whole training set's: a subset changes what is seen, not how.
+  if (o.train_subset > 0) keep_balanced_subset(data.train, static_cast<size_t>(o.train_subset), o.seed);
+  if (o.test_subset > 0) keep_balanced_subset(data.test, static_cast<size_t>(o.test_subset), o.seed + 1);
   return data;
 }
 

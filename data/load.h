@@ -13,8 +13,9 @@ struct DatasetOptions {
   int image_size = 0;      // 0: the dataset's own size
   int classes = 10;        // synthetic only
   bool coarse_labels = false;  // CIFAR-100: the 20 superclasses instead of the 100 classes
-  uint64_t seed = 0;       // synthetic only
-  int train_subset = 0;    // keep the first N training images only (0: all); for quick runs
+  uint64_t seed = 0;       // the synthetic images, and which images a subset keeps
+  int train_subset = 0;    // keep N training images, balanced over the classes (0: all); for quick runs
+  int test_subset = 0;     // the same for the test set: quicker evaluations
 };
 
 // Stops with a one-line error (exit code 2) unless `name` is one of the datasets above; checks

@@ -46,6 +46,8 @@ void Flags::parse(int argc, char** argv) {
     }
     Flag* flag = lookup(name);
     if (flag == nullptr) fail_input("unknown flag --%s (see --help)", name.c_str());
+    // The last would win silently, and config.json would not say which the user meant.
+    if (flag->given) fail_input("--%s is given twice", name.c_str());
     if (flag->is_switch) {
       if (inline_value && value != "true" && value != "false")
         fail_input("--%s takes no value or true/false, got '%s'", name.c_str(), value.c_str());

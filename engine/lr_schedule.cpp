@@ -50,6 +50,9 @@ std::vector<long> parse_epoch_list(const std::string& text) {
     char* end = nullptr;
     const long e = std::strtol(item.c_str(), &end, 10);
     if (item.empty() || *end != '\0' || e < 1) fail_input("--decay-epochs: '%s' is not a positive epoch", item.c_str());
+    // In order, each once: a repeated or earlier epoch would be ignored (or decay twice).
+    if (!epochs.empty() && e <= epochs.back())
+      fail_input("--decay-epochs must increase: %ld comes after %ld", e, epochs.back());
     epochs.push_back(e);
   }
   return epochs;

@@ -5,6 +5,10 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "engine/atomic_file.h"
 #include "engine/check.h"
@@ -64,23 +68,27 @@ RunLog::RunLog(const std::string& directory, long keep_through_step)
   std::error_code error;
   std::filesystem::create_directories(directory, error);
   if (error) fail_input("cannot create run directory %s: %s", directory.c_str(), error.message().c_str());
+  // A resumed run keeps the whole lines up to its step: not those of the steps it will train again,
+  // and not a last line cut short (a crash or a full disk mid-write), which would glue itself to
+  // the next record.
   std::string kept;
-  if (keep_through_step >= 0)
-    if (std::FILE* old = std::fopen(metrics_path_.c_str(), "r")) {
-      char line[4096];
-      while (std::fgets(line, sizeof line, old) != nullptr) {
-        const char* step = std::strstr(line, "\"step\": ");
-        if (step != nullptr && std::strtol(step + 8, nullptr, 10) <= keep_through_step) kept += line;
-      }
-      std::fclose(old);
+  if (keep_through_step >= 0) {
+    std::ifstream old(metrics_path_);
+    for (std::string line; std::getline(old, line);) {
+      const bool whole = !old.eof() && !line.empty() && line.front() == '{' && line.back() == '}';
+      const size_t step = line.find("\"step\": ");
+      if (whole && step != std::string::npos && std::strtol(line.c_str() + step + 8, nullptr, 10) <= keep_through_step)
+        kept += line + "\n";
     }
+  }
   write_file_atomically(metrics_path_, kept.data(), kept.size());
-  metrics_ = std::fopen(metrics_path_.c_str(), "a");
-  if (metrics_ == nullptr) fail_input("cannot write %s: %s", metrics_path_.c_str(), std::strerror(errno));
+  metrics_ = ::open(metrics_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (metrics_ < 0) fail_input("cannot write %s: %s", metrics_path_.c_str(), std::strerror(errno));
+  metrics_bytes_ = kept.size();
 }
 
 RunLog::~RunLog() {
-  if (metrics_ != nullptr) std::fclose(metrics_);
+  if (metrics_ >= 0) ::close(metrics_);
 }
 
 void RunLog::write_config(const JsonObject& config) {
@@ -89,8 +97,22 @@ void RunLog::write_config(const JsonObject& config) {
 }
 
 void RunLog::append_metrics(const JsonObject& record) {
-  // Flushed at once, so that a reader (or a crash) sees every finished line; a line the disk
-  // could not take stops the run rather than leave a log with holes.
-  if (std::fprintf(metrics_, "%s\n", record.str().c_str()) < 0 || std::fflush(metrics_) != 0)
-    fail_input("cannot write %s: %s", metrics_path_.c_str(), std::strerror(errno));
+  // One write of the whole line, so that a reader (or a crash) sees every finished line; a line
+  // the disk takes only in part is cut off again, and stops the run rather than leave a log with
+  // a broken record or a hole.
+  const std::string line = record.str() + "\n";
+  size_t written = 0;
+  while (written < line.size()) {
+    const ssize_t n = ::write(metrics_, line.data() + written, line.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int cause = n < 0 ? errno : ENOSPC;
+      if (::ftruncate(metrics_, static_cast<off_t>(metrics_bytes_)) != 0) {
+        // Nothing more can be done: the resume drops the cut line.
+      }
+      fail_input("cannot write %s: %s", metrics_path_.c_str(), std::strerror(cause));
+    }
+    written += static_cast<size_t>(n);
+  }
+  metrics_bytes_ += line.size();
 }

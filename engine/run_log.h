@@ -26,8 +26,8 @@ std::string json_escape(const std::string& text);
 class RunLog {
  public:
   // Creates the directory (and its parents); an unusable path is a user error. With
-  // keep_through_step >= 0 (a resumed run) metrics.jsonl keeps its lines up to that step and
-  // continues after them; otherwise it starts empty.
+  // keep_through_step >= 0 (a resumed run) metrics.jsonl keeps its whole lines up to that step
+  // and continues after them (a line cut short is dropped); otherwise it starts empty.
   explicit RunLog(const std::string& directory, long keep_through_step = -1);
   ~RunLog();
   RunLog(const RunLog&) = delete;
@@ -40,5 +40,6 @@ class RunLog {
 
  private:
   std::string directory_, metrics_path_;
-  std::FILE* metrics_ = nullptr;
+  int metrics_ = -1;          // opened for appending
+  size_t metrics_bytes_ = 0;  // its length after the last whole line
 };

@@ -31,7 +31,7 @@ part_nccl() {  # one rank sending to itself, then two ranks on one GPU, which mu
   mpirun --allow-run-as-root -np 1 build/comm_bench --comm nccl --device cuda | tail -4 || status=1
   local out
   if out=$(mpirun --allow-run-as-root --oversubscribe -np 2 ./train --comm nccl --device cuda --steps 1 \
-             --run-dir /tmp/nccl2 2>&1); then
+             --run-dir /tmp/nccl2 --overwrite 2>&1); then
     echo "nccl: two ranks on one GPU ran instead of being refused: FAILED"
     status=1
   fi
@@ -52,7 +52,7 @@ part_graphs() {  # 8 LIEC-SGD workers, eager against replayed (img/s of the last
   for graphs in off on; do
     ./train --device cuda --dataset synthetic --model preact-resnet18 --workers 8 --algo liec --compressor sign \
       --batch-size 128 --steps 200 --log-every 100 --eval-every 1000000 --cuda-graphs $graphs \
-      --run-dir /tmp/graphs-$graphs 2>&1 |
+      --run-dir /tmp/graphs-$graphs --overwrite 2>&1 |
       grep -E 'cuda graphs|step    200|error' | sed "s|^|graphs=$graphs  |" || { echo "graphs=$graphs  FAILED"; status=1; }
   done
 }
@@ -62,7 +62,7 @@ part_sanitizer() {  # memcheck and racecheck on a few replayed steps, float32 NC
     for tool in memcheck racecheck; do
       compute-sanitizer --tool $tool --error-exitcode 9 ./train --device cuda --dataset synthetic --width 16 --workers 2 \
         --algo liec --period 4 --compressor sign --batch-size 16 --steps 8 --log-every 4 --precision $precision \
-        --run-dir /tmp/sanitize >/tmp/sanitize.log 2>&1
+        --run-dir /tmp/sanitize --overwrite >/tmp/sanitize.log 2>&1
       local rc=$?
       tail -n 2 /tmp/sanitize.log | sed "s|^|$tool $precision: |"
       [ "$rc" -eq 0 ] || { echo "$tool $precision: FAILED (exit code $rc)"; status=1; }

@@ -15,7 +15,7 @@ if ! ./train --device cuda --print-params >/dev/null 2>&1; then
 fi
 mkdir -p "$out"
 job=(./train --device cuda --dataset synthetic --model preact-resnet18 --workers 8 --algo liec --period 32
-     --compressor sign --batch-size 128 --steps 30 --log-every 10 --eval-every 1000000 --run-dir "$out/run"
+     --compressor sign --batch-size 128 --steps 30 --log-every 10 --eval-every 1000000 --run-dir "$out/run" --overwrite
      ${PROFILE_ARGS:-})
 # Steps replayed as CUDA graphs run no host code, so the NVTX phase ranges mark the eager steps
 # (the first of each variant); PROFILE_ARGS='--cuda-graphs off' names the phases of every step.

@@ -20,6 +20,7 @@
 #include "data/cifar.h"
 #include "data/load.h"
 #include "data/sharding.h"
+#include "data/subset.h"
 #include "data/tiny_imagenet.h"
 #include "tests/helpers.h"
 
@@ -219,6 +220,37 @@ TEST_CASE("tiny imagenet and image folders: bad files stop with an error naming 
   std::filesystem::remove_all(folder);
 }
 
+TEST_CASE("subsets: balanced over the classes, seeded, in storage order, each image with its label") {
+  // Sorted by class, as image folders are: 5 of class 0, 3 of class 1, 10 of class 2. Each image's
+  // first byte is its index, so that what was kept can be followed.
+  Dataset full;
+  full.height = full.width = 1;
+  full.classes = 3;
+  for (int i = 0; i < 18; ++i) {
+    full.labels.push_back(i < 5 ? 0 : i < 8 ? 1 : 2);
+    full.images.insert(full.images.end(), {static_cast<uint8_t>(i), 7, 7});
+  }
+  const auto kept = [&](size_t n, uint64_t seed) {
+    Dataset d = full;
+    keep_balanced_subset(d, n, seed);
+    REQUIRE(d.images.size() == 3 * d.size());
+    std::vector<int> indices;
+    for (size_t k = 0; k < d.size(); ++k) {
+      const int i = d.images[3 * k];
+      CHECK(d.labels[k] == full.labels[i]);  // the label travelled with its image
+      if (k > 0) CHECK(i > indices.back());  // storage order
+      indices.push_back(i);
+    }
+    return std::make_pair(d.class_counts(), indices);
+  };
+  CHECK(kept(9, 1).first == std::vector<int>{3, 3, 3});
+  CHECK(kept(10, 1).first == std::vector<int>{4, 3, 3});  // one more for the first class in turn
+  CHECK(kept(14, 1).first == std::vector<int>{5, 3, 6});  // class 1 has no more: the others go on
+  CHECK(kept(18, 1).first == std::vector<int>{5, 3, 10});
+  CHECK(kept(9, 1).second == kept(9, 1).second);          // seeded
+  CHECK(kept(9, 1).second != kept(9, 2).second);          // and another seed, another sample
+}
+
 TEST_CASE("cifar10 (real archive): 50,000 training and 10,000 test images, 5,000 and 1,000 per class" *
           REQUIRES_TEST_DATA) {
   const std::string dir = unpacked_test_data("cifar10-jpg.tar.gz");
@@ -232,6 +264,11 @@ TEST_CASE("cifar10 (real archive): 50,000 training and 10,000 test images, 5,000
     CHECK(s.train.class_counts()[c] == 5000);
     CHECK(s.test.class_counts()[c] == 1000);
   }
+  // The folder is sorted by class: a subset is still every class, equally.
+  const Outcome subset = run_train("--inspect --dataset cifar10 --train-subset 100 --test-subset 50 --data-dir " + dir);
+  REQUIRE(subset.status == 0);
+  CHECK(lines_of(subset.out)[0] == "train=100 test=50 classes=10 shape=32x32x3");
+  for (int c = 0; c < 10; ++c) CHECK(lines_of(subset.out)[1 + c].find("train=10 test=5") != std::string::npos);
 }
 
 TEST_CASE("tiny imagenet (real archive): 200 classes, 500 images each, validation labels as annotated" *

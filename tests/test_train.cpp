@@ -108,6 +108,13 @@ TEST_CASE("train: bad flags and impossible values stop with one line and exit co
                                  "--workers 3 --train-subset 64 --batch-size 32",
                                  "--link-gbps -1", "--link-latency-us 5", "--link-gbps 1 --link-compute-s soon",
                                  "--link-gbps 1 --link-latency-us -2",
+                                 // Settings that would not take effect, and repeated ones.
+                                 "--algo malcom --compressor sign", "--algo psgd --compressor sign", "--gamma 0.3",
+                                 "--algo memsgd --compressor sign --ratio 0.1", "--period 4", "--algo choco --l1 0.1",
+                                 "--lr-schedule step --decay-epochs 80,40", "--lr-schedule step --decay-epochs 40,40",
+                                 "--decay-epochs 40", "--steps 1 --steps 2", "--data-dir /tmp", "--bucket-bytes 4096",
+                                 "--dataset cifar10 --classes 100", "--device cpu --precision tf32",
+                                 "--resume --overwrite",
                                  "--model 'res\nnet\x1b[2J'"}) {  // a newline and a control code in the echoed value
     INFO(args);
     const Outcome o = run_train(args + " --run-dir " + dir);
@@ -154,7 +161,7 @@ TEST_CASE("train: under mpirun a bad flag is said once, by the first rank") {
   // Bad values, and settings that only the rank count makes impossible.
   for (const auto& [args, said_line] :
        {std::pair<std::string, std::string>{"--lr fast", "error: --lr must be"},
-        {"--comm nccl", "error: --comm nccl needs --device cuda"},
+        {"--momentum 0.5 --momentum 0.9", "error: --momentum is given twice"},
         {"--dedicated-server --workers 3", "error: --workers 3 disagrees"},
         {"--dataset synthetic --train-subset 64 --batch-size 32", "error: 3 workers x batch 32 is more than"}}) {
     std::string output;
@@ -411,9 +418,13 @@ TEST_CASE("train: every algorithm runs end to end with 3 local workers") {
   for (const std::string algo : {"psgd", "memsgd", "doublesqueeze", "neolithic", "cser", "liec", "choco", "malcom"}) {
     INFO(algo);
     const std::string dir = temp_dir(algo);
+    // Each with the settings it takes (any other is refused).
+    std::string settings = algo == "psgd" ? "" : " --compressor sign";
+    if (algo == "choco" || algo == "malcom") settings = " --levels 64";
+    if (algo == "malcom") settings += " --l1 0.0001";
+    if (algo == "liec" || algo == "cser") settings += " --period 4";
     const Outcome o = run_train("--device cpu --dataset synthetic --width 4 --batch-size 16 --steps 8 --log-every 4 "
-                                "--workers 3 --compressor sign --levels 64 --period 4 --l1 0.0001 --algo " + algo +
-                                " --run-dir " + dir);
+                                "--workers 3 --algo " + algo + settings + " --run-dir " + dir);
     INFO(o.err);
     REQUIRE(o.status == 0);
     const std::string metrics = read_text(dir + "/metrics.jsonl");
@@ -551,18 +562,20 @@ TEST_CASE("train: a checkpoint from before --dedicated-server existed resumes as
 
 TEST_CASE("train: a checkpoint refuses to resume under other settings, or past the run's end") {
   const std::string dir = temp_dir("settings");
-  const std::string args = "--device cpu --width 4 --batch-size 32 --train-subset 128 --epochs 1 --workers 2 "
-                           "--checkpoint-every 1 --compressor sign --run-dir " + dir;
-  REQUIRE(run_train(args + " --algo memsgd").status == 0);
+  const std::string args = "--device cpu --batch-size 32 --checkpoint-every 1 --compressor sign --run-dir " + dir;
+  const std::string subset = " --train-subset 128", net = " --width 4", two = " --workers 2";
+  REQUIRE(run_train(args + subset + net + two + " --algo memsgd --epochs 1").status == 0);
   const std::vector<std::pair<std::string, std::string>> mismatches = {
-      {" --algo doublesqueeze --epochs 2", "another --algo"},
-      {" --algo memsgd --epochs 2 --width 8", "another model"},
-      {" --algo memsgd --epochs 2 --train-subset 256", "another epoch"},
-      {" --algo memsgd --epochs 2 --workers 1", "from 2 workers"},
+      {subset + net + two + " --algo doublesqueeze --epochs 2", "another --algo"},
+      {subset + " --width 8" + two + " --algo memsgd --epochs 2", "another model"},
+      {" --train-subset 256" + net + two + " --algo memsgd --epochs 2", "another epoch"},
+      {subset + net + two + " --algo memsgd --epochs 2 --seed 7", "another --seed"},
+      {subset + net + two + " --algo memsgd --epochs 2 --lr 0.05", "another --lr"},
+      {subset + net + " --workers 1 --algo memsgd --epochs 2", "from 2 workers"},
       // Rank 2's file is missing, or ranks 0 and 1 see 2 workers and not 3 (whichever says it first).
-      {" --algo memsgd --epochs 2 --workers 3", "fewer ranks|from 2 workers"},
-      {" --algo memsgd --epochs 2 --workers 2 --dedicated-server", "fewer ranks|another --dedicated-server"},
-      {" --algo memsgd --steps 1", "past this run's end at step 1"}};
+      {subset + net + " --workers 3 --algo memsgd --epochs 2", "fewer ranks|from 2 workers"},
+      {subset + net + two + " --algo memsgd --epochs 2 --dedicated-server", "fewer ranks|another --dedicated-server"},
+      {subset + net + two + " --algo memsgd --steps 1", "past this run's end at step 1"}};
   for (const auto& [other, said] : mismatches) {
     INFO(other);
     const Outcome o = run_train(args + other + " --resume");
@@ -570,10 +583,10 @@ TEST_CASE("train: a checkpoint refuses to resume under other settings, or past t
     CHECK(lines_of(o.err).size() == 1);
     CHECK(std::regex_search(o.err, std::regex(said)));
   }
-  const Outcome finished = run_train(args + " --algo memsgd --resume");  // at its last step already
+  const Outcome finished = run_train(args + subset + net + two + " --algo memsgd --epochs 1 --resume");  // at its end
   CHECK(finished.status == 0);
   CHECK(finished.out.find("nothing left to train") != std::string::npos);
-  CHECK(run_train(args + " --algo memsgd --epochs 2 --resume").status == 0);
+  CHECK(run_train(args + subset + net + two + " --algo memsgd --epochs 2 --resume").status == 0);
   std::filesystem::remove_all(dir);
 }
 
@@ -581,11 +594,87 @@ TEST_CASE("train: a checkpoint refuses to resume under other settings, or past t
 
 namespace {
 
+TEST_CASE("train: a run folder holds one run: a new run into it needs --overwrite, a refused resume changes nothing") {
+  const std::string dir = temp_dir("folder");
+  const std::string args = "--device cpu --width 4 --batch-size 16 --train-subset 64 --workers 2 --log-every 2 "
+                           "--checkpoint-every 1 --run-dir " + dir;
+  REQUIRE(run_train(args + " --epochs 1").status == 0);
+  const std::string config = read_text(dir + "/config.json"), metrics = read_text(dir + "/metrics.jsonl");
+  const Outcome again = run_train(args + " --epochs 1 --seed 4");
+  CHECK(again.status == 2);
+  CHECK(again.err.find("holds a run already") != std::string::npos);
+  CHECK(read_text(dir + "/config.json") == config);  // untouched
+  // Rank 1 refuses its file (another rank's): rank 0 has read its own, and still writes nothing.
+  std::filesystem::copy_file(dir + "/checkpoint/rank-0.bin", dir + "/checkpoint/rank-1.bin",
+                             std::filesystem::copy_options::overwrite_existing);
+  const Outcome swapped = run_train(args + " --epochs 2 --resume");
+  CHECK(swapped.status == 2);
+  CHECK(swapped.err.find("is rank 0's, not rank 1's") != std::string::npos);
+  CHECK(read_text(dir + "/config.json") == config);
+  CHECK(read_text(dir + "/metrics.jsonl") == metrics);
+  // A rank file of another run with the same settings: refused by its run id.
+  const std::string other = temp_dir("folder-other");
+  REQUIRE(run_train("--device cpu --width 4 --batch-size 16 --train-subset 64 --workers 2 --log-every 2 "
+                    "--checkpoint-every 1 --epochs 1 --run-dir " + other).status == 0);
+  std::filesystem::copy_file(other + "/checkpoint/rank-1.bin", dir + "/checkpoint/rank-1.bin",
+                             std::filesystem::copy_options::overwrite_existing);
+  const Outcome mixed = run_train(args + " --epochs 2 --resume");
+  CHECK(mixed.status == 2);
+  CHECK(mixed.err.find("from another run") != std::string::npos);
+  // --overwrite starts afresh: no checkpoint of the old run is left to resume.
+  const Outcome fresh = run_train(args + " --epochs 1 --seed 4 --overwrite");
+  REQUIRE(fresh.status == 0);
+  CHECK(read_text(dir + "/config.json") != config);
+  CHECK(read_text(dir + "/config.json").find("\"seed\": \"4\"") != std::string::npos);
+  for (const std::string& d : {dir, other}) std::filesystem::remove_all(d);
+}
+
+TEST_CASE("train: a metrics line cut short (a crash, a full disk) is dropped by the resume, not glued to the next") {
+  const std::string dir = temp_dir("cut");
+  const std::string args = "--device cpu --width 4 --batch-size 16 --train-subset 64 --log-every 2 --checkpoint-every 1 "
+                           "--run-dir " + dir;
+  REQUIRE(run_train(args + " --epochs 1").status == 0);
+  const std::string whole = read_text(dir + "/metrics.jsonl");
+  std::ofstream(dir + "/metrics.jsonl", std::ios::app) << "{\"step\": 3, \"epoch\": 0, \"lo";
+  REQUIRE(run_train(args + " --epochs 2 --resume").status == 0);
+  const std::string resumed = read_text(dir + "/metrics.jsonl");
+  CHECK(resumed.rfind(whole, 0) == 0);  // the old lines, then the new ones
+  for (const std::string& line : lines_of(resumed)) {
+    INFO(line);
+    CHECK(line.front() == '{');
+    CHECK(line.back() == '}');
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("make run: damaged data is an error, not a reason to train on synthetic data") {
+  const std::string data = temp_dir("damaged-data"), run = temp_dir("damaged-run");
+  std::filesystem::create_directories(data + "/cifar-10-batches-bin");
+  write_bytes(data + "/cifar-10-batches-bin/data_batch_1.bin", "not cifar", 9);
+  std::string output;
+  const int status = run_shell("DATA_DIR=" + data + " RUN_DIR=" + run + " bash scripts/run-default.sh", &output);
+  INFO(output);
+  CHECK(status == 2);
+  CHECK(output.find("cannot be used") != std::string::npos);
+  CHECK(output.find("synthetic") == std::string::npos);
+  CHECK(!std::filesystem::exists(run + "/metrics.jsonl"));
+  for (const std::string& d : {data, run}) std::filesystem::remove_all(d);
+}
+
+TEST_CASE("make: the objects of the test programs stay after the build, so the next make rebuilds nothing") {
+  // make deleted them as intermediates, and `make run` after `make test` compiled 10 programs again.
+  for (const char* object : {"build/tests/test_train.cpp.o", "build/tests/test_data.cpp.o",
+                             "build/tests/bench/bench_compress.cu.o", "build/tests/test_main.cpp.o"})
+    CHECK_MESSAGE(std::filesystem::exists(object), object);
+  // The flags the objects were built with are on record, so that other flags rebuild them.
+  CHECK(read_text("build/flags.txt").find("-std=c++17") != std::string::npos);
+}
+
 TEST_CASE("train: a damaged checkpoint stops the resume with one line; --flag=value works") {
   const std::string dir = temp_dir("damaged");
-  const std::string args = "--device cpu --width 4 --batch-size=32 --train-subset=128 --epochs=1 --checkpoint-every 1 "
+  const std::string args = "--device cpu --width 4 --batch-size=32 --train-subset=128 --checkpoint-every 1 "
                            "--run-dir=" + dir;
-  REQUIRE(run_train(args).status == 0);
+  REQUIRE(run_train(args + " --epochs=1").status == 0);
   std::string bytes = read_text(dir + "/checkpoint/rank-0.bin");
   REQUIRE(bytes.size() > 100);
   bytes[bytes.size() / 2] ^= 0x5a;
