@@ -436,7 +436,7 @@ class RankTrainer {
     w.add_number("train_seconds", train_seconds_ + std::chrono::duration<double>(Clock::now() - segment_start_).count());
     w.add_number("sim_seconds", sim_seconds_);
     w.add_number("network_seconds", network_seconds_);
-    w.write(folder.staging_file(rank_));
+    w.write(folder.staging_file(rank_), [&folder] { folder.abandon(); });
     t_.barrier();
     if (rank_ == 0) folder.publish();
     t_.barrier();
@@ -584,7 +584,7 @@ int run_local(const Config& c, const Flags& flags) {
 // --comm mpi / nccl: this process is one rank of an mpirun job.
 int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
   MpiRuntime mpi(argc, argv);
-  install_stop_request_handlers();
+  install_stop_request_handlers(/*under_mpirun=*/true);
   try {
     // The checks of the flags that need the rank count: every rank makes them alike, the first says so.
     print_user_errors(mpi.rank() == 0);
@@ -625,6 +625,9 @@ int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
     // A failure on one rank must end the others; a stop on request was agreed by every rank.
     if (code != 0 && code != kExitStoppedOnRequest) MpiRuntime::abort(code);
     return code;
+  } catch (const CommError& e) {  // names its rank already
+    std::fprintf(stderr, "error: %s\n", e.what());
+    MpiRuntime::abort(1);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: rank %d: %s\n", mpi.rank(), e.what());
     MpiRuntime::abort(1);

@@ -11,13 +11,10 @@
 #include "data/files.h"
 #include "engine/check.h"
 
-namespace {
-
-// Empty on success, else what went wrong with this file.
-std::string decode_one(const std::string& path, int stored_size, int size, uint8_t* out) {
-  std::vector<uint8_t> bytes;
-  std::string error;
-  if (!try_read_file_bytes(path, &bytes, &error)) return error;
+std::string decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string& path, int stored_size, int size,
+                               uint8_t* out) {
+  if (bytes.empty()) return "image " + path + " is empty (0 bytes)";
+  if (bytes.size() > (1u << 30)) return "image " + path + " is over 1 GiB: not an image of this dataset";
   int width = 0, height = 0, channels = 0;
   stbi_uc* pixels =
       stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels, 3);
@@ -41,6 +38,16 @@ std::string decode_one(const std::string& path, int stored_size, int size, uint8
   return "";
 }
 
+namespace {
+
+// Empty on success, else what went wrong with this file.
+std::string decode_one(const std::string& path, int stored_size, int size, uint8_t* out) {
+  std::vector<uint8_t> bytes;
+  std::string error;
+  if (!try_read_file_bytes(path, &bytes, &error)) return error;
+  return decode_image_bytes(bytes, path, stored_size, size, out);
+}
+
 }  // namespace
 
 void decode_images(const std::vector<std::string>& paths, int stored_size, int size, uint8_t* out) {
@@ -62,6 +69,8 @@ void decode_images(const std::vector<std::string>& paths, int stored_size, int s
 
 void image_dimensions(const std::string& path, int* width, int* height) {
   const std::vector<uint8_t> bytes = read_file_bytes(path);
+  if (bytes.empty()) fail_input("image %s is empty (0 bytes)", path.c_str());
+  if (bytes.size() > (1u << 30)) fail_input("image %s is over 1 GiB: not an image of this dataset", path.c_str());
   int channels = 0;
   if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), width, height, &channels))
     fail_input("cannot decode image %s: %s", path.c_str(), stbi_failure_reason());

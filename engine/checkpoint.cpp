@@ -43,7 +43,7 @@ void CheckpointWriter::add_vector(const std::string& name, Context& ctx, const f
 
 void CheckpointWriter::add_number(const std::string& name, double value) { numbers_[name] = value; }
 
-void CheckpointWriter::write(const std::string& path) const {
+void CheckpointWriter::write(const std::string& path, const std::function<void()>& on_failure) const {
   std::vector<uint8_t> out;
   put(out, kMagic);
   put(out, kVersion);
@@ -61,7 +61,7 @@ void CheckpointWriter::write(const std::string& path) const {
   }
   put(out, fnv1a(out, out.size()));
 
-  write_file_atomically(path, out.data(), out.size());
+  write_file_atomically(path, out.data(), out.size(), on_failure);
 }
 
 CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
@@ -174,6 +174,11 @@ void CheckpointFolder::begin() const {
 
 std::string CheckpointFolder::staging_file(int rank) const { return rank_file(staging_, rank); }
 
+void CheckpointFolder::abandon() const {
+  std::error_code ignored;  // on the way to an error already
+  fs::remove_all(staging_, ignored);
+}
+
 void CheckpointFolder::publish() const {
   // checkpoint.old/ goes only once checkpoint/ is there to replace it: after a crash mid-swap it is
   // the one complete checkpoint.
@@ -189,6 +194,8 @@ std::string CheckpointFolder::file_to_resume(int rank) const {
   // Without checkpoint/ but with checkpoint.old/, the run died between the swap's two renames.
   const std::string& dir = !present(dir_) && present(old_) ? old_ : dir_;
   std::error_code error;
+  if (present(dir) && !fs::is_directory(dir, error))
+    fail_input("no checkpoint to resume from: %s is not a folder", dir.c_str());
   if (!fs::is_directory(dir, error))
     fail_input("no checkpoint to resume from: %s does not exist (was the run started with --checkpoint-every?)",
                dir_.c_str());

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -14,8 +15,8 @@ class CheckpointWriter {
   // Copies n floats from the context's memory now (the caller may overwrite them afterwards).
   void add_vector(const std::string& name, Context& ctx, const float* data, size_t n);
   void add_number(const std::string& name, double value);
-  // Stops with a one-line error if the file cannot be written.
-  void write(const std::string& path) const;
+  // Stops with a one-line error if the file cannot be written, after `on_failure` (clean-up).
+  void write(const std::string& path, const std::function<void()>& on_failure = {}) const;
 
  private:
   std::map<std::string, std::vector<float>> vectors_;
@@ -49,6 +50,7 @@ class CheckpointFolder {
   explicit CheckpointFolder(const std::string& run_dir);
   void begin() const;                              // one rank, before any writes: empty checkpoint.tmp/
   std::string staging_file(int rank) const;        // where a rank writes its part
+  void abandon() const;                            // a rank's part failed (a full disk): no checkpoint.tmp/ left
   void publish() const;                            // one rank, once every rank has written
   // The complete checkpoint's file for this rank; none (or none for this rank) is a user error.
   std::string file_to_resume(int rank) const;

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "engine/check.h"
 
@@ -47,12 +48,15 @@ void on_stop_signal(int signal_number) {
 
 }  // namespace
 
-void install_stop_request_handlers() {
+void install_stop_request_handlers(bool under_mpirun) {
   struct sigaction action = {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;  // reads and waits under way carry on
-  for (int signal_number : {SIGTERM, SIGINT, SIGUSR1})
+  // Under mpirun a SIGTERM is how mpirun ends the job (a rank failed, or it was itself signalled):
+  // it kills the rank a moment later, so promising a checkpoint would be a lie.
+  const std::vector<int> signals = under_mpirun ? std::vector<int>{SIGINT, SIGUSR1} : std::vector<int>{SIGTERM, SIGINT, SIGUSR1};
+  for (int signal_number : signals)
     CHECK(sigaction(signal_number, &action, nullptr) == 0, "sigaction: %s", std::strerror(errno));
 }
 

@@ -6,8 +6,8 @@
 #pragma once
 
 // Installs the handlers; the first signal only sets a flag (all a handler may safely do) and says
-// on stderr what will happen.
-void install_stop_request_handlers();
+// on stderr what will happen. Under mpirun SIGTERM keeps its default action (see the .cpp).
+void install_stop_request_handlers(bool under_mpirun = false);
 
 // Whether a stop was asked for in this process. Ranks must agree before acting on it (each process
 // of an MPI job sees its own signal, the threads of one process see it at different steps).

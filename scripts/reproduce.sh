@@ -118,7 +118,7 @@ if [ $quick = 1 ]; then
   }
   if [ $gpu = 0 ]; then
     echo "reproduce: no CUDA GPU; quick runs train a width-8 network on 2048 images on the CPU"
-    network=(--device cpu --model preact-resnet18 --width 8 --batch-size 32 --train-subset 2048)
+    network=(--device cpu --model preact-resnet18 --width 8 --batch-size 32 --train-subset 2048 --test-subset 1000)
     epochs=(--epochs 1)
   fi
 elif [ $gpu = 0 ]; then

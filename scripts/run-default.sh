@@ -44,4 +44,4 @@ if ./train --device cuda --print-params >/dev/null 2>&1; then
   exec ./train --device cuda "${dataset[@]}" "${job[@]}" --batch-size 128 --epochs 120 "$@"
 fi
 echo "run: no CUDA GPU here; training a width-8 PreAct-ResNet18 for 1 epoch on the CPU instead"
-exec ./train --device cpu "${dataset[@]}" "${job[@]}" --width 8 --batch-size 32 --epochs 1 --train-subset 8192 "$@"
+exec ./train --device cpu "${dataset[@]}" "${job[@]}" --width 8 --batch-size 32 --epochs 1 --train-subset 8192 --test-subset 2000 "$@"

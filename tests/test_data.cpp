@@ -210,6 +210,8 @@ TEST_CASE("tiny imagenet and image folders: bad files stop with an error naming 
   CHECK(run_train("--inspect --dataset cifar10 --data-dir " + folder).status == 0);
   write_bytes(folder + "/test/b/1.jpg", text.data(), text.size());
   check_refused("--dataset cifar10 --data-dir " + folder, "test/b/1.jpg");
+  write_bytes(folder + "/test/b/1.jpg", "", 0);
+  check_refused("--dataset cifar10 --data-dir " + folder, "test/b/1.jpg is empty (0 bytes)");
   write_jpeg(folder + "/test/b/1.jpg", 16, 3, 5);
   check_refused("--dataset cifar10 --data-dir " + folder, "test/b/1.jpg is 16x16");
   std::filesystem::remove_all(folder);

@@ -1171,6 +1171,21 @@ TEST_CASE("checkpoint folder: each save replaces all ranks' files at once; a cra
   CHECK_THROWS_WITH_AS(CheckpointFolder(run + "/elsewhere").file_to_resume(0), doctest::Contains("no checkpoint"),
                        UserError);
   CHECK_THROWS_AS(CheckpointFolder(run + "/checkpoint/rank-0.bin").begin(), UserError);
+  // A rank's part that cannot be written (here: a folder in its place) leaves no checkpoint.tmp/.
+  folder.begin();
+  std::filesystem::create_directories(folder.staging_file(0));
+  CheckpointWriter part;
+  part.add_number("step", 64);
+  CHECK_THROWS_WITH_AS(part.write(folder.staging_file(0), [&] { folder.abandon(); }), doctest::Contains("cannot"),
+                       UserError);
+  CHECK(!std::filesystem::exists(run + "/checkpoint.tmp"));
+  CHECK(resumed_step(0) == 48);  // the last complete checkpoint is untouched
+  // A checkpoint folder replaced by a file is said to be one.
+  const std::string replaced = temp_dir("ckpt-replaced");
+  std::filesystem::create_directories(replaced);
+  write_bytes(replaced + "/checkpoint", "x", 1);
+  CHECK_THROWS_WITH_AS(CheckpointFolder(replaced).file_to_resume(0), doctest::Contains("is not a folder"), UserError);
+  std::filesystem::remove_all(replaced);
   report_user_errors_by_exception(false);
   std::filesystem::remove_all(run);
 }
