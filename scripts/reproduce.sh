@@ -11,8 +11,10 @@
 #            RUNS_DIR/quick/results.md and nothing in docs/ or the README changes.
 #   --list   the selected runs' names (default: all), each with its flags.
 # Environment: CIFAR10_DIR (default data/cifar10), TINY_DIR (default data/tiny-imagenet-200),
-#   RUNS_DIR (runs), DOCS_DIR (docs), PIECE_SECONDS (after this long, SIGTERM asks ./train to save
-#   a checkpoint and stop; the next call resumes from it: how a run longer than one sitting is done).
+#   RUNS_DIR (runs), DOCS_DIR (docs: the table, the plots, and each finished run's config.json,
+#   metrics.jsonl and command.txt in DOCS_DIR/runs/<name>/), PIECE_SECONDS (after this long,
+#   SIGTERM asks ./train to save a checkpoint and stop; the next call resumes from it: how a run
+#   longer than one sitting is done).
 # Exit status: 0 all selected runs finished, 3 stopped after PIECE_SECONDS (call again), 2 bad
 # arguments or missing data, 1 a run, the table or the plots failed.
 set -uo pipefail
@@ -153,13 +155,25 @@ data_flags() {  # dataset
   fi
 }
 
+# A finished run's files that the table and plots are built from, small enough to commit, into
+# DOCS_DIR/runs/<name>/ (not for --quick runs).
+keep_run() {  # name
+  [ $quick = 1 ] && return 0
+  mkdir -p "$docs/runs/$1"
+  cp "$runs/$1/config.json" "$runs/$1/metrics.jsonl" "$runs/$1/command.txt" "$docs/runs/$1/"
+}
+
 # Runs one experiment to its end, or for PIECE_SECONDS; returns 3 when stopped for time.
 # ./train takes the SIGTERM as a request: it saves a checkpoint at its next log interval and exits
 # with code 3 (or finishes, if that interval was its last), so a piece loses no work; one that
 # does not stop within two minutes is killed.
 run_one() {
   local name=$1 dir="$runs/$1" data=()
-  if [ -f "$dir/done" ]; then echo "reproduce: $name finished earlier ($dir)"; return 0; fi
+  if [ -f "$dir/done" ]; then
+    echo "reproduce: $name finished earlier ($dir)"
+    keep_run "$name"
+    return 0
+  fi
   data_flags "${dataset_of[$name]}" || return 2
   local dataset=${dataset_of[$name]} command
   [ "$dataset" = gossip ] && dataset=cifar10
@@ -196,6 +210,7 @@ run_one() {
   [ $status = 0 ] || { echo "reproduce: $name failed (exit $status); see $dir" >&2; return 1; }
   touch "$dir/done"
   rm -rf "$dir/checkpoint" "$dir/checkpoint.old"  # 8 ranks' state, about 0.7 GB a run: not needed once done
+  keep_run "$name"
 }
 
 failed=0 stopped=0 missing=0
@@ -220,9 +235,16 @@ write_table() {  # file run_dir...
   return 1
 }
 
-# The table and the plots, from every finished run.
+# The table and the plots, from every finished run (outside --quick, from their copies in
+# DOCS_DIR/runs/, so that a clone of the repository rebuilds them from its own files).
 finished=()
-for name in "${names[@]}"; do [ -f "$runs/$name/done" ] && finished+=("$runs/$name"); done
+for name in "${names[@]}"; do
+  if [ $quick = 1 ]; then
+    [ -f "$runs/$name/done" ] && finished+=("$runs/$name")
+  else
+    [ -f "$docs/runs/$name/metrics.jsonl" ] && finished+=("$docs/runs/$name")
+  fi
+done
 built=1  # 0 once the table or a plot fails
 if [ ${#finished[@]} -gt 0 ]; then
   if [ $quick = 1 ]; then
