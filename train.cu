@@ -1,5 +1,5 @@
 // ./train: trains a ResNet with N workers (ranks) running one of the distributed algorithms of
-// ALGORITHMS.md over a transport (threads, MPI processes or NCCL), and writes config.json,
+// docs/algorithms.md over a transport (threads, MPI processes or NCCL), and writes config.json,
 // metrics.jsonl and checkpoints to its run directory. `./train --help` lists every flag.
 #include <omp.h>
 

@@ -1,4 +1,4 @@
-// The distributed update rules of ALGORITHMS.md. Each algorithm turns this rank's gradient into
+// The distributed update rules of docs/algorithms.md. Each algorithm turns this rank's gradient into
 // the update its local optimizer applies, exchanging messages through the Transport (so every
 // byte is counted) and compressing them with Compressors; error memories are plain flat vectors
 // it owns. Server/worker algorithms use rank 0 as the server (also worker 0 unless it is

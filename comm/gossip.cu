@@ -1,4 +1,4 @@
-// The decentralized algorithms of ALGORITHMS.md: CHOCO-SGD and Malcom-PSGD. Every node keeps its
+// The decentralized algorithms of docs/algorithms.md: CHOCO-SGD and Malcom-PSGD. Every node keeps its
 // model x_i, its public estimate xh_i and its neighbours' estimates xh_j, and sends only the
 // quantized change of its estimate, q_i = Q(y_i - xh_i).
 #include <memory>

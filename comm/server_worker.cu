@@ -1,4 +1,4 @@
-// The server/worker algorithms of ALGORITHMS.md (P-SGD, MEM-SGD, DoubleSqueeze, NEOLITHIC, CSER,
+// The server/worker algorithms of docs/algorithms.md (P-SGD, MEM-SGD, DoubleSqueeze, NEOLITHIC, CSER,
 // LIEC-SGD). Each step function reads like its lines there; `up` and `down` are the two
 // exchanges they are all made of.
 #include <cmath>

@@ -1,4 +1,4 @@
-// One interface for every compression operator of ALGORITHMS.md: a flat float32 vector, cut into
+// One interface for every compression operator of docs/algorithms.md: a flat float32 vector, cut into
 // blocks, becomes a packed message and back, on the CPU or the GPU, with the same bytes on both.
 // The compression error x - C(x), which every error-feedback method needs, comes out of the same
 // pass. Messages live in the context's memory so that transports can send them as they are.

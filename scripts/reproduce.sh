@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The experiments of the LIEC-SGD and Malcom-PSGD papers (settings: ../shared/ALGORITHMS.md, last
+# The experiments of the LIEC-SGD and Malcom-PSGD papers (settings: docs/algorithms.md, last
 # section), by name: each run trains into RUNS_DIR/<name>/ (with command.txt, the exact command),
 # then the results table and the plots are built from every finished run.
 #

@@ -192,7 +192,7 @@ TEST_CASE("random-k: k distinct shared indices per block, only values travel, un
   CHECK(a.decoded != other.decoded);
 }
 
-// Q_s written out from ALGORITHMS.md, apart from the implementation's helpers (only the noise,
+// Q_s written out from docs/algorithms.md, apart from the implementation's helpers (only the noise,
 // which is the RNG's definition, is shared).
 std::vector<float> reference_dither(const std::vector<float>& x, const std::vector<Block>& blocks, int s, uint64_t seed,
                                     const MessageKey& key) {
