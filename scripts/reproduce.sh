@@ -269,7 +269,7 @@ if [ ${#finished[@]} -gt 0 ]; then
       done
       if [ ${#members[@]} -gt 0 ]; then bash scripts/plots.sh "$docs/$group" "${members[@]}" >/dev/null || built=0; fi
     done
-    [ $built = 0 ] || echo "reproduce: table in $docs/results.md, plots in $docs/*/accuracy_vs_{epoch,time,bits}.png"
+    [ $built = 0 ] || echo "reproduce: table in $docs/results.md, plots in $docs/*/accuracy_vs_{epoch,time,bits,modelled_time}.png"
   fi
 fi
 [ $built = 0 ] && failed=1
