@@ -8,8 +8,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <random>
+#include <regex>
 #include <string>
 #include <thread>
 
@@ -109,6 +112,7 @@ class RankTrainer {
     clock_->set(ctx_, step_);
     std::unique_ptr<RunLog> log;
     if (rank_ == 0) {
+      if (c_.overwrite) clear_run_folder(c_.run_dir);
       log = std::make_unique<RunLog>(c_.run_dir, c_.resume ? step_ : -1);
       log_ = log.get();
       write_config();
@@ -273,7 +277,7 @@ class RankTrainer {
       const double elapsed = std::chrono::duration<double>(now - start_).count();
       const double eta = elapsed / std::max<long>(1, step_ - first_step_) * (total_steps_ - step_);
       char modelled[48] = "";
-      if (c_.link.on()) std::snprintf(modelled, sizeof modelled, "  modelled %.1f s", sim_seconds_);
+      if (c_.link.on()) std::snprintf(modelled, sizeof modelled, "  modelled %.4g s", sim_seconds_);
       std::printf("epoch %3ld  step %6ld/%ld  loss %.4f  acc %.4f  lr %.4g  up %.3g MB  down %.3g MB  %7.0f img/s%s  ETA %.0f s\n",
                   epoch, step_, total_steps_, loss, accuracy, lr, (up - logged_up_) / 1e6, (down - logged_down_) / 1e6,
                   seconds > 0 ? images / seconds : 0.0, modelled, eta);
@@ -400,7 +404,13 @@ class RankTrainer {
             {"gamma", c_.algorithm.gamma, "--gamma"},
             {"l1", c_.algorithm.l1, "--l1"},
             {"dataset", text_fingerprint(data_.name), "--dataset"},
-            {"test-subset", static_cast<double>(data_.test.size()), "--test-subset"}};
+            {"test-subset", static_cast<double>(data_.test.size()), "--test-subset"},
+            {"train-subset", static_cast<double>(c_.data.train_subset), "--train-subset"},
+            {"image-size", static_cast<double>(data_.train.height), "--image-size"},
+            // Cosine and one-cycle rates depend on the run's length; constant and step ones do not.
+            {"schedule-steps",
+             c_.schedule == LrSchedule::Cosine || c_.schedule == LrSchedule::OneCycle ? static_cast<double>(total_steps_) : 0.0,
+             "run length (--steps or --epochs: the cosine and one-cycle rates depend on it)"}};
   }
 
   // The device state a checkpoint holds, by name: the model, its optimizer's and algorithm's
@@ -450,6 +460,7 @@ class RankTrainer {
     if (r.number("rank") != rank_)
       fail_input("the checkpoint file %s is rank %.0f's, not rank %d's", file.c_str(), r.number("rank"), rank_);
     run_id_ = t_.all_reduce_sum(rank_ == 0 ? r.number("run-id") : 0.0);
+    if (rank_ == 0) check_config_run_id(file);
     if (r.number("run-id") != run_id_)
       fail_input("the checkpoint file %s is from another run than rank 0's (run id %s, not %s)", file.c_str(),
                  run_id_text(r.number("run-id")).c_str(), run_id_text(run_id_).c_str());
@@ -490,6 +501,20 @@ class RankTrainer {
       id = static_cast<double>((static_cast<uint64_t>(entropy()) << 16 ^ entropy()) & ((uint64_t(1) << 48) - 1));
     }
     run_id_ = t_.all_reduce_sum(id);
+  }
+
+  // The run folder's config.json names the run its metrics belong to: a checkpoint of another
+  // run (a folder copied in) would continue into them.
+  void check_config_run_id(const std::string& file) const {
+    std::ifstream config(c_.run_dir + "/config.json");
+    const std::string text((std::istreambuf_iterator<char>(config)), std::istreambuf_iterator<char>());
+    std::smatch m;
+    if (!std::regex_search(text, m, std::regex("\"run_id\": \"([0-9a-f]+)\"")))
+      fail_input("%s/config.json names no run: the checkpoint %s cannot be checked against it", c_.run_dir.c_str(),
+                 file.c_str());
+    if (m[1] != run_id_text(run_id_))
+      fail_input("the checkpoint %s is from another run (%s) than %s/config.json (%s)", file.c_str(),
+                 run_id_text(run_id_).c_str(), c_.run_dir.c_str(), m[1].str().c_str());
   }
 
   static std::string run_id_text(double id) {
@@ -589,7 +614,7 @@ int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
     // The checks of the flags that need the rank count: every rank makes them alike, the first says so.
     print_user_errors(mpi.rank() == 0);
     validate_algorithm_config(c.algorithm, mpi.size());
-    prepare_run_folder(c, mpi.rank() == 0);
+    check_run_folder(c);
     const int workers = mpi.size() - (c.algorithm.dedicated_server ? 1 : 0);
     if (flags.given("workers") && c.workers != workers)
       fail_input("--workers %d disagrees with mpirun -np %d%s (leave --workers out)", c.workers, mpi.size(),
@@ -656,6 +681,10 @@ int main(int argc, char** argv) {
   }
   if (flags.on("inspect")) return inspect_dataset(c.data);
   if (c.comm != TransportKind::Local) return run_mpi(c, flags, &argc, &argv);
-  prepare_run_folder(c, /*first_rank=*/true);
+  // Under mpirun -np N, N independent local runs would train into one folder at once.
+  for (const char* size : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"})
+    if (const char* n = std::getenv(size); n != nullptr && std::atoi(n) > 1)
+      fail_input("this is one of %s processes under mpirun: give --comm mpi (or nccl), or run ./train without mpirun", n);
+  check_run_folder(c);
   return exit_code_of([&] { return run_local(c, flags); });
 }

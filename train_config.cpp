@@ -1,11 +1,13 @@
 // The training program's flags and their checks: see train_config.h.
 #include "train_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
 
 #include "engine/check.h"
+#include "models/model.h"
 
 namespace {
 
@@ -41,6 +43,8 @@ void refuse_inapplicable(const Flags& f, const Config& c) {
          "a real dataset has its own classes (--classes is for synthetic data and --print-params)");
   if (c.precision == Precision::TF32 && c.device != Device::CUDA)
     fail_input("--precision tf32 is for the GPU's tensor cores; the CPU computes in fp32 (or bf16)");
+  refuse("deterministic", c.device == Device::CUDA, "the CPU is always deterministic (--deterministic picks cuDNN's algorithms)");
+  refuse("epochs", c.steps == 0, "--steps sets the run's length");
 }
 
 }  // namespace
@@ -109,22 +113,36 @@ Flags declare_flags() {
   return f;
 }
 
-void prepare_run_folder(const Config& c, bool first_rank) {
+namespace {
+
+const char* const kRunFiles[] = {"config.json", "metrics.jsonl", "checkpoint", "checkpoint.old", "checkpoint.tmp"};
+
+// What of a run's files the folder holds (an unreadable path is the run directory's own error, later).
+std::vector<std::string> run_files_in(const std::string& run_dir) {
   namespace fs = std::filesystem;
-  std::vector<std::string> held;  // what a run leaves in its folder
-  for (const char* name : {"config.json", "metrics.jsonl", "checkpoint", "checkpoint.old", "checkpoint.tmp"}) {
+  std::vector<std::string> held;
+  for (const char* name : kRunFiles) {
     std::error_code error;
-    if (fs::symlink_status(fs::path(c.run_dir) / name, error).type() != fs::file_type::not_found) held.push_back(name);
+    if (fs::symlink_status(fs::path(run_dir) / name, error).type() != fs::file_type::not_found && !error)
+      held.push_back(name);
   }
-  if (c.resume || held.empty()) return;
-  if (!c.overwrite)
-    fail_input("%s holds a run already (%s): --resume continues it, --overwrite replaces it", c.run_dir.c_str(),
-               held[0].c_str());
-  if (!first_rank) return;
-  for (const std::string& name : held) {
+  return held;
+}
+
+}  // namespace
+
+void check_run_folder(const Config& c) {
+  const std::vector<std::string> held = run_files_in(c.run_dir);
+  if (c.resume || c.overwrite || held.empty()) return;
+  fail_input("%s holds a run already (%s): --resume continues it, --overwrite replaces it", c.run_dir.c_str(),
+             held[0].c_str());
+}
+
+void clear_run_folder(const std::string& run_dir) {
+  for (const std::string& name : run_files_in(run_dir)) {
     std::error_code error;
-    fs::remove_all(fs::path(c.run_dir) / name, error);
-    if (error) fail_input("--overwrite: cannot remove %s/%s: %s", c.run_dir.c_str(), name.c_str(), error.message().c_str());
+    std::filesystem::remove_all(std::filesystem::path(run_dir) / name, error);
+    if (error) fail_input("--overwrite: cannot remove %s/%s: %s", run_dir.c_str(), name.c_str(), error.message().c_str());
   }
 }
 
@@ -149,6 +167,9 @@ Config read_config(const Flags& f) {
   require(c.comm != TransportKind::Nccl || c.device == Device::CUDA, "%s",
           "--comm nccl needs --device cuda (and a GPU per rank)");
   c.model = f.str("model");
+  const std::vector<std::string>& models = model_names();
+  if (std::find(models.begin(), models.end(), c.model) == models.end())
+    fail_input("unknown --model '%s' (expected resnet18, preact-resnet18 or preact-resnet34)", c.model.c_str());
   c.data.name = f.str("dataset");
   validate_dataset_name(c.data.name);
   c.data.dir = f.str("data-dir");
@@ -181,13 +202,15 @@ Config read_config(const Flags& f) {
   c.steps = f.integer("steps", 0, kMaxSteps);
   c.epochs = f.integer("epochs", 0, kMaxSteps);  // epochs x steps per epoch is then far from overflowing
   require(c.steps > 0 || c.epochs >= 1, "--epochs must be at least 1, got %ld", c.epochs);
-  c.crash_at_step = f.integer("crash-at-step");
+  c.crash_at_step = f.integer("crash-at-step", 0, kMaxSteps);
   c.comm_timeout = f.number("comm-timeout");
   // 11 days is past any wait worth making; far larger ones overflow the clock (a deadline already past).
   require(c.comm_timeout > 0 && c.comm_timeout <= 1e6, "--comm-timeout must be in (0, 1e6] seconds, got %g",
           c.comm_timeout);
   c.link.gbps = f.number("link-gbps");
-  require(c.link.gbps >= 0 && c.link.gbps <= 1e6, "--link-gbps must be in [0, 1e6] (0: off), got %g", c.link.gbps);
+  // 1 kbit/s is slower than any link worth modelling; below it the times overflow any reading.
+  require(c.link.gbps == 0 || (c.link.gbps >= 1e-6 && c.link.gbps <= 1e6),
+          "--link-gbps must be 0 (off) or in [1e-6, 1e6], got %g", c.link.gbps);
   const double latency_us = f.number("link-latency-us");
   require(latency_us >= 0 && latency_us <= 1e9, "--link-latency-us must be in [0, 1e9], got %g", latency_us);
   c.link.latency_s = latency_us * 1e-6;

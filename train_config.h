@@ -50,8 +50,11 @@ Flags declare_flags();
 Config read_config(const Flags& flags);
 
 // A run folder holds one run: a new run into a folder with another's files is refused unless
-// --overwrite (which then removes them, on the first rank only); --resume needs its checkpoint.
-void prepare_run_folder(const Config& config, bool first_rank);
+// --overwrite or --resume (checked before anything loads: a quick error).
+void check_run_folder(const Config& config);
+// --overwrite: removes the earlier run's files, once the new run has passed every check and is
+// about to write its own (a run refused for another reason leaves the old one whole).
+void clear_run_folder(const std::string& run_dir);
 
 // The checks that depend on this machine, not only on the flags (a GPU for --device cuda): under
 // mpirun every rank makes them for itself, after the ranks speak again.

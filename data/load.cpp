@@ -67,6 +67,11 @@ DatasetSplits load_named_dataset(const DatasetOptions& o) {
 DatasetSplits load_dataset(const DatasetOptions& o) {
   DatasetSplits data = load_named_dataset(o);
   // Normalization stays the whole training set's: a subset changes what is seen, not how.
+  // A subset larger than the set would silently be the whole set, while config.json says otherwise.
+  if (static_cast<size_t>(o.train_subset) > data.train.size())
+    fail_input("--train-subset %d is more than the %zu training images", o.train_subset, data.train.size());
+  if (static_cast<size_t>(o.test_subset) > data.test.size())
+    fail_input("--test-subset %d is more than the %zu test images", o.test_subset, data.test.size());
   if (o.train_subset > 0) keep_balanced_subset(data.train, static_cast<size_t>(o.train_subset), o.seed);
   if (o.test_subset > 0) keep_balanced_subset(data.test, static_cast<size_t>(o.test_subset), o.seed + 1);
   return data;

@@ -54,7 +54,10 @@ void Flags::parse(int argc, char** argv) {
       flag->value = inline_value ? value : "true";
     } else {
       if (!inline_value) {
-        if (i + 1 >= argc) fail_input("--%s needs a value", name.c_str());
+        // "--run-dir --resume": the next word is a flag of its own, not this one's value.
+        const bool next_is_flag = i + 1 < argc && std::strncmp(argv[i + 1], "--", 2) == 0 &&
+                                  lookup(std::string(argv[i + 1] + 2).substr(0, std::string(argv[i + 1] + 2).find('='))) != nullptr;
+        if (i + 1 >= argc || next_is_flag) fail_input("--%s needs a value", name.c_str());
         value = argv[++i];
       }
       flag->value = value;

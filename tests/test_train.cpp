@@ -114,7 +114,9 @@ TEST_CASE("train: bad flags and impossible values stop with one line and exit co
                                  "--lr-schedule step --decay-epochs 80,40", "--lr-schedule step --decay-epochs 40,40",
                                  "--decay-epochs 40", "--steps 1 --steps 2", "--data-dir /tmp", "--bucket-bytes 4096",
                                  "--dataset cifar10 --classes 100", "--device cpu --precision tf32",
-                                 "--resume --overwrite",
+                                 "--resume --overwrite", "--steps 4 --epochs 2", "--device cpu --deterministic",
+                                 "--run-dir --resume", "--model resnet50", "--crash-at-step -5", "--link-gbps 1e-300",
+                                 "--train-subset 100000000",
                                  "--model 'res\nnet\x1b[2J'"}) {  // a newline and a control code in the echoed value
     INFO(args);
     const Outcome o = run_train(args + " --run-dir " + dir);
@@ -158,6 +160,12 @@ const char* kDistributed = "--device cpu --dataset synthetic --width 4 --batch-s
                            "--period 3 --log-every 2 --augment on --seed 3";
 
 TEST_CASE("train: under mpirun a bad flag is said once, by the first rank") {
+  {  // A forgotten --comm mpi would make N independent runs write into one folder at once.
+    std::string output;
+    CHECK(run_shell("mpirun --allow-run-as-root --oversubscribe -np 2 " + train_binary() +
+                        " --device cpu --width 4 --steps 1 --run-dir " + temp_dir("mpirun-local"), &output) != 0);
+    CHECK(output.find("give --comm mpi") != std::string::npos);
+  }
   // Bad values, and settings that only the rank count makes impossible.
   for (const auto& [args, said_line] :
        {std::pair<std::string, std::string>{"--lr fast", "error: --lr must be"},
@@ -571,6 +579,8 @@ TEST_CASE("train: a checkpoint refuses to resume under other settings, or past t
       {" --train-subset 256" + net + two + " --algo memsgd --epochs 2", "another epoch"},
       {subset + net + two + " --algo memsgd --epochs 2 --seed 7", "another --seed"},
       {subset + net + two + " --algo memsgd --epochs 2 --lr 0.05", "another --lr"},
+      {" --train-subset 130" + net + two + " --algo memsgd --epochs 2", "another --train-subset"},
+      {subset + net + two + " --algo memsgd --epochs 2 --image-size 64", "another --image-size"},
       {subset + net + " --workers 1 --algo memsgd --epochs 2", "from 2 workers"},
       // Rank 2's file is missing, or ranks 0 and 1 see 2 workers and not 3 (whichever says it first).
       {subset + net + " --workers 3 --algo memsgd --epochs 2", "fewer ranks|from 2 workers"},
@@ -621,6 +631,17 @@ TEST_CASE("train: a run folder holds one run: a new run into it needs --overwrit
   const Outcome mixed = run_train(args + " --epochs 2 --resume");
   CHECK(mixed.status == 2);
   CHECK(mixed.err.find("from another run") != std::string::npos);
+  // A checkpoint folder copied in from another run: refused against config.json's run id.
+  std::filesystem::remove_all(dir + "/checkpoint");
+  std::filesystem::copy(other + "/checkpoint", dir + "/checkpoint");
+  const Outcome copied = run_train(args + " --epochs 2 --resume");
+  CHECK(copied.status == 2);
+  CHECK(copied.err.find("config.json") != std::string::npos);
+  // --overwrite that fails for another reason (here: no such dataset) leaves the old run whole.
+  const Outcome refused = run_train(args + " --epochs 1 --overwrite --dataset cifar10 --data-dir /nonexistent");
+  CHECK(refused.status == 2);
+  CHECK(read_text(dir + "/config.json") == config);
+  CHECK(std::filesystem::exists(dir + "/checkpoint"));
   // --overwrite starts afresh: no checkpoint of the old run is left to resume.
   const Outcome fresh = run_train(args + " --epochs 1 --seed 4 --overwrite");
   REQUIRE(fresh.status == 0);
