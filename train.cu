@@ -8,8 +8,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <random>
 #include <regex>
@@ -23,6 +21,7 @@
 #include "comm/patterns.h"
 #include "comm/step_graph.h"
 #include "data/batch.h"
+#include "data/files.h"
 #include "data/load.h"
 #include "data/sharding.h"
 #include "engine/check.h"
@@ -506,8 +505,8 @@ class RankTrainer {
   // The run folder's config.json names the run its metrics belong to: a checkpoint of another
   // run (a folder copied in) would continue into them.
   void check_config_run_id(const std::string& file) const {
-    std::ifstream config(c_.run_dir + "/config.json");
-    const std::string text((std::istreambuf_iterator<char>(config)), std::istreambuf_iterator<char>());
+    const std::vector<uint8_t> bytes = read_file_bytes(c_.run_dir + "/config.json");
+    const std::string text(bytes.begin(), bytes.end());
     std::smatch m;
     if (!std::regex_search(text, m, std::regex("\"run_id\": \"([0-9a-f]+)\"")))
       fail_input("%s/config.json names no run: the checkpoint %s cannot be checked against it", c_.run_dir.c_str(),

@@ -55,8 +55,8 @@ void Flags::parse(int argc, char** argv) {
     } else {
       if (!inline_value) {
         // "--run-dir --resume": the next word is a flag of its own, not this one's value.
-        const bool next_is_flag = i + 1 < argc && std::strncmp(argv[i + 1], "--", 2) == 0 &&
-                                  lookup(std::string(argv[i + 1] + 2).substr(0, std::string(argv[i + 1] + 2).find('='))) != nullptr;
+        const std::string next = i + 1 < argc ? argv[i + 1] : "";
+        const bool next_is_flag = next.rfind("--", 0) == 0 && lookup(next.substr(2, next.find('=') - 2)) != nullptr;
         if (i + 1 >= argc || next_is_flag) fail_input("--%s needs a value", name.c_str());
         value = argv[++i];
       }
