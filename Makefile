@@ -1,6 +1,6 @@
 # Builds ./train and the test binaries with nvcc (CUDA 13, cuDNN 9, cuBLAS) for sm_90 plus PTX.
 # Overrides: CUDA_HOME, EXTRA_INCLUDES (e.g. -I.deps/include), EXTRA_LIBS, ARCH, HOST_ARCH.
-# Targets: all (default), test, run, bench, bench-cpu, profile, plots, deps, report, clean.
+# Targets: all (default), test, run, bench, bench-cpu, profile, plots, fuzz, fuzz-corpus, deps, report, clean.
 
 CUDA_HOME ?= /usr/local/cuda
 NVCC      ?= $(CUDA_HOME)/bin/nvcc
@@ -150,13 +150,71 @@ EMU_TEST := $(BUILD)/tests/test_kernels_emulated
 $(EMU_TEST): $(EMU_OBJECTS)
 	$(CXX) $(EMU_SANITIZE) -fopenmp $^ -o $@
 
+# The parsers of untrusted bytes under libFuzzer (clang, AddressSanitizer, UBSan): data files, images,
+# checkpoints, flags, and every compressor's messages (a peer's message is untrusted input). Built
+# like the emulated kernels (the same rewritten .cu sources, the emulator in place of a GPU), but
+# with clang's coverage instrumentation. tests/fuzz/README.md says what each harness feeds.
+FUZZ_CXX     ?= clang++-14
+FUZZ_BUILD   := $(BUILD)/fuzz
+FUZZ_SOURCES := $(wildcard tests/fuzz/fuzz_*.cpp)
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.cpp,$(FUZZ_BUILD)/%,$(FUZZ_SOURCES))
+FUZZ_KERNELS := $(wildcard compress/*.cu) engine/vector_ops.cu
+FUZZ_HOST    := engine/check.cpp engine/checkpoint.cpp engine/atomic_file.cpp engine/flags.cpp engine/lr_schedule.cpp \
+                compress/wire.cpp compress/entropy_coder.cpp data/cifar.cpp data/files.cpp data/tiny_imagenet.cpp \
+                data/image_decode.cpp data/jpeg_tables.cpp data/image_folder.cpp data/stb_image.cpp data/dataset.cpp data/subset.cpp \
+                data/load.cpp data/synthetic.cpp comm/algorithm_table.cpp comm/topology.cpp comm/transport.cpp engine/precision.cpp models/model_names.cpp train_config.cpp \
+                $(EMU_DIR)/emulator.cpp $(EMU_DIR)/device_context.cpp
+FUZZ_OBJECTS := $(patsubst %,$(FUZZ_BUILD)/%.cpp.o,$(FUZZ_KERNELS)) $(patsubst %,$(FUZZ_BUILD)/%.o,$(FUZZ_HOST))
+FUZZ_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CXXFLAGS := -std=c++17 -O1 -g -MMD -MP $(HOST_FP) -Wall -Wextra -Wno-unknown-pragmas -Wno-unused-command-line-argument -ffunction-sections -fdata-sections \
+                 $(FUZZ_SANITIZE) -fsanitize=fuzzer-no-link -D__CUDACC__ -I$(EMU_DIR)/include -I$(EMU_DIR) -I. \
+                 -include $(EMU_DIR)/emulator.h
+FUZZ_SECONDS ?= 180
+
+$(FUZZ_BUILD)/%.cu.cpp: %.cu $(EMU_DIR)/rewrite_cuda.py
+	@mkdir -p $(dir $@)
+	python3 $(EMU_DIR)/rewrite_cuda.py $< $@
+
+$(FUZZ_BUILD)/%.o: $(FUZZ_BUILD)/%
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/%.o: %
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/libfuzzed.a: $(FUZZ_OBJECTS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.cpp.o $(FUZZ_BUILD)/libfuzzed.a
+	$(FUZZ_CXX) $(FUZZ_SANITIZE) -fsanitize=fuzzer -Wl,--gc-sections $^ -o $@
+
+# The seed corpora's generated part (real messages of every compressor, a real checkpoint, CIFAR
+# records), from the same code, into tests/fuzz/corpus/ (committed: run it after a format change).
+$(FUZZ_BUILD)/make_corpus: $(FUZZ_BUILD)/tests/fuzz/make_corpus.cpp.o $(FUZZ_BUILD)/libfuzzed.a
+	$(FUZZ_CXX) $(FUZZ_SANITIZE) -Wl,--gc-sections $^ -o $@
+
+.PHONY: fuzz fuzz-check fuzz-corpus
+fuzz-corpus: $(FUZZ_BUILD)/make_corpus
+	$(FUZZ_BUILD)/make_corpus tests/fuzz/corpus
+
+# make fuzz [FUZZ_SECONDS=180]: each harness that long, from its corpus; finds go to build/fuzz/.
+fuzz: $(FUZZ_TARGETS)
+	@bash scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# What make test runs: each harness for FUZZ_CHECK_SECONDS (30) over its corpus, a regression fails.
+FUZZ_CHECK_SECONDS ?= 30
+fuzz-check: $(FUZZ_TARGETS)
+	@bash scripts/fuzz.sh $(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)
+
 deps:
 	@bash scripts/install-deps.sh
 
 # The test binaries find ./train next to the Makefile.
 test: deps
-	@$(MAKE) --no-print-directory all $(EMU_TEST)
+	@$(MAKE) --no-print-directory all $(EMU_TEST) $(FUZZ_TARGETS)
 	@bash scripts/run-tests.sh $(TEST_BINARIES) $(EMU_TEST)
+	@bash scripts/fuzz.sh $(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)
 
 # Kernel timings against the copy bandwidth measured in the same run (GPU; the CPU where none),
 # then training images/s beside PyTorch's and the 8-worker LIEC-SGD step cost (on the GPU, or

@@ -372,8 +372,7 @@ class RankTrainer {
   };
   // The settings a checkpoint's state only makes sense under: a resume must use the same.
   std::vector<Setting> fingerprint() const {
-    const auto& algos = algorithm_names();
-    const double algo = static_cast<double>(std::find(algos.begin(), algos.end(), c_.algorithm.name) - algos.begin());
+    const double algo = static_cast<double>(&algorithm_info(c_.algorithm.name) - algorithm_table().data());
     return {{"algo", algo, "--algo"},
             {"compressor", static_cast<double>(c_.algorithm.compressor.kind), "--compressor"},
             {"ratio", c_.algorithm.compressor.ratio, "--ratio"},

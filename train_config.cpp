@@ -19,13 +19,13 @@ void require(bool ok, const char* format, T value) {
 // A flag that the run's other settings ignore is an error: config.json records every flag, and
 // would then say that a setting took effect which never did.
 void refuse_inapplicable(const Flags& f, const Config& c) {
-  const std::string& algo = c.algorithm.name;
-  const bool gossip = algo == "choco" || algo == "malcom";
+  const AlgorithmInfo& algo = algorithm_info(c.algorithm.name);
+  const bool gossip = algo.family == AlgorithmFamily::Gossip;
   const CompressorKind kind = c.algorithm.compressor.kind;
   const auto refuse = [&f](const char* flag, bool applies, const char* why) {
     if (f.given(flag) && !applies) fail_input("--%s does not apply: %s", flag, why);
   };
-  refuse("compressor", gossip ? false : algo != "psgd" || kind == CompressorKind::Identity,
+  refuse("compressor", algo.compressed || (!gossip && kind == CompressorKind::Identity),
          gossip ? "CHOCO-SGD always quantizes with dither-fixed and Malcom-PSGD with dither (--levels sets their s)"
                 : "P-SGD sends full precision (MEM-SGD is P-SGD with a compressor and error feedback)");
   refuse("bucket-bytes", gossip || kind != CompressorKind::Identity, "the identity compressor sends every block alike");
@@ -33,10 +33,10 @@ void refuse_inapplicable(const Flags& f, const Config& c) {
          "--ratio is for --compressor topk or randk");
   refuse("levels", gossip || kind == CompressorKind::Dither || kind == CompressorKind::DitherFixed,
          "--levels is for the dithered quantizer (--compressor dither or dither-fixed, choco, malcom)");
-  refuse("period", algo == "liec" || algo == "cser", "--period is LIEC-SGD's H and CSER's reset period");
+  refuse("period", algo.periodic, "--period is LIEC-SGD's H and CSER's reset period");
   refuse("topology", gossip, "--topology is for the gossip algorithms (choco, malcom)");
   refuse("gamma", gossip, "--gamma is the gossip algorithms' consensus step (choco, malcom)");
-  refuse("l1", algo == "malcom", "--l1 is Malcom-PSGD's proximal step");
+  refuse("l1", algo.proximal, "--l1 is Malcom-PSGD's proximal step");
   refuse("decay-epochs", c.schedule == LrSchedule::Step, "--decay-epochs is for --lr-schedule step");
   refuse("data-dir", c.data.name != "synthetic", "the synthetic dataset is made, not read");
   refuse("classes", c.data.name == "synthetic" || f.on("print-params"),
@@ -62,7 +62,7 @@ Flags declare_flags() {
   f.add("train-subset", "0", "train on N training images (0: all), a seeded sample balanced over the classes; for quick runs");
   f.add("test-subset", "0", "evaluate on N test images (0: all), a seeded sample balanced over the classes");
   f.add_switch("inspect", "load the dataset, print its sizes and per-class counts, and exit");
-  f.add("algo", "psgd", "psgd, memsgd, doublesqueeze, neolithic, cser, liec, choco or malcom");
+  f.add("algo", "psgd", algorithm_name_list());
   f.add("compressor", "identity", "identity, sign, topk, randk, dither or dither-fixed (server/worker algorithms)");
   f.add("bucket-bytes", "5242880", "compression blocks: tensors grouped up to this many bytes (huge: one block)");
   f.add("ratio", "0.01", "top-k and random-k: fraction of each block kept");

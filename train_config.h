@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "comm/algorithm.h"
+#include "comm/algorithm_table.h"
 #include "comm/link_model.h"
 #include "comm/transport.h"
 #include "data/load.h"

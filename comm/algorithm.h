@@ -11,24 +11,13 @@
 #include <utility>
 #include <vector>
 
+#include "comm/algorithm_table.h"
 #include "comm/roles.h"
 #include "comm/topology.h"
 #include "comm/transport.h"
 #include "compress/compressor.h"
 #include "engine/sgd.h"
 #include "engine/tensor.h"
-
-struct AlgorithmConfig {
-  std::string name = "psgd";  // psgd memsgd doublesqueeze neolithic cser liec choco malcom
-  CompressorConfig compressor;
-  int period = 32;            // H: LIEC-SGD's synchronisation period, CSER's reset period
-  std::string topology = "ring";
-  float gamma = 0.5f;         // consensus step (CHOCO-SGD, Malcom-PSGD)
-  float l1 = 0.0f;            // lambda of Malcom-PSGD's l1 proximal step
-  bool dedicated_server = false;  // rank 0 serves only (server/worker algorithms)
-};
-
-const std::vector<std::string>& algorithm_names();
 
 // The local optimizer step every algorithm ends with: u += wd x; m = mu m + u; x -= lr u.
 struct LocalOptimizer {
@@ -92,11 +81,7 @@ class Algorithm {
   std::vector<std::pair<std::string, std::unique_ptr<Tensor>>> vectors_;
 };
 
-// A user error (exit code 2) on an unknown name or an impossible setting; ranks = 0 skips the
-// checks that need the rank count (the graph, a worker besides a dedicated server).
-void validate_algorithm_config(const AlgorithmConfig& config, int ranks);
-
-// A user error (exit code 2) on an unknown name or an impossible setting.
+// validate_algorithm_config's user errors, then the table's family's factory.
 std::unique_ptr<Algorithm> make_algorithm(Transport& transport, const std::vector<Block>& blocks,
                                           const AlgorithmConfig& config);
 

@@ -83,6 +83,12 @@ int* Compressor::validate(Context& ctx, const uint8_t* message, size_t bytes) {
   return status_.data();
 }
 
+void Compressor::refuse_on_device(Context& ctx, float* out, size_t n) {
+  const int refused[2] = {1, 1};
+  ctx.upload(status_.data(), refused, sizeof refused);
+  ctx.fill_zero(out, n * sizeof(float));
+}
+
 void Compressor::check_messages(Context& ctx) {
   if (!ctx.is_cuda()) return;  // the CPU refuses at once
   int status[2];

@@ -72,6 +72,9 @@ class Compressor {
   // Checks a received message's header. CPU: throws on mismatch. GPU: launches the check and
   // returns the device flag that the decoding kernels must honour (0 = accepted).
   int* validate(Context& ctx, const uint8_t* message, size_t bytes);
+  // For a decoder that refuses on the host what it received on the GPU (the dithered quantizer's):
+  // what a refusing kernel does, zeros in the n floats of `out` and the flags check_messages() reads.
+  void refuse_on_device(Context& ctx, float* out, size_t n);
 
   // The block that element i belongs to (binary search over block_starts, B + 1 entries).
   std::vector<uint32_t> block_starts_;

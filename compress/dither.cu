@@ -101,17 +101,24 @@ class DitherCompressor : public Compressor {
 
   void decompress(Context& ctx, const uint8_t* message, size_t bytes, float* out, const MessageKey&) override {
     NVTX_RANGE("dither_decompress");
-    // The decoder runs on the host either way, so on the GPU the header is checked there too.
-    const uint8_t* host = message;
-    if (ctx.is_cuda()) {
-      received_.resize(bytes);
-      ctx.download(received_.data(), message, bytes);
-      host = received_.data();
+    // The decoder runs on the host either way, so on the GPU the header is checked there too;
+    // a refusal there still looks like a GPU decoder's (zeros, and check_messages() throws).
+    if (!ctx.is_cuda()) {
+      check_header(message, bytes);
+      decode(message, bytes, out);
+      return;
     }
-    check_header(host, bytes);
+    received_.resize(bytes);
+    ctx.download(received_.data(), message, bytes);
     decoded_.resize(count_);
-    decode(host, bytes, ctx.is_cuda() ? decoded_.data() : out);
-    if (ctx.is_cuda()) ctx.upload(out, decoded_.data(), count_ * sizeof(float));
+    try {
+      check_header(received_.data(), bytes);
+      decode(received_.data(), bytes, decoded_.data());
+    } catch (const MessageError&) {
+      refuse_on_device(ctx, out, count_);
+      return;
+    }
+    ctx.upload(out, decoded_.data(), count_ * sizeof(float));
   }
 
  private:

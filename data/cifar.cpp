@@ -10,32 +10,11 @@ namespace {
 
 constexpr int kSide = 32, kPixels = kSide * kSide * 3;
 
-// label_bytes leading bytes per record; the label used is byte label_index of them.
-Dataset read_records(const std::vector<std::string>& paths, int label_bytes, int label_index, int classes) {
+Dataset read_records(const std::vector<std::string>& paths, const CifarLayout& layout) {
   Dataset d;
   d.height = d.width = kSide;
-  d.classes = classes;
-  const size_t record = label_bytes + kPixels;
-  for (const std::string& path : paths) {
-    const std::vector<uint8_t> bytes = read_file_bytes(path);
-    if (bytes.empty() || bytes.size() % record != 0)
-      fail_input("%s is truncated or not a CIFAR file: %zu bytes is not a whole number of %zu-byte records",
-                 path.c_str(), bytes.size(), record);
-    const size_t count = bytes.size() / record, first = d.labels.size();
-    d.labels.resize(first + count);
-    d.images.resize((first + count) * kPixels);
-    for (size_t r = 0; r < count; ++r) {
-      const uint8_t* in = bytes.data() + r * record;
-      const int label = in[label_index];
-      if (label >= classes)
-        fail_input("%s: record %zu has label %d, outside [0, %d)", path.c_str(), r, label, classes);
-      d.labels[first + r] = label;
-      const uint8_t* planes = in + label_bytes;
-      uint8_t* out = d.images.data() + (first + r) * kPixels;
-      for (int c = 0; c < 3; ++c)
-        for (int i = 0; i < kSide * kSide; ++i) out[i * 3 + c] = planes[c * kSide * kSide + i];
-    }
-  }
+  d.classes = layout.classes;
+  for (const std::string& path : paths) append_cifar_records(read_file_bytes(path), path, layout, d);
   return d;
 }
 
@@ -59,10 +38,34 @@ std::string find_dir_with(const std::string& dir, const std::string& file, const
 
 }  // namespace
 
-Dataset read_cifar10_files(const std::vector<std::string>& paths) { return read_records(paths, 1, 0, 10); }
+const CifarLayout kCifar10Layout{1, 0, 10}, kCifar100FineLayout{2, 1, 100}, kCifar100CoarseLayout{2, 0, 20};
+
+void append_cifar_records(const std::vector<uint8_t>& bytes, const std::string& name, const CifarLayout& layout,
+                          Dataset& d) {
+  const size_t record = layout.label_bytes + kPixels;
+  if (bytes.empty() || bytes.size() % record != 0)
+    fail_input("%s is truncated or not a CIFAR file: %zu bytes is not a whole number of %zu-byte records",
+               name.c_str(), bytes.size(), record);
+  const size_t count = bytes.size() / record, first = d.labels.size();
+  d.labels.resize(first + count);
+  d.images.resize((first + count) * kPixels);
+  for (size_t r = 0; r < count; ++r) {
+    const uint8_t* in = bytes.data() + r * record;
+    const int label = in[layout.label_index];
+    if (label >= layout.classes)
+      fail_input("%s: record %zu has label %d, outside [0, %d)", name.c_str(), r, label, layout.classes);
+    d.labels[first + r] = label;
+    const uint8_t* planes = in + layout.label_bytes;
+    uint8_t* out = d.images.data() + (first + r) * kPixels;
+    for (int c = 0; c < 3; ++c)
+      for (int i = 0; i < kSide * kSide; ++i) out[i * 3 + c] = planes[c * kSide * kSide + i];
+  }
+}
+
+Dataset read_cifar10_files(const std::vector<std::string>& paths) { return read_records(paths, kCifar10Layout); }
 
 Dataset read_cifar100_files(const std::vector<std::string>& paths, Cifar100Labels labels) {
-  return labels == Cifar100Labels::Fine ? read_records(paths, 2, 1, 100) : read_records(paths, 2, 0, 20);
+  return read_records(paths, labels == Cifar100Labels::Fine ? kCifar100FineLayout : kCifar100CoarseLayout);
 }
 
 std::string find_cifar10_binary_dir(const std::string& dir) {

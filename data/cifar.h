@@ -3,6 +3,7 @@
 // train.bin and test.bin, records of coarse label, fine label, 3072 pixel bytes.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,16 @@ enum class Cifar100Labels { Fine, Coarse };
 // label out of range, stops with an error naming the file.
 Dataset read_cifar10_files(const std::vector<std::string>& paths);
 Dataset read_cifar100_files(const std::vector<std::string>& paths, Cifar100Labels labels);
+
+// A record's leading label bytes, which of them is the label, and how many classes there are.
+struct CifarLayout {
+  int label_bytes, label_index, classes;
+};
+extern const CifarLayout kCifar10Layout, kCifar100FineLayout, kCifar100CoarseLayout;
+// One file's bytes (named `name` in errors) appended to d, with the checks above. Any bytes at all
+// are safe input (tests/fuzz/fuzz_cifar.cpp).
+void append_cifar_records(const std::vector<uint8_t>& bytes, const std::string& name, const CifarLayout& layout,
+                          Dataset& d);
 
 // `dir` holds the .bin files or is their parent (cifar-10-batches-bin/, cifar-100-binary/).
 DatasetSplits load_cifar10_binary(const std::string& dir);

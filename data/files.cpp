@@ -42,8 +42,9 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   return bytes;
 }
 
-std::vector<std::string> read_lines(const std::string& path) {
-  const std::vector<uint8_t> bytes = read_file_bytes(path);
+std::vector<std::string> read_lines(const std::string& path) { return split_lines(read_file_bytes(path)); }
+
+std::vector<std::string> split_lines(const std::vector<uint8_t>& bytes) {
   std::vector<std::string> lines;
   std::string line;
   for (uint8_t b : bytes) {

@@ -2,12 +2,11 @@
 // and the folder swap that replaces all ranks' files at once.
 #include "engine/checkpoint.h"
 
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
 
+#include "data/files.h"
 #include "engine/atomic_file.h"
 #include "engine/check.h"
 
@@ -16,11 +15,6 @@ namespace {
 constexpr uint32_t kMagic = 0x54504b43u;  // "CKPT"
 constexpr uint32_t kVersion = 2;  // 2: the run's fingerprint holds its epoch length
 
-uint64_t fnv1a(const std::vector<uint8_t>& bytes, size_t length) {
-  uint64_t hash = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < length; ++i) hash = (hash ^ bytes[i]) * 0x100000001b3ull;
-  return hash;
-}
 
 template <typename T>
 void put(std::vector<uint8_t>& out, const T& value) {
@@ -59,30 +53,31 @@ void CheckpointWriter::write(const std::string& path, const std::function<void()
     put_name(out, name);
     put(out, value);
   }
-  put(out, fnv1a(out, out.size()));
+  put(out, checkpoint_checksum(out.data(), out.size()));
 
   write_file_atomically(path, out.data(), out.size(), on_failure);
 }
 
-CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) fail_input("cannot read checkpoint %s: %s", path.c_str(), std::strerror(errno));
-  std::vector<uint8_t> bytes;
-  uint8_t chunk[1 << 16];
-  size_t got;
-  while ((got = std::fread(chunk, 1, sizeof chunk, file)) > 0) bytes.insert(bytes.end(), chunk, chunk + got);
-  std::fclose(file);
+uint64_t checkpoint_checksum(const uint8_t* bytes, size_t length) {
+  uint64_t hash = 0xcbf29ce484222325ull;  // FNV-1a, 64 bits
+  for (size_t i = 0; i < length; ++i) hash = (hash ^ bytes[i]) * 0x100000001b3ull;
+  return hash;
+}
 
+CheckpointReader::CheckpointReader(const std::string& path) : CheckpointReader(read_file_bytes(path), path) {}
+
+CheckpointReader::CheckpointReader(const std::vector<uint8_t>& bytes, const std::string& path) : path_(path) {
   size_t at = 0;
   const auto take = [&](void* out, size_t n) {
     if (at + n > bytes.size()) fail_input("checkpoint %s is truncated", path.c_str());
+    if (n == 0) return;  // an empty vector's data() may be null, which memcpy must not be given
     std::memcpy(out, bytes.data() + at, n);
     at += n;
   };
   uint64_t stored_hash = 0;
   if (bytes.size() < 8 + 16 + 8) fail_input("checkpoint %s is truncated", path.c_str());
   std::memcpy(&stored_hash, bytes.data() + bytes.size() - 8, 8);
-  if (fnv1a(bytes, bytes.size() - 8) != stored_hash) fail_input("checkpoint %s is truncated or corrupt (its checksum does not match)", path.c_str());
+  if (checkpoint_checksum(bytes.data(), bytes.size() - 8) != stored_hash) fail_input("checkpoint %s is truncated or corrupt (its checksum does not match)", path.c_str());
   uint32_t magic, version;
   uint64_t vector_count, number_count;
   take(&magic, 4);

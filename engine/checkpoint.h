@@ -23,10 +23,16 @@ class CheckpointWriter {
   std::map<std::string, double> numbers_;
 };
 
+// The checksum a checkpoint file ends with, over the bytes before it.
+uint64_t checkpoint_checksum(const uint8_t* bytes, size_t length);
+
 class CheckpointReader {
  public:
   // Stops with a one-line error (exit code 2) on a missing, truncated or corrupt file.
   explicit CheckpointReader(const std::string& path);
+  // The same checks on a file's bytes, named `path` in errors (any bytes are safe input:
+  // tests/fuzz/fuzz_checkpoint.cpp).
+  CheckpointReader(const std::vector<uint8_t>& bytes, const std::string& path);
   // Copies the named vector into the context's memory; its length must be n.
   void read_vector(const std::string& name, Context& ctx, float* data, size_t n) const;
   double number(const std::string& name) const;

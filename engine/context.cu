@@ -38,21 +38,6 @@ Context::Context(const ContextOptions& options)
   CUBLAS_CHECK(cublasSetWorkspace(cublas, cublas_workspace_, kCublasWorkspaceBytes));
 }
 
-Precision parse_precision(const std::string& name) {
-  for (Precision p : {Precision::FP32, Precision::TF32, Precision::BF16})
-    if (name == precision_name(p)) return p;
-  fail_input("unknown --precision '%s' (expected fp32, tf32 or bf16)", name.c_str());
-}
-
-const char* precision_name(Precision precision) {
-  switch (precision) {
-    case Precision::TF32: return "tf32";
-    case Precision::BF16: return "bf16";
-    case Precision::FP32: break;
-  }
-  return "fp32";
-}
-
 Context::~Context() {
   if (device == Device::CUDA) cudaStreamSynchronize(stream);
   if (workspace_ != nullptr) allocator->release(workspace_, workspace_bytes_);

@@ -114,11 +114,6 @@ double ResNet::forward_macs(int size) const {
   return macs + head_->macs();
 }
 
-const std::vector<std::string>& model_names() {
-  static const std::vector<std::string> names = {"resnet18", "preact-resnet18", "preact-resnet34"};
-  return names;
-}
-
 std::unique_ptr<Model> make_model(const std::string& name, int classes, int width) {
   if (classes < 2) fail_input("a model needs at least 2 classes, got %d", classes);
   if (width < 1) fail_input("--width must be at least 1, got %d", width);

@@ -26,8 +26,9 @@ fi
 
 # Needed to build and test; gnuplot only draws the plots (any package's gnuplot will do).
 missing=()
-# libdnnl-dev: oneDNN, which runs the CPU convolutions.
-for p in libopenmpi-dev openmpi-bin libstb-dev doctest-dev libdnnl-dev; do
+# libdnnl-dev: oneDNN, which runs the CPU convolutions; clang-14 and libfuzzer-14-dev: the fuzzed
+# parsers (make fuzz, and the short fuzz pass of make test).
+for p in libopenmpi-dev openmpi-bin libstb-dev doctest-dev libdnnl-dev clang-14 libfuzzer-14-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 command -v gnuplot >/dev/null || missing+=(gnuplot)

@@ -18,10 +18,13 @@
 
 #include "data/batch.h"
 #include "data/cifar.h"
+#include "data/image_decode.h"
+#include "data/jpeg_tables.h"
 #include "data/load.h"
 #include "data/sharding.h"
 #include "data/subset.h"
 #include "data/tiny_imagenet.h"
+#include "engine/check.h"
 #include "tests/helpers.h"
 
 namespace {
@@ -220,6 +223,34 @@ TEST_CASE("tiny imagenet and image folders: bad files stop with an error naming 
     write_jpeg(folder + image, 16, 3, 6);
   check_refused("--dataset cifar10 --data-dir " + folder, "are 16x16: loading them at 32x32 needs 32x32 or 64x64 images");
   std::filesystem::remove_all(folder);
+}
+
+TEST_CASE("fuzzer finds: a JPEG Huffman table of more than 256 codes, a wnid or file that is not a plain name") {
+  // SOI, then a DHT segment whose one table declares 16 x 17 = 272 codes: Debian's stb_image would
+  // write past its 257-entry table (tests/fuzz/corpus/image/found-dht-over-256-codes).
+  std::vector<uint8_t> jpeg = {0xFF, 0xD8, 0xFF, 0xC4, 0x01, 0x23, 0x00};
+  for (int i = 0; i < 16; ++i) jpeg.push_back(17);
+  jpeg.resize(jpeg.size() + 272, 0);
+  CHECK_FALSE(jpeg_huffman_tables_safe(jpeg.data(), jpeg.size()));
+  jpeg[7 + 15] = 0;  // 255 codes: safe (and then refused by the decoder for what else is wrong)
+  CHECK(jpeg_huffman_tables_safe(jpeg.data(), jpeg.size()));
+  jpeg[7 + 15] = 17;
+  uint8_t pixels[32 * 32 * 3];
+  CHECK(decode_image_bytes(jpeg, "bad.jpg", 32, 32, pixels) ==
+        "cannot decode image bad.jpg: corrupt JPEG (a Huffman table with more than 256 codes)");
+
+  struct ThrowUserErrors {  // the parsers' user errors come back here as exceptions, not exits
+    ThrowUserErrors() { report_user_errors_by_exception(true); }
+    ~ThrowUserErrors() { report_user_errors_by_exception(false); }
+  } throw_user_errors;
+  CHECK_THROWS_AS(parse_wnids({"n01443537", "../n01443537"}, "wnids.txt"), UserError);
+  CHECK_THROWS_AS(parse_wnids({".hidden"}, "wnids.txt"), UserError);
+  CHECK(parse_wnids({"n1", "", "n2"}, "wnids.txt") == std::vector<std::string>{"n1", "n2"});
+  CHECK_THROWS_AS(parse_val_annotations({"../../etc/passwd\tn1"}, "val_annotations.txt", {"n1"}), UserError);
+  const std::vector<Annotation> a = parse_val_annotations({"val_0.JPEG\tn2\t0\t0"}, "val_annotations.txt", {"n1", "n2"});
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].file == "val_0.JPEG");
+  CHECK(a[0].label == 1);
 }
 
 TEST_CASE("subsets: balanced over the classes, seeded, in storage order, each image with its label") {

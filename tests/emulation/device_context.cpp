@@ -50,8 +50,9 @@ void* Context::workspace(size_t bytes) {
   return workspace_;
 }
 
-void Context::upload(void* dst, const void* src, size_t bytes) { std::memmove(dst, src, bytes); }
-void Context::download(void* dst, const void* src, size_t bytes) { std::memmove(dst, src, bytes); }
-void Context::copy(void* dst, const void* src, size_t bytes) { std::memmove(dst, src, bytes); }
-void Context::fill_zero(void* dst, size_t bytes) { std::memset(dst, 0, bytes); }
+// CUDA copies nothing for 0 bytes, whatever the pointers (an empty vector's may be null).
+void Context::upload(void* dst, const void* src, size_t bytes) { if (bytes) std::memmove(dst, src, bytes); }
+void Context::download(void* dst, const void* src, size_t bytes) { if (bytes) std::memmove(dst, src, bytes); }
+void Context::copy(void* dst, const void* src, size_t bytes) { if (bytes) std::memmove(dst, src, bytes); }
+void Context::fill_zero(void* dst, size_t bytes) { if (bytes) std::memset(dst, 0, bytes); }
 void Context::synchronize() {}
