@@ -182,6 +182,8 @@ $(FUZZ_BUILD)/%.o: %
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -c $< -o $@
 
+$(FUZZ_BUILD)/%.d: ;  # as for the emulation: the compiler writes them
+
 $(FUZZ_BUILD)/libfuzzed.a: $(FUZZ_OBJECTS)
 	@rm -f $@
 	ar rcs $@ $^

@@ -604,20 +604,22 @@ int run_local(const Config& c, const Flags& flags) {
   return *std::max_element(codes.begin(), codes.end());
 }
 
-// --comm mpi / nccl: this process is one rank of an mpirun job.
+// --comm mpi / nccl: this process is one rank of an mpirun job. A rank that fails ends the job, so
+// that no peer waits for it until --comm-timeout.
 int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
   MpiRuntime mpi(argc, argv);
   install_stop_request_handlers(/*under_mpirun=*/true);
   try {
-    // The checks of the flags that need the rank count: every rank makes them alike, the first says so.
-    print_user_errors(mpi.rank() == 0);
-    validate_algorithm_config(c.algorithm, mpi.size());
-    check_run_folder(c);
-    const int workers = mpi.size() - (c.algorithm.dedicated_server ? 1 : 0);
-    if (flags.given("workers") && c.workers != workers)
-      fail_input("--workers %d disagrees with mpirun -np %d%s (leave --workers out)", c.workers, mpi.size(),
-                 c.algorithm.dedicated_server ? " and a dedicated server" : "");
-    print_user_errors(true);
+    // The checks of the flags that need the rank count: every rank makes them alike.
+    const int workers = said_by_first_rank([&] {
+      validate_algorithm_config(c.algorithm, mpi.size());
+      check_run_folder(c);
+      const int n = mpi.size() - (c.algorithm.dedicated_server ? 1 : 0);
+      if (flags.given("workers") && c.workers != n)
+        fail_input("--workers %d disagrees with mpirun -np %d%s (leave --workers out)", c.workers, mpi.size(),
+                   c.algorithm.dedicated_server ? " and a dedicated server" : "");
+      return n;
+    });
     int gpu = 0;
     if (c.comm == TransportKind::Nccl) {
       gpu = nccl_device_for(mpi);
@@ -627,9 +629,7 @@ int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
       gpu = mpi.local_rank() % devices;  // several ranks may share a GPU: the MPI transport allows it
     }
     const DatasetSplits data = load_dataset(c.data);
-    print_user_errors(mpi.rank() == 0);  // the same on every rank, like the checks above
-    nonzero_steps_per_epoch(data.train, workers, c.batch_size);
-    print_user_errors(true);
+    said_by_first_rank([&] { nonzero_steps_per_epoch(data.train, workers, c.batch_size); });
     share_cores(mpi.local_size());
     Context ctx(ContextOptions{c.device, gpu, c.seed, c.deterministic, c.precision});
     std::unique_ptr<Transport> transport;
@@ -648,24 +648,25 @@ int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
     // A failure on one rank must end the others; a stop on request was agreed by every rank.
     if (code != 0 && code != kExitStoppedOnRequest) MpiRuntime::abort(code);
     return code;
-  } catch (const CommError& e) {  // names its rank already
-    std::fprintf(stderr, "error: %s\n", e.what());
-    MpiRuntime::abort(1);
+  } catch (const UserError& e) {
+    // Said (here or by the first rank), then this process ends without MPI_Finalize, which would
+    // wait for the others: mpirun sees the exit and ends the job.
+    std::exit(report_error(e));
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: rank %d: %s\n", mpi.rank(), e.what());
+    // A CommError names its rank already; anything else is said with this rank's number.
+    if (dynamic_cast<const CommError*>(&e) != nullptr) report_error(e);
+    else report_error(InternalError("rank " + std::to_string(mpi.rank()) + ": " + e.what()));
     MpiRuntime::abort(1);
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int train_main(int argc, char** argv) {
   // Under mpirun every rank reads the same flags: the first rank alone says what is wrong with them.
-  print_user_errors(rank_from_launcher() <= 0);
   Flags flags = declare_flags();
-  flags.parse(argc, argv);
-  const Config c = read_config(flags);
-  print_user_errors(true);
+  const Config c = said_by_first_rank([&] {
+    flags.parse(argc, argv);
+    return read_config(flags);
+  });
   check_device(c);
   if (flags.on("print-params")) {
     std::unique_ptr<Model> model = make_model(c.model, c.data.classes, c.width);
@@ -684,5 +685,11 @@ int main(int argc, char** argv) {
     if (const char* n = std::getenv(size); n != nullptr && std::atoi(n) > 1)
       fail_input("this is one of %s processes under mpirun: give --comm mpi (or nccl), or run ./train without mpirun", n);
   check_run_folder(c);
-  return exit_code_of([&] { return run_local(c, flags); });
+  return run_local(c, flags);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return exit_code_of([&] { return train_main(argc, argv); });
 }

@@ -186,8 +186,14 @@ Config read_config(const Flags& f) {
   c.algorithm.compressor.levels = int_flag("levels", 1, kMaxDitherLevels);
   c.algorithm.period = int_flag("period", 1);
   c.algorithm.topology = f.str("topology");
+  // Checked as the float32 values training uses, reported as given (here, before
+  // validate_algorithm_config, which would report the float32 value).
   c.algorithm.gamma = static_cast<float>(f.number("gamma"));
+  require(c.algorithm.gamma > 0.0f && c.algorithm.gamma <= 1.0f, "--gamma must be in (0, 1] in float32, got %s",
+          f.str("gamma").c_str());
   c.algorithm.l1 = static_cast<float>(f.number("l1"));
+  require(c.algorithm.l1 >= 0.0f && std::isfinite(c.algorithm.l1), "--l1 must be non-negative and finite in float32, got %s",
+          f.str("l1").c_str());
   c.bucket_bytes = static_cast<size_t>(f.integer("bucket-bytes", 4));
   // 512 keeps PreAct-ResNet34's parameter count (x64 at 8 times the width) within an int.
   c.width = int_flag("width", 1, 512);
@@ -205,14 +211,15 @@ Config read_config(const Flags& f) {
   c.crash_at_step = f.integer("crash-at-step", 0, kMaxSteps);
   c.comm_timeout = f.number("comm-timeout");
   // 11 days is past any wait worth making; far larger ones overflow the clock (a deadline already past).
-  require(c.comm_timeout > 0 && c.comm_timeout <= 1e6, "--comm-timeout must be in (0, 1e6] seconds, got %g",
-          c.comm_timeout);
+  require(c.comm_timeout > 0 && c.comm_timeout <= 1e6, "--comm-timeout must be in (0, 1e6] seconds, got %s",
+          f.str("comm-timeout").c_str());
   c.link.gbps = f.number("link-gbps");
   // 1 kbit/s is slower than any link worth modelling; below it the times overflow any reading.
   require(c.link.gbps == 0 || (c.link.gbps >= 1e-6 && c.link.gbps <= 1e6),
-          "--link-gbps must be 0 (off) or in [1e-6, 1e6], got %g", c.link.gbps);
+          "--link-gbps must be 0 (off) or in [1e-6, 1e6], got %s", f.str("link-gbps").c_str());
   const double latency_us = f.number("link-latency-us");
-  require(latency_us >= 0 && latency_us <= 1e9, "--link-latency-us must be in [0, 1e9], got %g", latency_us);
+  require(latency_us >= 0 && latency_us <= 1e9, "--link-latency-us must be in [0, 1e9], got %s",
+          f.str("link-latency-us").c_str());
   c.link.latency_s = latency_us * 1e-6;
   const std::string compute = f.str("link-compute-s");
   c.link_compute_s = compute == "measured" ? -1.0 : f.number("link-compute-s");

@@ -182,7 +182,6 @@ void run_local_ranks(int ranks, double timeout_seconds, const std::function<void
   for (int r = 0; r < ranks; ++r) {
     try {
       threads.emplace_back([&, r] {
-        report_user_errors_by_exception(true);  // an exit() here would pull the process from under the others
         try {
           body(hub, r);
         } catch (const std::exception& e) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "comm/transport.h"
+#include "engine/check.h"
 
 // MPI_Init on construction, MPI_Finalize on destruction; one per process.
 class MpiRuntime {
@@ -25,6 +26,18 @@ class MpiRuntime {
 // This process's rank as mpirun (OpenMPI, MPICH, PMIx) told it in the environment, before
 // MPI_Init; -1 when it was not started by mpirun.
 int rank_from_launcher();
+
+// Runs checks that every process of an mpirun job makes alike (of the flags, of the data set's
+// size) and returns what they return: a user error they find is said by the first rank alone.
+template <typename Checks>
+auto said_by_first_rank(const Checks& checks) -> decltype(checks()) {
+  try {
+    return checks();
+  } catch (const UserError& e) {
+    if (rank_from_launcher() <= 0) throw;
+    throw UserErrorSaidElsewhere(e.what());
+  }
+}
 
 class MpiTransport : public Transport {
  public:

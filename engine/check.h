@@ -1,37 +1,48 @@
-// Error checking for CUDA, cuDNN and cuBLAS calls, and the one-line fatal errors the CLI uses.
+// Errors: the two kinds a failure can be, the check macros for CUDA, cuDNN and cuBLAS calls, and
+// the one place where an error becomes a line on stderr and an exit code.
 #pragma once
 
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <stdexcept>
+#include <string>
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
-// Bad input from the user (flags, data files, configurations): one line on stderr, exit code 2.
-// In a thread that several ranks of one process share the process with, exiting would pull the
-// process from under the other ranks; there it throws UserError instead, which the thread's
-// launcher carries back to main (see run_local_ranks), and main exits with code 2.
-[[noreturn]] void fail_input(const char* format, ...) __attribute__((format(printf, 1, 2)));
+// Every failure is thrown where it is found and said once, where a process or a rank thread ends
+// (exit_code_of in main; run_local_ranks carries a rank thread's error back to it). Nothing deep in
+// the code exits: a test binary sees a failing CUDA call fail its test case, and the ranks sharing
+// a process are never pulled from under each other.
 
+// Bad input from the user (flags, data files, configurations): exit code 2.
 struct UserError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-void report_user_errors_by_exception(bool enabled);  // for the calling thread
-// Off: a user error exits with code 2 without its line. For checks that every process of an
-// mpirun job makes alike (the flags), so that the user reads one line, not one per rank.
-void print_user_errors(bool enabled);  // for the whole process
+// A user error that another process of the same mpirun job says: this one exits with code 2
+// without a line, so that the user reads one line, not one per rank.
+struct UserErrorSaidElsewhere : UserError {
+  using UserError::UserError;
+};
+// Anything else (a library call that failed, an impossible state): exit code 1. Its text starts
+// with the file and line that found it.
+struct InternalError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
-// Runs a program's body and returns its exit code. What it throws (a rank thread's error, which
-// run_local_ranks carries back) is said in one line and becomes exit code 2 for a UserError, 1
-// for anything else.
-int exit_code_of(const std::function<int()>& body);
-
-// An internal failure (a library call that failed, an impossible state): exit code 1.
+// Throw UserError and InternalError; the message is formatted as one printable line.
+[[noreturn]] void fail_input(const char* format, ...) __attribute__((format(printf, 1, 2)));
 [[noreturn]] void fail_internal(const char* file, int line, const char* format, ...)
     __attribute__((format(printf, 3, 4)));
+
+// The error's line on stderr ("error: ..." or "fatal: file:line: ...", nothing for
+// UserErrorSaidElsewhere) and its exit code: 2 for a user error, 1 for anything else.
+int report_error(const std::exception& error);
+
+// Runs a program's body and returns its exit code, or the reported error's.
+int exit_code_of(const std::function<int()>& body);
 
 const char* cublas_status_string(cublasStatus_t status);
 

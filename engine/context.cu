@@ -57,17 +57,24 @@ void* Context::workspace(size_t bytes) {
   return workspace_;
 }
 
+// A copy between the GPU and pageable host memory waits in CUDA for the work queued before it
+// (CUDA runtime, "API synchronization behavior"): uploads before they start, downloads until they
+// complete. Under a wait watch (NCCL) that work may be a receive from a peer that never sends, so
+// the host first waits through the watch, which can give up; the copy then finds the stream idle.
 void Context::upload(void* dst, const void* host_src, size_t bytes) {
   if (bytes == 0) return;
-  if (is_cuda())
+  if (is_cuda()) {
+    if (wait_watch != nullptr) synchronize();
     CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream));
-  else
+  } else {
     std::memcpy(dst, host_src, bytes);
+  }
 }
 
 void Context::download(void* host_dst, const void* src, size_t bytes) {
   if (bytes == 0) return;
   if (is_cuda()) {
+    if (wait_watch != nullptr) synchronize();
     CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream));
     synchronize();
   } else {

@@ -1,6 +1,9 @@
 // Convolution: the cuDNN path with per-shape plans, and the dispatch to the CPU's (engine/conv_cpu.h).
 #include "engine/conv.h"
 
+#include <algorithm>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include "engine/bf16.h"
@@ -61,15 +64,24 @@ void conv2d_backward_filter_bf16_cpu(Context& ctx, const ConvShape& s, float* dw
 constexpr int kMaxAlgorithms = 16;
 constexpr size_t kMaxWorkspace = size_t{1} << 30;
 
+// Whether a result's math may run under `precision`. cudnnFind times each algorithm in the math it
+// reports: fp32 keeps only FMA math (default math allows TF32 tensor cores on Ampere and later, and
+// a result timed that way would not be what fp32 runs); nothing converts operands down to fp16.
+bool math_allowed(Precision precision, cudnnMathType_t math) {
+  if (precision == Precision::FP32) return math == CUDNN_FMA_MATH;
+  return math != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+}
+
 // `query` fills up to kMaxAlgorithms results, best first; the first usable one is returned.
 template <typename Perf, typename Query>
-Perf choose_algorithm(bool deterministic, const Query& query, const char* what) {
+Perf choose_algorithm(const Context& ctx, bool deterministic, const Query& query, const char* what) {
   Perf results[kMaxAlgorithms];
   int count = 0;
   query(results, &count);
   for (int i = 0; i < count; ++i) {
     if (results[i].status != CUDNN_STATUS_SUCCESS) continue;
     if (deterministic && results[i].determinism != CUDNN_DETERMINISTIC) continue;
+    if (!math_allowed(ctx.precision, results[i].mathType)) continue;
     if (results[i].memory > kMaxWorkspace) continue;
     return results[i];
   }
@@ -88,14 +100,14 @@ cudnnConvolutionDescriptor_t convolution_descriptor(const ConvShape& s, cudnnMat
 
 // One direction of the plan: its algorithm (timed by `find`, or ranked by `heuristic` under
 // --deterministic), its descriptor set to the math type cudnnFind timed the algorithm with, so that
-// what runs is what was timed (fp32 keeps FMA math whatever cuDNN reports: no TF32), and the
+// what runs is what was timed (fp32 keeps FMA math: math_allowed took only such results), and the
 // workspace the algorithm needs.
 template <typename Perf, typename Find, typename Heuristic, typename WorkspaceSize>
 void plan_direction(const Context& ctx, const char* what, cudnnConvolutionDescriptor_t desc, const Find& find,
                     const Heuristic& heuristic, const WorkspaceSize& workspace_size, decltype(Perf::algo)* algo,
                     size_t* workspace) {
-  const Perf chosen = ctx.deterministic ? choose_algorithm<Perf>(true, heuristic, what)
-                                        : choose_algorithm<Perf>(false, find, what);
+  const Perf chosen = ctx.deterministic ? choose_algorithm<Perf>(ctx, true, heuristic, what)
+                                        : choose_algorithm<Perf>(ctx, false, find, what);
   *algo = chosen.algo;
   if (ctx.precision != Precision::FP32) CUDNN_CHECK(cudnnSetConvolutionMathType(desc, chosen.mathType));
   workspace_size(chosen.algo, workspace);
@@ -168,11 +180,27 @@ ConvPlan make_plan(Context& ctx, const ConvShape& s) {
   return p;
 }
 
+std::string shape_text(const ConvShape& s) {
+  return "n" + std::to_string(s.n) + " c" + std::to_string(s.c) + " " + std::to_string(s.h) + "x" + std::to_string(s.w) +
+         " k" + std::to_string(s.k) + " " + std::to_string(s.r) + "x" + std::to_string(s.s) + " stride " +
+         std::to_string(s.stride) + " pad " + std::to_string(s.pad);
+}
+
+// Plans are made one at a time in the process: cudnnFind times each algorithm by running it, and
+// rank threads sharing a GPU would time each other's work (and could choose differently).
+std::mutex plan_making;
+
 const ConvPlan& plan_for(Context& ctx, const ConvShape& shape) {
   auto& plans = ctx.conv_algorithms->plans;
   auto found = plans.find(shape);
-  if (found == plans.end()) found = plans.emplace(shape, make_plan(ctx, shape)).first;
-  return found->second;
+  if (found != plans.end()) return found->second;
+  std::lock_guard<std::mutex> one_at_a_time(plan_making);
+  try {
+    return plans.emplace(shape, make_plan(ctx, shape)).first->second;
+  } catch (const InternalError& e) {
+    throw InternalError("cannot plan the convolution " + shape_text(shape) + " in " + precision_name(ctx.precision) +
+                        ": " + e.what());
+  }
 }
 
 }  // namespace
@@ -204,27 +232,122 @@ void conv2d_weights_to_bf16(Context& ctx, const ConvShape& shape, uint16_t* w_bf
 namespace {
 
 // The cuDNN calls take untyped operands: the plan's descriptors say float32 NCHW or bf16 NHWC.
-void cudnn_forward(Context& ctx, const ConvShape& shape, void* y, const void* x, const void* w) {
-  const ConvPlan& p = plan_for(ctx, shape);
+// Each `workspace` holds at least the plan's workspace for its direction.
+void cudnn_forward(Context& ctx, const ConvPlan& p, void* y, const void* x, const void* w, void* workspace) {
   const float one = 1.0f, zero = 0.0f;
   CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn, &one, p.x_desc, x, p.w_desc, w, p.forward_desc, p.forward_algo,
-                                      ctx.workspace(p.forward_workspace), p.forward_workspace, &zero, p.y_desc, y));
+                                      workspace, p.forward_workspace, &zero, p.y_desc, y));
 }
 
-void cudnn_backward_data(Context& ctx, const ConvShape& shape, void* dx, const void* dy, const void* w) {
-  const ConvPlan& p = plan_for(ctx, shape);
+void cudnn_backward_data(Context& ctx, const ConvPlan& p, void* dx, const void* dy, const void* w, void* workspace) {
   const float one = 1.0f, zero = 0.0f;
   CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn, &one, p.w_desc, w, p.y_desc, dy, p.backward_data_desc,
-                                           p.backward_data_algo, ctx.workspace(p.backward_data_workspace),
-                                           p.backward_data_workspace, &zero, p.x_desc, dx));
+                                           p.backward_data_algo, workspace, p.backward_data_workspace, &zero,
+                                           p.x_desc, dx));
 }
 
-// `workspace` holds at least the plan's backward-filter workspace.
 void cudnn_backward_filter(Context& ctx, const ConvPlan& p, void* dw, const void* dy, const void* x, void* workspace) {
   const float one = 1.0f, zero = 0.0f;
   CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn, &one, p.x_desc, x, p.y_desc, dy, p.backward_filter_desc,
                                              p.backward_filter_algo, workspace, p.backward_filter_workspace, &zero,
                                              p.w_desc, dw));
+}
+
+// One block of the context's workspace for a bf16 convolution: cuDNN's own part first, then bf16
+// arrays of the given lengths, each 256-byte aligned. Stream-ordered, so consecutive calls share it.
+class Bf16Scratch {
+ public:
+  Bf16Scratch(Context& ctx, size_t cudnn_bytes, std::initializer_list<size_t> counts) {
+    size_t at = aligned(cudnn_bytes);
+    for (size_t count : counts) {
+      offsets_.push_back(at);
+      at += aligned(count * sizeof(uint16_t));
+    }
+    base_ = static_cast<uint8_t*>(ctx.workspace(at));
+  }
+  void* cudnn() const { return base_; }
+  uint16_t* operator[](size_t i) const { return reinterpret_cast<uint16_t*>(base_ + offsets_[i]); }
+
+ private:
+  static size_t aligned(size_t bytes) { return (bytes + 255) / 256 * 256; }
+  uint8_t* base_ = nullptr;
+  std::vector<size_t> offsets_;
+};
+
+// cuDNN's bf16 NHWC kernels work on channel counts that are multiples of 8 (16-byte vectors): for
+// others (the stem's 3 image channels) cuDNN may have no algorithm at all. Such a convolution runs
+// on operands widened with zero channels, in and out: a zero adds nothing to any sum, and the
+// outputs of the added filters are dropped.
+int padded_channels(int channels) { return (channels + 7) / 8 * 8; }
+
+ConvShape padded_for_bf16(const ConvShape& s) {
+  ConvShape p = s;
+  p.c = padded_channels(s.c);
+  p.k = padded_channels(s.k);
+  return p;
+}
+
+size_t pixels_in(const ConvShape& s) { return static_cast<size_t>(s.n) * s.h * s.w; }
+size_t pixels_out(const ConvShape& s) { return static_cast<size_t>(s.n) * s.out_h() * s.out_w(); }
+size_t filter_taps(const ConvShape& s) { return static_cast<size_t>(s.k) * s.r * s.s; }  // rows of [k][r][s][c]
+
+// `rows` rows of bf16 channels from `src` (`from` a row) into `dst` (`to` a row): the first
+// min(from, to) of each row. Widening zeroes `dst` first, for the channels (and rows past `rows`)
+// that `src` does not have.
+void copy_channels(Context& ctx, uint16_t* dst, int to, size_t dst_rows, const uint16_t* src, int from, size_t rows) {
+  if (to > from || dst_rows > rows) ctx.fill_zero(dst, dst_rows * to * sizeof(uint16_t));
+  const size_t width = static_cast<size_t>(std::min(from, to)) * sizeof(uint16_t);
+  CUDA_CHECK(cudaMemcpy2DAsync(dst, to * sizeof(uint16_t), src, from * sizeof(uint16_t), width, rows,
+                               cudaMemcpyDeviceToDevice, ctx.stream));
+}
+
+void cudnn_forward_bf16(Context& ctx, const ConvShape& s, uint16_t* y, const uint16_t* x, const uint16_t* w) {
+  const ConvShape p = padded_for_bf16(s);
+  if (p.c == s.c && p.k == s.k) {
+    const ConvPlan& plan = plan_for(ctx, s);
+    return cudnn_forward(ctx, plan, y, x, w, ctx.workspace(plan.forward_workspace));
+  }
+  const ConvPlan& plan = plan_for(ctx, p);
+  const Bf16Scratch scratch(ctx, plan.forward_workspace, {pixels_in(p) * p.c, filter_taps(p) * p.c, pixels_out(p) * p.k});
+  copy_channels(ctx, scratch[0], p.c, pixels_in(s), x, s.c, pixels_in(s));
+  copy_channels(ctx, scratch[1], p.c, filter_taps(p), w, s.c, filter_taps(s));
+  cudnn_forward(ctx, plan, scratch[2], scratch[0], scratch[1], scratch.cudnn());
+  copy_channels(ctx, y, s.k, pixels_out(s), scratch[2], p.k, pixels_out(s));
+}
+
+void cudnn_backward_data_bf16(Context& ctx, const ConvShape& s, uint16_t* dx, const uint16_t* dy, const uint16_t* w) {
+  const ConvShape p = padded_for_bf16(s);
+  if (p.c == s.c && p.k == s.k) {
+    const ConvPlan& plan = plan_for(ctx, s);
+    return cudnn_backward_data(ctx, plan, dx, dy, w, ctx.workspace(plan.backward_data_workspace));
+  }
+  const ConvPlan& plan = plan_for(ctx, p);
+  const Bf16Scratch scratch(ctx, plan.backward_data_workspace,
+                            {pixels_out(p) * p.k, filter_taps(p) * p.c, pixels_in(p) * p.c});
+  copy_channels(ctx, scratch[0], p.k, pixels_out(s), dy, s.k, pixels_out(s));
+  copy_channels(ctx, scratch[1], p.c, filter_taps(p), w, s.c, filter_taps(s));
+  cudnn_backward_data(ctx, plan, scratch[2], scratch[0], scratch[1], scratch.cudnn());
+  copy_channels(ctx, dx, s.c, pixels_in(s), scratch[2], p.c, pixels_in(s));
+}
+
+// cuDNN writes a bf16 filter gradient, which comes back to the float32 [k][c][r][s] gradient.
+void cudnn_backward_filter_bf16(Context& ctx, const ConvShape& s, float* dw, const uint16_t* dy, const uint16_t* x) {
+  const ConvShape p = padded_for_bf16(s);
+  const ConvPlan& plan = plan_for(ctx, p);
+  const bool padded = p.c != s.c || p.k != s.k;
+  const Bf16Scratch scratch(ctx, plan.backward_filter_workspace,
+                            {s.weight_count(), padded ? pixels_in(p) * p.c : 0, padded ? pixels_out(p) * p.k : 0,
+                             padded ? p.weight_count() : 0});
+  uint16_t* dw_bf16 = scratch[0];
+  if (!padded) {
+    cudnn_backward_filter(ctx, plan, dw_bf16, dy, x, scratch.cudnn());
+  } else {
+    copy_channels(ctx, scratch[1], p.c, pixels_in(s), x, s.c, pixels_in(s));
+    copy_channels(ctx, scratch[2], p.k, pixels_out(s), dy, s.k, pixels_out(s));
+    cudnn_backward_filter(ctx, plan, scratch[3], scratch[2], scratch[1], scratch.cudnn());
+    copy_channels(ctx, dw_bf16, s.c, filter_taps(s), scratch[3], p.c, filter_taps(s));
+  }
+  nhwc_bf16_to_nchw(ctx, dw, dw_bf16, s.k, s.c, s.r * s.s);
 }
 
 }  // namespace
@@ -233,14 +356,16 @@ void conv2d_forward(Context& ctx, const ConvShape& shape, float* y, const float*
   NVTX_RANGE("conv2d_forward");
   require_precision(ctx, false, "conv2d_forward");
   if (!ctx.is_cuda()) return conv2d_forward_cpu(ctx, shape, y, x, w);
-  cudnn_forward(ctx, shape, y, x, w);
+  const ConvPlan& p = plan_for(ctx, shape);
+  cudnn_forward(ctx, p, y, x, w, ctx.workspace(p.forward_workspace));
 }
 
 void conv2d_backward_data(Context& ctx, const ConvShape& shape, float* dx, const float* dy, const float* w) {
   NVTX_RANGE("conv2d_backward_data");
   require_precision(ctx, false, "conv2d_backward_data");
   if (!ctx.is_cuda()) return conv2d_backward_data_cpu(ctx, shape, dx, dy, w);
-  cudnn_backward_data(ctx, shape, dx, dy, w);
+  const ConvPlan& p = plan_for(ctx, shape);
+  cudnn_backward_data(ctx, p, dx, dy, w, ctx.workspace(p.backward_data_workspace));
 }
 
 void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, const float* dy, const float* x) {
@@ -255,7 +380,7 @@ void conv2d_forward(Context& ctx, const ConvShape& shape, uint16_t* y, const uin
   NVTX_RANGE("conv2d_forward");
   require_precision(ctx, true, "conv2d_forward");
   if (!ctx.is_cuda()) return conv2d_forward_bf16_cpu(ctx, shape, y, x, w_bf16);
-  cudnn_forward(ctx, shape, y, x, w_bf16);
+  cudnn_forward_bf16(ctx, shape, y, x, w_bf16);
 }
 
 void conv2d_backward_data(Context& ctx, const ConvShape& shape, uint16_t* dx, const uint16_t* dy,
@@ -263,19 +388,12 @@ void conv2d_backward_data(Context& ctx, const ConvShape& shape, uint16_t* dx, co
   NVTX_RANGE("conv2d_backward_data");
   require_precision(ctx, true, "conv2d_backward_data");
   if (!ctx.is_cuda()) return conv2d_backward_data_bf16_cpu(ctx, shape, dx, dy, w_bf16);
-  cudnn_backward_data(ctx, shape, dx, dy, w_bf16);
+  cudnn_backward_data_bf16(ctx, shape, dx, dy, w_bf16);
 }
 
 void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, const uint16_t* dy, const uint16_t* x) {
   NVTX_RANGE("conv2d_backward_filter");
   require_precision(ctx, true, "conv2d_backward_filter");
   if (!ctx.is_cuda()) return conv2d_backward_filter_bf16_cpu(ctx, shape, dw, dy, x);
-  const ConvPlan& p = plan_for(ctx, shape);
-  // cuDNN writes a bf16 filter gradient, after its own workspace in the same block (stream-ordered,
-  // so consecutive calls may share it); it comes back to the float32 [k][c][r][s] gradient.
-  const size_t dw_at = (p.backward_filter_workspace + 255) / 256 * 256;
-  auto* scratch = static_cast<uint8_t*>(ctx.workspace(dw_at + 2 * shape.weight_count()));
-  auto* dw_bf16 = reinterpret_cast<uint16_t*>(scratch + dw_at);
-  cudnn_backward_filter(ctx, p, dw_bf16, dy, x, scratch);
-  nhwc_bf16_to_nchw(ctx, dw, dw_bf16, shape.k, shape.c, shape.r * shape.s);
+  cudnn_backward_filter_bf16(ctx, shape, dw, dy, x);
 }

@@ -68,12 +68,44 @@ void Flags::parse(int argc, char** argv) {
 
 const std::string& Flags::str(const std::string& name) const { return find(name).value; }
 
+namespace {
+
+// A number as people write one: an optional sign, decimal digits with at most one point (none in
+// an integer), an optional exponent. strtol and strtod also take leading spaces, hexadecimal
+// ("0x10", "0x1p3"), "inf" and "nan", none of which a setting means.
+bool plain_decimal(const std::string& text, bool integer) {
+  size_t i = 0, digits = 0;
+  const auto sign = [&] {
+    if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+  };
+  const auto run_of_digits = [&] {
+    size_t n = 0;
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) ++n;
+    return n;
+  };
+  sign();
+  digits += run_of_digits();
+  if (!integer && i < text.size() && text[i] == '.') {
+    ++i;
+    digits += run_of_digits();
+  }
+  if (digits == 0) return false;
+  if (!integer && i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    sign();
+    if (run_of_digits() == 0) return false;
+  }
+  return i == text.size();
+}
+
+}  // namespace
+
 long Flags::integer(const std::string& name) const {
   const std::string& text = str(name);
   char* end = nullptr;
   errno = 0;
   const long value = std::strtol(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0') fail_input("--%s must be an integer, got '%s'", name.c_str(), text.c_str());
+  if (!plain_decimal(text, true) || *end != '\0') fail_input("--%s must be an integer, got '%s'", name.c_str(), text.c_str());
   if (errno == ERANGE) fail_input("--%s is out of range, got %s", name.c_str(), text.c_str());
   return value;
 }
@@ -100,8 +132,7 @@ double Flags::number(const std::string& name) const {
   char* end = nullptr;
   errno = 0;
   const double value = std::strtod(text.c_str(), &end);
-  // strtod reads "nan" and "inf" too: no setting means either.
-  if (text.empty() || *end != '\0' || errno != 0 || !std::isfinite(value))
+  if (!plain_decimal(text, false) || *end != '\0' || errno != 0 || !std::isfinite(value))
     fail_input("--%s must be a finite number, got '%s'", name.c_str(), text.c_str());
   return value;
 }

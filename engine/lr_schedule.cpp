@@ -2,7 +2,7 @@
 #include "engine/lr_schedule.h"
 
 #include <cmath>
-#include <sstream>
+#include <string>
 
 #include "engine/check.h"
 
@@ -45,15 +45,17 @@ LrSchedule::Kind parse_lr_schedule(const std::string& name) {
 
 std::vector<long> parse_epoch_list(const std::string& text) {
   std::vector<long> epochs;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    char* end = nullptr;
-    const long e = std::strtol(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || e < 1) fail_input("--decay-epochs: '%s' is not a positive epoch", item.c_str());
+  // Cut at every comma, so that "3," or "3,,5" has an empty item to refuse.
+  for (size_t start = 0, comma;; start = comma + 1) {
+    comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const bool digits = !item.empty() && item.size() <= 9 && item.find_first_not_of("0123456789") == std::string::npos;
+    const long e = digits ? std::stol(item) : 0;
+    if (e < 1) fail_input("--decay-epochs: '%s' is not a positive epoch", item.c_str());
     // In order, each once: a repeated or earlier epoch would be ignored (or decay twice).
     if (!epochs.empty() && e <= epochs.back())
       fail_input("--decay-epochs must increase: %ld comes after %ld", e, epochs.back());
     epochs.push_back(e);
+    if (comma == std::string::npos) return epochs;
   }
-  return epochs;
 }

@@ -41,7 +41,7 @@ int nccl_stall(const MpiRuntime& mpi, double timeout) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   MpiRuntime mpi(&argc, &argv);
   const std::string mode = argc > 1 ? argv[1] : "check";
   const double timeout = argc > 2 ? std::atof(argv[2]) : 20.0;
@@ -65,4 +65,8 @@ int main(int argc, char** argv) {
   }
   if (mpi.rank() == 0) std::printf("mpi_ranks: all checks passed on %d ranks\n", mpi.size());
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return exit_code_of([&] { return run(argc, argv); });
 }

@@ -239,10 +239,6 @@ TEST_CASE("fuzzer finds: a JPEG Huffman table of more than 256 codes, a wnid or 
   CHECK(decode_image_bytes(jpeg, "bad.jpg", 32, 32, pixels) ==
         "cannot decode image bad.jpg: corrupt JPEG (a Huffman table with more than 256 codes)");
 
-  struct ThrowUserErrors {  // the parsers' user errors come back here as exceptions, not exits
-    ThrowUserErrors() { report_user_errors_by_exception(true); }
-    ~ThrowUserErrors() { report_user_errors_by_exception(false); }
-  } throw_user_errors;
   CHECK_THROWS_AS(parse_wnids({"n01443537", "../n01443537"}, "wnids.txt"), UserError);
   CHECK_THROWS_AS(parse_wnids({".hidden"}, "wnids.txt"), UserError);
   CHECK(parse_wnids({"n1", "", "n2"}, "wnids.txt") == std::vector<std::string>{"n1", "n2"});

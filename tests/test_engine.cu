@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "comm/local.h"
 #include "engine/batchnorm.h"
 #include "engine/bf16.h"
 #include "engine/channels_last_tiling.h"
@@ -1030,7 +1031,11 @@ TEST_CASE("host waits: CUDA work that does not finish ends the wait through the 
   watch.last = 0.0;
   CHECK_THROWS_WITH(ctx.wait_for(done), "gave up");
   float host = 0.0f;
-  CHECK_THROWS_WITH(ctx.download(&host, one.data(), sizeof(float)), "gave up");  // downloads wait too
+  // Copies from and to pageable memory wait in CUDA for the queued work: through the watch first.
+  watch.last = 0.0;
+  CHECK_THROWS_WITH(ctx.download(&host, one.data(), sizeof(float)), "gave up");
+  watch.last = 0.0;
+  CHECK_THROWS_WITH(ctx.upload(one.data(), &host, sizeof(float)), "gave up");
 
   *release = 1;  // the kernel ends: the same waits now return, watched or not
   watch.last = 0.0;
@@ -1166,7 +1171,6 @@ TEST_CASE("checkpoint folder: each save replaces all ranks' files at once; a cra
   CHECK(!std::filesystem::exists(run + "/checkpoint.old"));
   // A run directory that cannot hold a folder is a user error, not a crash; so is a checkpoint
   // that is not there, or has no file for the rank.
-  report_user_errors_by_exception(true);
   CHECK_THROWS_WITH_AS(folder.file_to_resume(2), doctest::Contains("written by fewer ranks"), UserError);
   CHECK_THROWS_WITH_AS(CheckpointFolder(run + "/elsewhere").file_to_resume(0), doctest::Contains("no checkpoint"),
                        UserError);
@@ -1186,7 +1190,6 @@ TEST_CASE("checkpoint folder: each save replaces all ranks' files at once; a cra
   write_bytes(replaced + "/checkpoint", "x", 1);
   CHECK_THROWS_WITH_AS(CheckpointFolder(replaced).file_to_resume(0), doctest::Contains("is not a folder"), UserError);
   std::filesystem::remove_all(replaced);
-  report_user_errors_by_exception(false);
   std::filesystem::remove_all(run);
 }
 
@@ -1200,20 +1203,16 @@ TEST_CASE("flags: integers within their range, finite numbers, values among thei
   f.parse(8, const_cast<char**>(argv));
   CHECK(f.integer("width", 1, 4096) == 2048);
   CHECK(f.integer("steps", -1) == -1);
-  report_user_errors_by_exception(true);
   CHECK_THROWS_WITH_AS(f.integer("width", 1, 1024), "--width must be in [1, 1024], got 2048", UserError);
   CHECK_THROWS_WITH_AS(f.integer("steps", 0), "--steps must be at least 0, got -1", UserError);
   CHECK_THROWS_WITH_AS(f.choice("graphs", {"on", "off"}), "--graphs must be one of on, off; got 'maybe'", UserError);
   CHECK_THROWS_WITH_AS(f.number("lr"), "--lr must be a finite number, got 'inf'", UserError);
-  report_user_errors_by_exception(false);
   CHECK(f.choice("graphs", {"on", "off", "maybe"}) == "maybe");
 }
 
 TEST_CASE("user errors: a message stays one printable line whatever text it echoes") {
-  report_user_errors_by_exception(true);
   CHECK_THROWS_WITH_AS(fail_input("wnids.txt names %s twice", "n01\nn02\x1b[2J\x7f"),
                        "wnids.txt names n01?n02?[2J? twice", UserError);
-  report_user_errors_by_exception(false);
 }
 
 // Runs `body` in a forked child with its stderr captured; returns the child's wait status.
@@ -1245,23 +1244,23 @@ int in_child_process(const std::function<void()>& body, std::string* err) {
 
 // Host logic only, so CI (no GPU) covers it; skipped where a GPU is, because the GPU test cases
 // have started CUDA by then and a forked child's exit would run CUDA's teardown on a copy of it.
-TEST_CASE("fatal errors: rank threads failing at the same moment print one whole line and exit once" *
+TEST_CASE("errors: rank threads failing at the same moment are said in one whole line, exit code 1" *
           doctest::skip(cuda_available())) {
   constexpr int kThreads = 8;
   std::string err;
   const int status = in_child_process(
       [] {
         std::atomic<int> ready{0};
-        std::vector<std::thread> ranks;
         const std::string detail(600, 'x');  // long lines interleave more readily
-        for (int rank = 0; rank < kThreads; ++rank)
-          ranks.emplace_back([&ready, &detail, rank] {
+        std::_Exit(exit_code_of([&] {
+          run_local_ranks(kThreads, 60.0, [&](LocalHub&, int rank) {
             ++ready;
             while (ready.load() < kThreads) {
             }
             fail_internal("rank.cpp", rank, "rank %d failed: %s", rank, detail.c_str());
           });
-        for (std::thread& t : ranks) t.join();
+          return 0;
+        }));
       },
       &err);
   CHECK(WIFEXITED(status));
@@ -1269,6 +1268,17 @@ TEST_CASE("fatal errors: rank threads failing at the same moment print one whole
   REQUIRE(lines_of(err).size() == 1);
   CHECK(err.rfind("fatal: rank.cpp:", 0) == 0);
   CHECK(err.size() == std::string("fatal: rank.cpp:0: rank 0 failed: \n").size() + 600);
+}
+
+// A failed library call is an exception, so that in a test binary it fails its test case and the
+// others still run; the process's exit code is decided once, by what reaches main.
+TEST_CASE("errors: a failed CUDA or cuDNN call throws InternalError naming its file and line; exit codes 2 and 1") {
+  CHECK_THROWS_WITH_AS(CUDA_CHECK(cudaErrorInvalidValue), doctest::Contains("test_engine.cu:"), InternalError);
+  CHECK_THROWS_WITH_AS(CUDNN_CHECK(CUDNN_STATUS_NOT_SUPPORTED), doctest::Contains("cuDNN: "), InternalError);
+  CHECK(exit_code_of([]() -> int { fail_input("a user's mistake (printed by this test)"); }) == 2);
+  CHECK(exit_code_of([]() -> int { fail_internal(__FILE__, __LINE__, "an impossible state (printed by this test)"); }) == 1);
+  CHECK(exit_code_of([]() -> int { throw UserErrorSaidElsewhere("said by another rank"); }) == 2);
+  CHECK(exit_code_of([] { return 3; }) == 3);
 }
 
 TEST_CASE("bench_activations runs on the CPU (a check that it works, not a timing)") {

@@ -8,6 +8,7 @@
 
 #include "engine/batchnorm.h"
 #include "engine/bf16.h"
+#include "engine/check.h"
 #include "engine/elementwise.h"
 #include "engine/flags.h"
 #include "engine/pool.h"
@@ -126,7 +127,7 @@ void bench(Device device, const std::vector<int>& batches) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   Flags flags("bench_activations", "BatchNorm, pooling and the add at ResNet18's shapes against copy bandwidth (GPU).");
   flags.add_switch("cpu", "also on the CPU, at batch 2: a check that the benchmark runs, not a figure to compare");
   flags.parse(argc, argv);
@@ -135,4 +136,8 @@ int main(int argc, char** argv) {
   else std::printf("# activation ops: no CUDA GPU here, GPU figures skipped\n");
   if (cpu_too) bench(Device::CPU, {2});
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return exit_code_of([&] { return run(argc, argv); });
 }

@@ -41,7 +41,7 @@ void bench(Device device, int size) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   Flags flags("bench_batch", "Batch assembly (gather, crop, flip, normalise) at batch 128, 32x32 and 64x64.");
   flags.parse(argc, argv);
   std::printf("# batch assembly (gather, crop, flip, normalise), batch 128\n");
@@ -50,4 +50,8 @@ int main(int argc, char** argv) {
     bench(Device::CPU, size);
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return exit_code_of([&] { return run(argc, argv); });
 }

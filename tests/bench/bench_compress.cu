@@ -62,7 +62,7 @@ void bench(Device device) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   Flags flags("bench_compress", "Every compressor's compress and decompress against copy bandwidth.");
   flags.add_switch("cpu", "on a GPU machine, also time the CPU versions");
   flags.parse(argc, argv);
@@ -71,4 +71,8 @@ int main(int argc, char** argv) {
   else std::printf("# no CUDA GPU: GPU figures skipped\n");
   if (cpu_too || !cuda_available()) bench(Device::CPU);
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return exit_code_of([&] { return run(argc, argv); });
 }

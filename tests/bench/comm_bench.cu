@@ -107,9 +107,7 @@ void sweep(Transport& t, bool dedicated_server, size_t largest, const LinkModel&
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  // Under mpirun every rank reads the same flags: the first rank alone says what is wrong with them.
-  print_user_errors(rank_from_launcher() <= 0);
+int bench_main(int argc, char** argv) {
   Flags flags("comm_bench", "Message-size sweeps over the server/worker and ring patterns.");
   flags.add("comm", "local", "local, mpi or nccl");
   flags.add("workers", "4", "rank threads for --comm local (mpirun -np sets it otherwise)");
@@ -118,41 +116,52 @@ int main(int argc, char** argv) {
   flags.add("largest", "33554432", "the largest message in bytes: sizes go 8, 32, 128, ... (x4) up to it");
   flags.add("link-gbps", "0", "also print each round's modelled time on links of this many Gbit/s (0: not)");
   flags.add("link-latency-us", "0", "the modelled links' cost of a message, in microseconds");
-  flags.parse(argc, argv);
-  const LinkModel link{flags.number("link-gbps"), flags.number("link-latency-us") * 1e-6};
-  if (!(link.gbps >= 0 && link.gbps <= 1e6) || !(link.latency_s >= 0 && link.latency_s <= 1e3))
-    fail_input("--link-gbps must be in [0, 1e6] and --link-latency-us in [0, 1e9]");
-  const bool dedicated = flags.on("dedicated-server");
-  const size_t largest = static_cast<size_t>(flags.integer("largest", 8, long(1) << 30));
-  const TransportKind kind = parse_transport(flags.str("comm"));
-  const std::string device_flag = flags.choice("device", {"auto", "cpu", "cuda"});
-  const Device device = device_flag == "cuda" || (device_flag == "auto" && cuda_available()) ? Device::CUDA : Device::CPU;
-  if (kind == TransportKind::Nccl && device != Device::CUDA) fail_input("--comm nccl needs --device cuda");
-  print_user_errors(true);  // what follows may differ from rank to rank (this machine's GPU)
-  if (device == Device::CUDA && !cuda_available()) fail_input("--device cuda was asked for, but no CUDA GPU is available");
-  return exit_code_of([&] {
-    if (kind == TransportKind::Local) {
-      const int workers = static_cast<int>(flags.integer("workers", 1, 1024));  // as ./train allows
-      run_local_ranks(workers + (dedicated ? 1 : 0), 120.0, [&](LocalHub& hub, int rank) {
-        Context ctx(ContextOptions{device});
-        LocalTransport t(ctx, hub, rank);
-        sweep(t, dedicated, largest, link);
-      });
-      return 0;
-    }
-    MpiRuntime mpi(&argc, &argv);
-    if (dedicated && mpi.size() < 2) fail_input("--dedicated-server needs a worker besides the server: mpirun -np 2 or more");
-    try {
-      const int gpu = device == Device::CUDA ? (kind == TransportKind::Nccl ? nccl_device_for(mpi) : 0) : 0;
-      Context ctx(ContextOptions{device, gpu});
-      std::unique_ptr<Transport> t;
-      if (kind == TransportKind::Mpi) t = std::make_unique<MpiTransport>(ctx, mpi, 120.0);
-      else t = std::make_unique<NcclTransport>(ctx, mpi, 120.0);
-      sweep(*t, dedicated, largest, link);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
-      MpiRuntime::abort(1);
-    }
-    return 0;
+  // Under mpirun every rank reads the same flags: the first rank alone says what is wrong with them.
+  LinkModel link;
+  bool dedicated = false;
+  size_t largest = 0;
+  TransportKind kind{};
+  Device device{};
+  said_by_first_rank([&] {
+    flags.parse(argc, argv);
+    link = LinkModel{flags.number("link-gbps"), flags.number("link-latency-us") * 1e-6};
+    if (!(link.gbps >= 0 && link.gbps <= 1e6) || !(link.latency_s >= 0 && link.latency_s <= 1e3))
+      fail_input("--link-gbps must be in [0, 1e6] and --link-latency-us in [0, 1e9]");
+    dedicated = flags.on("dedicated-server");
+    largest = static_cast<size_t>(flags.integer("largest", 8, long(1) << 30));
+    kind = parse_transport(flags.str("comm"));
+    const std::string device_flag = flags.choice("device", {"auto", "cpu", "cuda"});
+    device = device_flag == "cuda" || (device_flag == "auto" && cuda_available()) ? Device::CUDA : Device::CPU;
+    if (kind == TransportKind::Nccl && device != Device::CUDA) fail_input("--comm nccl needs --device cuda");
   });
+  // What follows may differ from rank to rank (this machine's GPU).
+  if (device == Device::CUDA && !cuda_available()) fail_input("--device cuda was asked for, but no CUDA GPU is available");
+  if (kind == TransportKind::Local) {
+    const int workers = static_cast<int>(flags.integer("workers", 1, 1024));  // as ./train allows
+    run_local_ranks(workers + (dedicated ? 1 : 0), 120.0, [&](LocalHub& hub, int rank) {
+      Context ctx(ContextOptions{device});
+      LocalTransport t(ctx, hub, rank);
+      sweep(t, dedicated, largest, link);
+    });
+    return 0;
+  }
+  MpiRuntime mpi(&argc, &argv);
+  said_by_first_rank([&] {
+    if (dedicated && mpi.size() < 2) fail_input("--dedicated-server needs a worker besides the server: mpirun -np 2 or more");
+  });
+  try {
+    const int gpu = device == Device::CUDA ? (kind == TransportKind::Nccl ? nccl_device_for(mpi) : 0) : 0;
+    Context ctx(ContextOptions{device, gpu});
+    std::unique_ptr<Transport> t;
+    if (kind == TransportKind::Mpi) t = std::make_unique<MpiTransport>(ctx, mpi, 120.0);
+    else t = std::make_unique<NcclTransport>(ctx, mpi, 120.0);
+    sweep(*t, dedicated, largest, link);
+  } catch (const std::exception& e) {
+    MpiRuntime::abort(report_error(e));  // a rank that fails ends the job
+  }
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  return exit_code_of([&] { return bench_main(argc, argv); });
 }

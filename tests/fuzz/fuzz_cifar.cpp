@@ -8,7 +8,6 @@
 #include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  throw_user_errors_here();
   FuzzInput input(data, size);
   const CifarLayout layouts[] = {kCifar10Layout, kCifar100FineLayout, kCifar100CoarseLayout};
   const CifarLayout& layout = layouts[input.byte() % 3];

@@ -1,9 +1,8 @@
-// What the fuzz harnesses share: user errors thrown (not exits) on the fuzzing thread, and the
-// small readers that turn the fuzzer's bytes into a harness's inputs.
+// What the fuzz harnesses share: the small readers that turn the fuzzer's bytes into a harness's inputs.
 //
 // A harness passes when the parser either accepts its input or refuses it with the one error type
 // it promises (UserError for files and flags, MessageError for messages). Anything else is a
-// defect libFuzzer reports: a sanitizer finding, another exception, an exit (fail_internal), a
+// defect libFuzzer reports: a sanitizer finding, another exception (an InternalError), a
 // hang (-timeout), or memory past -rss_limit_mb.
 #pragma once
 
@@ -13,9 +12,6 @@
 #include <vector>
 
 #include "engine/check.h"
-
-// Call at the top of LLVMFuzzerTestOneInput: fail_input throws instead of ending the process.
-inline void throw_user_errors_here() { report_user_errors_by_exception(true); }
 
 // The fuzzer's bytes, read front to back; past the end every read gives zeros.
 class FuzzInput {

@@ -10,7 +10,6 @@
 #include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  throw_user_errors_here();
   const std::vector<std::vector<uint8_t>> parts = split_bytes(std::vector<uint8_t>(data, data + size), 0);
   std::vector<std::string> wnids;
   try {

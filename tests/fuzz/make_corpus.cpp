@@ -11,6 +11,7 @@
 #include "compress/compressor.h"
 #include "data/cifar.h"
 #include "data/files.h"
+#include "engine/check.h"
 #include "engine/checkpoint.h"
 #include "engine/rng.h"
 #include "fuzz_wire_layout.h"
@@ -100,7 +101,7 @@ void flag_seeds(const std::filesystem::path& dir, const std::filesystem::path& d
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: make_corpus DIR\n");
     return 2;
@@ -112,4 +113,8 @@ int main(int argc, char** argv) {
   flag_seeds(dir / "flags", dir / "flags.dict");
   std::printf("make_corpus: wrote the generated seeds under %s\n", dir.c_str());
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return exit_code_of([&] { return run(argc, argv); });
 }
