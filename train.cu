@@ -30,6 +30,7 @@
 #include "engine/cross_entropy.h"
 #include "engine/lr_schedule.h"
 #include "engine/nvtx.h"
+#include "engine/run_folder_lock.h"
 #include "engine/run_log.h"
 #include "engine/step_clock.h"
 #include "engine/stop_request.h"
@@ -610,6 +611,9 @@ int run_mpi(const Config& c, const Flags& flags, int* argc, char*** argv) {
   MpiRuntime mpi(argc, argv);
   install_stop_request_handlers(/*under_mpirun=*/true);
   try {
+    // Rank 0 writes the run folder: it holds it until the job ends.
+    std::unique_ptr<RunFolderLock> folder_lock;
+    if (mpi.rank() == 0) folder_lock = std::make_unique<RunFolderLock>(c.run_dir);
     // The checks of the flags that need the rank count: every rank makes them alike.
     const int workers = said_by_first_rank([&] {
       validate_algorithm_config(c.algorithm, mpi.size());
@@ -684,6 +688,7 @@ int train_main(int argc, char** argv) {
   for (const char* size : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"})
     if (const char* n = std::getenv(size); n != nullptr && std::atoi(n) > 1)
       fail_input("this is one of %s processes under mpirun: give --comm mpi (or nccl), or run ./train without mpirun", n);
+  const RunFolderLock folder_lock(c.run_dir);
   check_run_folder(c);
   return run_local(c, flags);
 }

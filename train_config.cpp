@@ -174,6 +174,8 @@ Config read_config(const Flags& f) {
   validate_dataset_name(c.data.name);
   c.data.dir = f.str("data-dir");
   c.data.image_size = int_flag("image-size", 0);
+  require(c.data.image_size == 0 || c.data.image_size == 32 || c.data.image_size == 64,
+          "--image-size must be 32 or 64 (or 0: the data set's own), got %d", c.data.image_size);
   c.data.classes = int_flag("classes", 2, 100000);
   c.data.coarse_labels = f.on("coarse-labels");
   require(!c.data.coarse_labels || c.data.name == "cifar100", "%s", "--coarse-labels goes with --dataset cifar100");

@@ -75,9 +75,15 @@ std::vector<std::string> list_directory(const std::string& path, bool directorie
   if (error) fail_input("cannot list %s: %s", path.c_str(), error.message().c_str());
   std::vector<std::string> names;
   for (const auto& entry : it) {
+    const std::string name = entry.path().filename().string();
+    if (name.front() == '.') continue;  // hidden: a file manager's or a notebook's, not data
     const bool is_dir = entry.is_directory(error);
-    if (is_dir == directories && (directories || entry.is_regular_file(error)))
-      names.push_back(entry.path().filename().string());
+    if (is_dir != directories) continue;
+    // Silently skipping an image that cannot be read would train on a different set than listed.
+    if (!directories && !entry.is_regular_file(error))
+      fail_input("%s/%s is not a file that can be read (%s)", path.c_str(), name.c_str(),
+                 entry.is_symlink(error) ? "a link to nothing" : "a device, pipe or socket");
+    names.push_back(name);
   }
   std::sort(names.begin(), names.end());
   return names;

@@ -13,4 +13,6 @@ std::vector<std::string> split_lines(const std::vector<uint8_t>& bytes);  // rea
 bool is_directory(const std::string& path);
 bool is_file(const std::string& path);
 // Names (not paths) of the entries of a directory, sorted bytewise; directories only or files only.
+// Hidden entries (".name") are left out; listing files, an entry that is neither a folder nor a
+// readable file (a dangling link, a pipe) is a user error.
 std::vector<std::string> list_directory(const std::string& path, bool directories);

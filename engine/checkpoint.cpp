@@ -2,6 +2,7 @@
 // and the folder swap that replaces all ranks' files at once.
 #include "engine/checkpoint.h"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -195,7 +196,22 @@ std::string CheckpointFolder::file_to_resume(int rank) const {
     fail_input("no checkpoint to resume from: %s does not exist (was the run started with --checkpoint-every?)",
                dir_.c_str());
   const std::string file = rank_file(dir, rank);
-  if (!present(file)) fail_input("the checkpoint in %s has no %s: it was written by fewer ranks", dir.c_str(),
-                                    file.substr(dir.size() + 1).c_str());
-  return file;
+  if (present(file)) return file;
+  // Which is it: a run of fewer ranks, or a file of this one missing or renamed?
+  int files = 0, highest = -1;
+  for (const auto& entry : fs::directory_iterator(dir, error)) {
+    const std::string other = entry.path().filename().string();  // rank-N.bin, N of 1 to 6 digits
+    if (other.size() < 10 || other.size() > 15 || other.rfind("rank-", 0) != 0 || other.compare(other.size() - 4, 4, ".bin") != 0)
+      continue;
+    const std::string number = other.substr(5, other.size() - 9);
+    if (number.find_first_not_of("0123456789") != std::string::npos) continue;
+    ++files;
+    highest = std::max(highest, std::stoi(number));
+  }
+  const std::string name = file.substr(dir.size() + 1);
+  if (highest < rank)
+    fail_input("the checkpoint in %s has no %s: it was written by %d rank%s, and this run has more", dir.c_str(),
+               name.c_str(), files, files == 1 ? "" : "s");
+  fail_input("the checkpoint in %s has no %s, but has files of ranks up to %d: a file is missing or was renamed",
+             dir.c_str(), name.c_str(), highest);
 }

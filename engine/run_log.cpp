@@ -1,6 +1,7 @@
 // JSON lines and the run directory.
 #include "engine/run_log.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -74,12 +75,22 @@ RunLog::RunLog(const std::string& directory, long keep_through_step)
   std::string kept;
   if (keep_through_step >= 0) {
     std::ifstream old(metrics_path_);
+    long last_kept = 0;
     for (std::string line; std::getline(old, line);) {
       const bool whole = !old.eof() && !line.empty() && line.front() == '{' && line.back() == '}';
-      const size_t step = line.find("\"step\": ");
-      if (whole && step != std::string::npos && std::strtol(line.c_str() + step + 8, nullptr, 10) <= keep_through_step)
+      const size_t at = line.find("\"step\": ");
+      const long step = at == std::string::npos ? -1 : std::strtol(line.c_str() + at + 8, nullptr, 10);
+      if (whole && step >= 0 && step <= keep_through_step) {
         kept += line + "\n";
+        last_kept = std::max(last_kept, step);
+      }
     }
+    // Every checkpoint is written after a metrics line for its step: a log that ends before it is
+    // another run's, or has lost lines, and the resumed run's log would have a hole.
+    if (last_kept < keep_through_step)
+      fail_input("%s ends at step %ld, before the checkpoint's step %ld: it is not this run's whole log (put it back, "
+                 "or start again with --overwrite)",
+                 metrics_path_.c_str(), last_kept, keep_through_step);
   }
   write_file_atomically(metrics_path_, kept.data(), kept.size());
   metrics_ = ::open(metrics_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);

@@ -217,6 +217,16 @@ TEST_CASE("tiny imagenet and image folders: bad files stop with an error naming 
   check_refused("--dataset cifar10 --data-dir " + folder, "test/b/1.jpg is empty (0 bytes)");
   write_jpeg(folder + "/test/b/1.jpg", 16, 3, 5);
   check_refused("--dataset cifar10 --data-dir " + folder, "test/b/1.jpg is 16x16");
+  std::filesystem::remove(folder + "/test/b/1.jpg");
+  // Hidden folders and files (a notebook's, a file manager's) are no class and no image; a link to
+  // nothing is not skipped silently.
+  std::filesystem::create_directories(folder + "/train/.ipynb_checkpoints");
+  write_bytes(folder + "/train/a/.DS_Store", "x", 1);
+  const Outcome hidden = run_train("--inspect --dataset cifar10 --data-dir " + folder);
+  CHECK(hidden.status == 0);
+  CHECK(hidden.out.find("classes=2 ") != std::string::npos);
+  std::filesystem::create_symlink(folder + "/nowhere.jpg", folder + "/test/b/1.jpg");
+  check_refused("--dataset cifar10 --data-dir " + folder, "test/b/1.jpg is not a file that can be read (a link to nothing)");
   std::filesystem::remove_all(folder);
   // Every image 16x16: the images' size is what is wrong, not a flag the user did not give.
   for (const char* image : {"/train/a/0.jpg", "/train/b/0.jpg", "/test/a/0.jpg", "/test/b/0.jpg"})

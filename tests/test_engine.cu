@@ -1171,7 +1171,13 @@ TEST_CASE("checkpoint folder: each save replaces all ranks' files at once; a cra
   CHECK(!std::filesystem::exists(run + "/checkpoint.old"));
   // A run directory that cannot hold a folder is a user error, not a crash; so is a checkpoint
   // that is not there, or has no file for the rank.
-  CHECK_THROWS_WITH_AS(folder.file_to_resume(2), doctest::Contains("written by fewer ranks"), UserError);
+  CHECK_THROWS_WITH_AS(folder.file_to_resume(2), doctest::Contains("written by 2 ranks, and this run has more"),
+                       UserError);
+  // A file renamed away is said to be missing, not taken for a run of fewer ranks.
+  std::filesystem::rename(run + "/checkpoint/rank-0.bin", run + "/checkpoint/rank-0.bin.saved");
+  CHECK_THROWS_WITH_AS(folder.file_to_resume(0), doctest::Contains("has files of ranks up to 1: a file is missing"),
+                       UserError);
+  std::filesystem::rename(run + "/checkpoint/rank-0.bin.saved", run + "/checkpoint/rank-0.bin");
   CHECK_THROWS_WITH_AS(CheckpointFolder(run + "/elsewhere").file_to_resume(0), doctest::Contains("no checkpoint"),
                        UserError);
   CHECK_THROWS_AS(CheckpointFolder(run + "/checkpoint/rank-0.bin").begin(), UserError);
@@ -1208,6 +1214,34 @@ TEST_CASE("flags: integers within their range, finite numbers, values among thei
   CHECK_THROWS_WITH_AS(f.choice("graphs", {"on", "off"}), "--graphs must be one of on, off; got 'maybe'", UserError);
   CHECK_THROWS_WITH_AS(f.number("lr"), "--lr must be a finite number, got 'inf'", UserError);
   CHECK(f.choice("graphs", {"on", "off", "maybe"}) == "maybe");
+}
+
+TEST_CASE("flags: numbers are plain decimal, as people write them; strtod's other forms are refused") {
+  const auto parsed = [](const std::string& text) {
+    Flags f("test", "");
+    f.add("x", "0", "");
+    const std::string arg = "--x=" + text;
+    const char* argv[] = {"test", arg.c_str()};
+    f.parse(2, const_cast<char**>(argv));
+    return f;
+  };
+  for (const char* good : {"1e-3", "-2", "+3", ".5", "5.", "2.5E+2", "0"}) {
+    INFO(good);
+    CHECK_NOTHROW(parsed(good).number("x"));
+  }
+  for (const char* bad : {" 5", "5 ", "0x10", "0x1p3", "1e", "1e+", ".", "+", "", "inf", "nan", "1,5", "--5"}) {
+    INFO("'" << bad << "'");
+    CHECK_THROWS_AS(parsed(bad).number("x"), UserError);
+    CHECK_THROWS_AS(parsed(bad).integer("x"), UserError);
+  }
+  CHECK(parsed("+7").integer("x") == 7);
+  CHECK_THROWS_AS(parsed("7.0").integer("x"), UserError);
+  CHECK_THROWS_AS(parsed("1e3").integer("x"), UserError);
+  CHECK(parse_epoch_list("3,9") == std::vector<long>{3, 9});
+  for (const char* bad : {"3,", ",3", "3,,9", "", " 3", "3 ", "0", "9,3", "3,3", "0x3"}) {
+    INFO("'" << bad << "'");
+    CHECK_THROWS_AS(parse_epoch_list(bad), UserError);
+  }
 }
 
 TEST_CASE("user errors: a message stays one printable line whatever text it echoes") {

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "engine/checkpoint.h"
+#include "engine/run_folder_lock.h"
 #include "tests/helpers.h"
 
 // The plots need gnuplot, which scripts/install-deps.sh may not have been able to install (offline).
@@ -116,7 +117,8 @@ TEST_CASE("train: bad flags and impossible values stop with one line and exit co
                                  "--dataset cifar10 --classes 100", "--device cpu --precision tf32",
                                  "--resume --overwrite", "--steps 4 --epochs 2", "--device cpu --deterministic",
                                  "--run-dir --resume", "--model resnet50", "--crash-at-step -5", "--link-gbps 1e-300",
-                                 "--train-subset 100000000",
+                                 "--train-subset 100000000", "--lr-schedule step --decay-epochs 3,", "--lr ' 0.1'",
+                                 "--steps 0x10", "--image-size 33 --print-params", "--algo malcom --gamma 1.000001",
                                  "--model 'res\nnet\x1b[2J'"}) {  // a newline and a control code in the echoed value
     INFO(args);
     const Outcome o = run_train(args + " --run-dir " + dir);
@@ -124,6 +126,9 @@ TEST_CASE("train: bad flags and impossible values stop with one line and exit co
     CHECK(lines_of(o.err).size() == 1);
     CHECK(o.err.rfind("error: ", 0) == 0);
   }
+  // A float32 setting out of range is reported as it was typed, not as its float32 rounding.
+  CHECK(run_train("--algo malcom --gamma 1.000001 --run-dir " + dir).err ==
+        "error: --gamma must be in (0, 1] in float32, got 1.000001\n");
   const Outcome empty = run_train("--device cpu --width 4 --steps 1 --run-dir ''");
   CHECK(empty.status == 2);
   CHECK(empty.err == "error: --run-dir is empty\n");
@@ -228,7 +233,8 @@ TEST_CASE("train: a dedicated server changes no metric (threads or MPI), and its
   // workers' files as the shared run needs: its fingerprint alone refuses it).
   const Outcome into_dedicated = run_train(args + "--workers 2 --dedicated-server --resume --run-dir " + shared);
   CHECK(into_dedicated.status == 2);
-  CHECK(std::regex_search(into_dedicated.err, std::regex("fewer ranks|another --dedicated-server")));
+  CHECK(std::regex_search(into_dedicated.err,
+                          std::regex("written by 2 ranks, and this run has more|another --dedicated-server")));
   const Outcome into_shared = run_train(args + "--workers 2 --resume --run-dir " + dedicated);
   CHECK(into_shared.status == 2);
   CHECK(into_shared.err.find("written with another --dedicated-server") != std::string::npos);
@@ -583,8 +589,9 @@ TEST_CASE("train: a checkpoint refuses to resume under other settings, or past t
       {subset + net + two + " --algo memsgd --epochs 2 --image-size 64", "another --image-size"},
       {subset + net + " --workers 1 --algo memsgd --epochs 2", "from 2 workers"},
       // Rank 2's file is missing, or ranks 0 and 1 see 2 workers and not 3 (whichever says it first).
-      {subset + net + " --workers 3 --algo memsgd --epochs 2", "fewer ranks|from 2 workers"},
-      {subset + net + two + " --algo memsgd --epochs 2 --dedicated-server", "fewer ranks|another --dedicated-server"},
+      {subset + net + " --workers 3 --algo memsgd --epochs 2", "written by 2 ranks, and this run has more|from 2 workers"},
+      {subset + net + two + " --algo memsgd --epochs 2 --dedicated-server",
+       "written by 2 ranks, and this run has more|another --dedicated-server"},
       {subset + net + two + " --algo memsgd --steps 1", "past this run's end at step 1"}};
   for (const auto& [other, said] : mismatches) {
     INFO(other);
@@ -648,6 +655,37 @@ TEST_CASE("train: a run folder holds one run: a new run into it needs --overwrit
   CHECK(read_text(dir + "/config.json") != config);
   CHECK(read_text(dir + "/config.json").find("\"seed\": \"4\"") != std::string::npos);
   for (const std::string& d : {dir, other}) std::filesystem::remove_all(d);
+}
+
+TEST_CASE("train: a run folder in use by a run that has not ended is refused, whatever it holds") {
+  const std::string dir = temp_dir("locked");
+  const std::string args = "--device cpu --width 4 --batch-size 16 --train-subset 64 --steps 2 --run-dir " + dir;
+  {
+    const RunFolderLock running(dir);  // as a run started a moment before holds it
+    const Outcome second = run_train(args);
+    CHECK(second.status == 2);
+    CHECK(second.err == "error: " + dir + " is in use by another run that has not ended: wait for it, or give another "
+                        "--run-dir\n");
+    CHECK(!std::filesystem::exists(dir + "/metrics.jsonl"));
+  }
+  CHECK(run_train(args).status == 0);  // released when its holder ends
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("train: a resume whose metrics end before the checkpoint's step is refused, and changes nothing") {
+  const std::string dir = temp_dir("short-log");
+  const std::string args = "--device cpu --width 4 --batch-size 16 --train-subset 64 --log-every 2 --checkpoint-every 1 "
+                           "--run-dir " + dir;
+  REQUIRE(run_train(args + " --epochs 1").status == 0);
+  const std::vector<std::string> lines = lines_of(read_text(dir + "/metrics.jsonl"));
+  REQUIRE(lines.size() >= 2);
+  const std::string first_line = lines[0] + "\n";  // step 2 of the checkpoint's 4
+  write_bytes(dir + "/metrics.jsonl", first_line.data(), first_line.size());
+  const Outcome o = run_train(args + " --epochs 2 --resume");
+  CHECK(o.status == 2);
+  CHECK(o.err.find("ends at step 2, before the checkpoint's step 4") != std::string::npos);
+  CHECK(read_text(dir + "/metrics.jsonl") == first_line);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("train: a metrics line cut short (a crash, a full disk) is dropped by the resume, not glued to the next") {
