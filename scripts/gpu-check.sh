@@ -97,6 +97,8 @@ if ! command -v nvidia-smi >/dev/null 2>&1 || ! timeout 20 nvidia-smi -L 2>/dev/
 fi
 
 # The repository root is the working directory (see the header); the kit is found from there.
+case "$out" in /*) ;; *) out=$PWD/$out ;; esac
+case "$kit" in /*|'') ;; *) kit=$PWD/$kit ;; esac
 if [ -f Makefile ] && [ -d tests ]; then ROOT=$PWD; else ROOT=$(cd "$here/.." && pwd); fi
 cd "$ROOT" || exit 2
 if [ -z "$kit" ]; then
