@@ -748,4 +748,43 @@ TEST_CASE("train: a damaged checkpoint stops the resume with one line; --flag=va
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("gpu-check: --plan lists every part, and the budgets add up to at most 480 s") {
+  // A GPU machine is lent for one call of about 8 minutes: the plan must fit in it, and print
+  // (like a bad flag's error) without a GPU.
+  std::string output;
+  REQUIRE(run_shell("bash scripts/gpu-check.sh --plan", &output) == 0);
+  const std::regex part_line("  ([a-z0-9-]+) +([0-9]+) s  .+");
+  std::string parts = " ";
+  int count = 0, sum = 0;
+  for (const std::string& line : lines_of(output)) {
+    std::smatch m;
+    if (!std::regex_match(line, m, part_line)) continue;
+    parts += m[1].str() + " ";
+    ++count;
+    sum += std::stoi(m[2].str());
+  }
+  CHECK(count >= 8);
+  CHECK(sum > 0);
+  CHECK(sum <= 480);
+  for (const char* part : {"probe", "conv", "engine", "binaries", "graphs-test", "throughput", "graphs-equal", "nccl",
+                           "sanitizer", "cifar10", "host-waits"})
+    CHECK_MESSAGE(parts.find(std::string(" ") + part + " ") != std::string::npos, part);
+
+  // A typo must not start an 8-minute run: one line, exit code 2.
+  CHECK(run_shell("bash scripts/gpu-check.sh --bogus", &output) == 2);
+  CHECK(lines_of(output).size() == 1);
+  CHECK(output.find("'--bogus'") != std::string::npos);
+  CHECK(run_shell("bash scripts/gpu-check.sh --only conv,nothing --plan", &output) == 2);
+  CHECK(lines_of(output).size() == 1);
+
+  // Without a GPU it says so in one line and stops at once.
+  if (!cuda_available() && std::system("command -v nvidia-smi >/dev/null 2>&1") != 0) {
+    const std::string out = temp_dir("gpu_check");
+    CHECK(run_shell("bash scripts/gpu-check.sh --out " + out, &output) == 2);
+    CHECK(lines_of(output).size() == 1);
+    CHECK(output.find("no GPU") != std::string::npos);
+    std::filesystem::remove_all(out);
+  }
+}
+
 }  // namespace
