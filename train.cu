@@ -31,6 +31,7 @@
 #include "engine/lr_schedule.h"
 #include "engine/nvtx.h"
 #include "engine/run_folder_lock.h"
+#include "engine/run_counters.h"
 #include "engine/run_log.h"
 #include "engine/step_clock.h"
 #include "engine/stop_request.h"
@@ -68,10 +69,9 @@ class RankTrainer {
               const DatasetSplits& data, Transport& transport, int sharing)
       : flag_values_(std::move(flag_values)), c_(config), data_(data), t_(transport), ctx_(transport.context()),
         sharing_(sharing),
-        roles_{transport.rank(), transport.size(), config.algorithm.dedicated_server}, rank_(transport.rank()),
-        workers_(roles_.workers()), model_(make_model(config.model, data.train.classes, config.width)),
+        roles_{transport.rank(), transport.size(), config.algorithm.dedicated_server}, model_(make_model(config.model, data.train.classes, config.width)),
         store_(model_->store()) {
-    steps_per_epoch_ = nonzero_steps_per_epoch(data_.train, workers_, c_.batch_size);
+    steps_per_epoch_ = nonzero_steps_per_epoch(data_.train, roles_.workers(), c_.batch_size);
     if (roles_.is_worker()) {  // a dedicated server sees no data
       train_ = std::make_unique<DeviceDataset>(ctx_, data.train);
       test_ = std::make_unique<DeviceDataset>(ctx_, data.test);
@@ -109,46 +109,46 @@ class RankTrainer {
     // Nothing is written into the run folder before every rank has read its checkpoint: a resume
     // that one rank refuses leaves the folder as it was.
     t_.barrier();
-    clock_->set(ctx_, step_);
+    clock_->set(ctx_, counters_.step);
     std::unique_ptr<RunLog> log;
-    if (rank_ == 0) {
+    if (roles_.rank == 0) {
       if (c_.overwrite) clear_run_folder(c_.run_dir);
-      log = std::make_unique<RunLog>(c_.run_dir, c_.resume ? step_ : -1);
+      log = std::make_unique<RunLog>(c_.run_dir, c_.resume ? counters_.step : -1);
       log_ = log.get();
       write_config();
       std::printf("model %s: %zu parameters, %d worker%s%s (%s), %ld steps of %d images per worker\n",
-                  c_.model.c_str(), store_.param_count(), workers_, workers_ == 1 ? "" : "s",
+                  c_.model.c_str(), store_.param_count(), roles_.workers(), roles_.workers() == 1 ? "" : "s",
                   roles_.dedicated_server ? " and a dedicated server" : "", t_.name(), total_steps_, c_.batch_size);
       std::printf("cuda graphs: %s\n\n", graphs_->description().c_str());
     }
     start_ = last_log_ = segment_start_ = Clock::now();
-    while (step_ < total_steps_) {
-      const long epoch = step_ / steps_per_epoch_;
+    while (counters_.step < total_steps_) {
+      const long epoch = counters_.step / steps_per_epoch_;
       graphs_->pause();  // the last epoch's replayed steps may still read the old shard
       if (roles_.is_worker()) {
-        const std::vector<int32_t> shard = worker_shard(c_.seed, epoch, static_cast<int>(train_->size), workers_,
+        const std::vector<int32_t> shard = worker_shard(c_.seed, epoch, static_cast<int>(train_->size), roles_.workers(),
                                                         roles_.worker(), c_.batch_size);
         order_.ensure(ctx_, shard.size());
         ctx_.upload(order_.data(), shard.data(), shard.size() * sizeof(int32_t));
       }
       bool stopping = false;  // a stop was asked for (engine/stop_request.h) and agreed on
-      for (long s = step_ % steps_per_epoch_; s < steps_per_epoch_ && step_ < total_steps_ && !stopping; ++s) {
+      for (long s = counters_.step % steps_per_epoch_; s < steps_per_epoch_ && counters_.step < total_steps_ && !stopping; ++s) {
         train_step();
-        if (c_.crash_at_step > 0 && step_ == c_.crash_at_step && rank_ == t_.size() - 1) {
-          std::fprintf(stderr, "rank %d: exiting abruptly after step %ld (--crash-at-step)\n", rank_, step_);
+        if (c_.crash_at_step > 0 && counters_.step == c_.crash_at_step && roles_.rank == t_.size() - 1) {
+          std::fprintf(stderr, "rank %d: exiting abruptly after step %ld (--crash-at-step)\n", roles_.rank, counters_.step);
           std::_Exit(1);  // not kExitStoppedOnRequest: nothing was saved
         }
-        if (step_ % c_.log_every == 0 || step_ == total_steps_) {
+        if (counters_.step % c_.log_every == 0 || counters_.step == total_steps_) {
           if (!log_interval(epoch)) return 1;
-          stopping = step_ < total_steps_ && stop_agreed();
+          stopping = counters_.step < total_steps_ && stop_agreed();
         }
       }
-      const bool epoch_done = step_ % steps_per_epoch_ == 0;
-      const bool evaluate = (epoch_done && (epoch + 1) % c_.eval_every == 0) || step_ == total_steps_;
+      const bool epoch_done = counters_.step % steps_per_epoch_ == 0;
+      const bool evaluate = (epoch_done && (epoch + 1) % c_.eval_every == 0) || counters_.step == total_steps_;
       const bool checkpoint = epoch_done && c_.checkpoint_every > 0 && (epoch + 1) % c_.checkpoint_every == 0;
       // The metrics of the steps since the last line first: an evaluation line then reports the
       // training time and traffic up to its own step, and a checkpoint holds no interval under way.
-      if ((evaluate || checkpoint) && logged_step_ != step_ && !log_interval(epoch)) return 1;
+      if ((evaluate || checkpoint) && counters_.logged_step != counters_.step && !log_interval(epoch)) return 1;
       if (evaluate) evaluate_and_log(epoch);
       if (checkpoint) save_checkpoint();
       // After the epoch's end, if this is one: a resumed run starts in the next epoch and would
@@ -165,14 +165,14 @@ class RankTrainer {
   void train_step() {
     const uint64_t sent = t_.bytes_sent(), received = t_.bytes_received();
     t_.clear_link_log();
-    graphs_->run(algorithm_->step_variant(step_), [this] { issue_step(); });
-    sent_ += t_.bytes_sent() - sent;  // training traffic only: not the set-up or evaluation
-    received_ += t_.bytes_received() - received;
+    graphs_->run(algorithm_->step_variant(counters_.step), [this] { issue_step(); });
+    counters_.bytes_sent += t_.bytes_sent() - sent;  // training traffic only: not the set-up or evaluation
+    counters_.bytes_received += t_.bytes_received() - received;
     interval_links_.insert(interval_links_.end(), t_.link_log().begin(), t_.link_log().end());
-    ++step_;
+    ++counters_.step;
   }
 
-  // Enqueues step step_: the same launches at every step of a variant; which batch it is and its
+  // Enqueues step counters_.step: the same launches at every step of a variant; which batch it is and its
   // learning rate are read on the device from the step clock, which the step advances last. A
   // dedicated server computes no gradient (its own stays zero), only the algorithm's server part.
   void issue_step() {
@@ -193,7 +193,7 @@ class RankTrainer {
     ctx_.timer.mark(Phase::Update);
     LocalOptimizer local{ctx_, store_.values().data(), momentum_.defined() ? momentum_.data() : nullptr,
                          store_.param_count(), c_.sgd, clock_->lr()};
-    algorithm_->step(step_, store_.grads().data(), local);
+    algorithm_->step(counters_.step, store_.grads().data(), local);
     clock_->advance(ctx_);
   }
 
@@ -202,10 +202,10 @@ class RankTrainer {
   // whose are local copies); in gossip algorithms, what each node sent and received.
   std::pair<double, double> per_worker_bytes() {
     const bool gossip = algorithm_->decentralized();
-    const bool counted = gossip || rank_ > 0;
+    const bool counted = gossip || roles_.rank > 0;
     const double contributors = gossip ? t_.size() : std::max(1, t_.size() - 1);
-    return {t_.all_reduce_sum(counted ? static_cast<double>(sent_) : 0.0) / contributors,
-            t_.all_reduce_sum(counted ? static_cast<double>(received_) : 0.0) / contributors};
+    return {t_.all_reduce_sum(counted ? static_cast<double>(counters_.bytes_sent) : 0.0) / contributors,
+            t_.all_reduce_sum(counted ? static_cast<double>(counters_.bytes_received) : 0.0) / contributors};
   }
 
   // The seconds per phase since the last log: worker 0's rank's (rank 0, which is also the server
@@ -217,7 +217,7 @@ class RankTrainer {
     const int worker0 = roles_.rank_of(0);
     for (size_t p = 0; p < phases.size(); ++p) {
       const int from = static_cast<Phase>(p) == Phase::Step ? graphs_->launcher_of(worker0) : worker0;
-      phases[p] = t_.all_reduce_sum(rank_ == from ? phases[p] : 0.0);
+      phases[p] = t_.all_reduce_sum(roles_.rank == from ? phases[p] : 0.0);
     }
     return phases;
   }
@@ -243,52 +243,52 @@ class RankTrainer {
   // Returns false when the loss is no longer finite (the run stops).
   bool log_interval(long epoch) {
     graphs_->pause();
-    const float lr = schedule_.at(step_ - 1);
+    const float lr = schedule_.at(counters_.step - 1);
     algorithm_->check_messages();
     const std::vector<float> sums = stats_.to_host(ctx_);
     ctx_.fill_zero(stats_.data(), stats_.bytes());
     const auto phases = logged_phases();
-    const double images = static_cast<double>(step_ - logged_step_) * c_.batch_size * workers_;
+    const double images = static_cast<double>(counters_.step - counters_.logged_step) * c_.batch_size * roles_.workers();
     const double loss = t_.all_reduce_sum(sums[0]) / images, accuracy = t_.all_reduce_sum(sums[1]) / images;
     const auto [up, down] = per_worker_bytes();
     const double network = c_.link.on() ? modelled_network_seconds() : 0.0;
-    network_seconds_ += network;
-    sim_seconds_ += c_.link.on() ? network + modelled_compute_seconds(phases, step_ - logged_step_) : 0.0;
+    counters_.network_seconds += network;
+    counters_.sim_seconds += c_.link.on() ? network + modelled_compute_seconds(phases, counters_.step - counters_.logged_step) : 0.0;
     const double error_norm = algorithm_->server_error_norm();
-    const double sparsity = rank_ == 0 && algorithm_->decentralized()
+    const double sparsity = roles_.rank == 0 && algorithm_->decentralized()
                                 ? static_cast<double>(count_zeros(ctx_, store_.values().data(), store_.param_count())) /
                                       store_.param_count()
                                 : std::nan("");
     const Clock::time_point now = Clock::now();
     const double seconds = std::chrono::duration<double>(now - last_log_).count();
-    if (rank_ == 0) {
+    if (roles_.rank == 0) {
       JsonObject record;
-      record.add("step", step_).add("epoch", epoch).add("loss", loss).add("acc", accuracy).add("lr", static_cast<double>(lr));
-      record.add("bytes_up", up - logged_up_).add("bytes_down", down - logged_down_);
+      record.add("step", counters_.step).add("epoch", epoch).add("loss", loss).add("acc", accuracy).add("lr", static_cast<double>(lr));
+      record.add("bytes_up", up - counters_.logged_up).add("bytes_down", down - counters_.logged_down);
       record.add("bytes_up_total", up).add("bytes_down_total", down);
       if (std::isfinite(error_norm)) record.add("server_error_norm", error_norm);
       if (std::isfinite(sparsity)) record.add("sparsity", sparsity);
       for (Phase p : {Phase::Compute, Phase::Compress, Phase::Exchange, Phase::Update, Phase::Step})
         record.add(std::string("time_") + phase_name(p), phases[static_cast<size_t>(p)]);
-      if (c_.link.on()) record.add("time_network", network).add("sim_s", sim_seconds_);
+      if (c_.link.on()) record.add("time_network", network).add("sim_s", counters_.sim_seconds);
       record.add("images_per_s", seconds > 0 ? images / seconds : 0.0)
           .add("wall_s", std::chrono::duration<double>(now - start_).count());
       log_->append_metrics(record);
       const double elapsed = std::chrono::duration<double>(now - start_).count();
-      const double eta = elapsed / std::max<long>(1, step_ - first_step_) * (total_steps_ - step_);
+      const double eta = elapsed / std::max<long>(1, counters_.step - first_step_) * (total_steps_ - counters_.step);
       char modelled[48] = "";
-      if (c_.link.on()) std::snprintf(modelled, sizeof modelled, "  modelled %.4g s", sim_seconds_);
+      if (c_.link.on()) std::snprintf(modelled, sizeof modelled, "  modelled %.4g s", counters_.sim_seconds);
       std::printf("epoch %3ld  step %6ld/%ld  loss %.4f  acc %.4f  lr %.4g  up %.3g MB  down %.3g MB  %7.0f img/s%s  ETA %.0f s\n",
-                  epoch, step_, total_steps_, loss, accuracy, lr, (up - logged_up_) / 1e6, (down - logged_down_) / 1e6,
+                  epoch, counters_.step, total_steps_, loss, accuracy, lr, (up - counters_.logged_up) / 1e6, (down - counters_.logged_down) / 1e6,
                   seconds > 0 ? images / seconds : 0.0, modelled, eta);
       std::fflush(stdout);
     }
-    logged_up_ = up;
-    logged_down_ = down;
+    counters_.logged_up = up;
+    counters_.logged_down = down;
     last_log_ = now;
-    logged_step_ = step_;
+    counters_.logged_step = counters_.step;
     if (std::isfinite(loss)) return true;
-    if (rank_ == 0) std::fprintf(stderr, "error: the loss became %g at step %ld; stopping (try a smaller --lr)\n", loss, step_);
+    if (roles_.rank == 0) std::fprintf(stderr, "error: the loss became %g at step %ld; stopping (try a smaller --lr)\n", loss, counters_.step);
     return false;
   }
 
@@ -299,11 +299,11 @@ class RankTrainer {
   // Saves the run's state (mid-epoch if need be, once only at an epoch's scheduled checkpoint);
   // --resume continues it bit for bit.
   int stop_with_checkpoint() {
-    if (saved_step_ != step_) save_checkpoint();
-    if (rank_ == 0)
+    if (saved_step_ != counters_.step) save_checkpoint();
+    if (roles_.rank == 0)
       std::printf("stopped on request at step %ld of %ld; the checkpoint is in %s/checkpoint: run the same command "
                   "with --resume to continue\n",
-                  step_, total_steps_, c_.run_dir.c_str());
+                  counters_.step, total_steps_, c_.run_dir.c_str());
     return kExitStoppedOnRequest;
   }
 
@@ -314,7 +314,7 @@ class RankTrainer {
     graphs_->pause();
     ctx_.timer.mark(Phase::Other);  // not the last step's update: evaluation is not a training phase
     const Clock::time_point evaluation_start = Clock::now();
-    train_seconds_ += std::chrono::duration<double>(evaluation_start - segment_start_).count();
+    counters_.train_seconds += std::chrono::duration<double>(evaluation_start - segment_start_).count();
     const size_t d = store_.param_count();
     Tensor own = Tensor::empty(ctx_, {static_cast<int>(d)});
     Tensor own_buffers = Tensor::empty(ctx_, store_.buffer_values().shape());
@@ -328,7 +328,7 @@ class RankTrainer {
     const size_t tests = data_.test.size();
     std::vector<int32_t> indices;
     if (roles_.is_worker())
-      for (size_t i = tests * roles_.worker() / workers_; i < tests * (roles_.worker() + 1) / workers_; ++i)
+      for (size_t i = tests * roles_.worker() / roles_.workers(); i < tests * (roles_.worker() + 1) / roles_.workers(); ++i)
         indices.push_back(static_cast<int32_t>(i));
     Buffer<int32_t> order(ctx_, std::max<size_t>(1, indices.size())), labels(ctx_, c_.batch_size);
     ctx_.upload(order.data(), indices.data(), indices.size() * sizeof(int32_t));
@@ -346,12 +346,12 @@ class RankTrainer {
     const auto [up, down] = per_worker_bytes();
     ctx_.copy(store_.values().data(), own.data(), own.bytes());
     ctx_.copy(store_.buffer_values().data(), own_buffers.data(), own_buffers.bytes());
-    if (rank_ == 0) {
+    if (roles_.rank == 0) {
       // With the cumulative traffic and time, so that accuracy can be plotted against either.
       JsonObject record;
-      record.add("step", step_).add("epoch", epoch).add("test_loss", e.loss).add("test_acc", e.accuracy);
-      record.add("bytes_up_total", up).add("bytes_down_total", down).add("train_s", train_seconds_);
-      if (c_.link.on()) record.add("network_s", network_seconds_).add("sim_s", sim_seconds_);
+      record.add("step", counters_.step).add("epoch", epoch).add("test_loss", e.loss).add("test_acc", e.accuracy);
+      record.add("bytes_up_total", up).add("bytes_down_total", down).add("train_s", counters_.train_seconds);
+      if (c_.link.on()) record.add("network_s", counters_.network_seconds).add("sim_s", counters_.sim_seconds);
       log_->append_metrics(record);
       std::printf("epoch %3ld  test loss %.4f  test acc %.4f\n", epoch, e.loss, e.accuracy);
       std::fflush(stdout);
@@ -363,53 +363,10 @@ class RankTrainer {
     graphs_->invalidate();  // the layers ran at the test batch size: their buffers may have moved
   }
 
-  struct Setting {
-    const char* key;  // in the checkpoint
-    double value;
-    const char* what;  // for the user: what to change back
-    // What a checkpoint without the key had (one written before the setting existed); NaN: the
-    // key is required.
-    double before_it_existed = std::nan("");
-  };
-  // The settings a checkpoint's state only makes sense under: a resume must use the same.
-  std::vector<Setting> fingerprint() const {
-    const double algo = static_cast<double>(&algorithm_info(c_.algorithm.name) - algorithm_table().data());
-    return {{"algo", algo, "--algo"},
-            {"compressor", static_cast<double>(c_.algorithm.compressor.kind), "--compressor"},
-            {"ratio", c_.algorithm.compressor.ratio, "--ratio"},
-            {"levels", static_cast<double>(c_.algorithm.compressor.levels), "--levels"},
-            {"period", static_cast<double>(c_.algorithm.period), "--period"},
-            {"dedicated-server", roles_.dedicated_server ? 1.0 : 0.0, "--dedicated-server", 0.0},
-            {"bucket-bytes", static_cast<double>(c_.bucket_bytes), "--bucket-bytes"},
-            {"parameters", static_cast<double>(store_.param_count()), "model (--model, --width or the classes)"},
-            {"momentum", c_.sgd.momentum, "--momentum"},
-            {"batch-size", static_cast<double>(c_.batch_size), "--batch-size"},
-            {"steps-per-epoch", static_cast<double>(steps_per_epoch_), "epoch (dataset or --train-subset)"},
-            // The modelled times so far were summed under these: another link would mix two models.
-            {"link-gbps", c_.link.gbps, "--link-gbps"},
-            {"link-latency-s", c_.link.latency_s, "--link-latency-us"},
-            {"link-compute-s", c_.link_compute_s, "--link-compute-s"},
-            // The rest of the run's arithmetic and randomness.
-            {"seed-high", static_cast<double>(c_.seed >> 32), "--seed"},
-            {"seed-low", static_cast<double>(c_.seed & 0xffffffffu), "--seed"},
-            {"lr", c_.lr, "--lr"},
-            {"lr-schedule", static_cast<double>(c_.schedule), "--lr-schedule"},
-            {"decay-epochs", text_fingerprint(c_.decay_epochs_text), "--decay-epochs"},
-            {"wd", c_.sgd.weight_decay, "--wd"},
-            {"nesterov", c_.sgd.nesterov ? 1.0 : 0.0, "--nesterov"},
-            {"augment", augment_ ? 1.0 : 0.0, "--augment"},
-            {"precision", static_cast<double>(c_.precision), "--precision"},
-            {"topology", text_fingerprint(c_.algorithm.topology), "--topology"},
-            {"gamma", c_.algorithm.gamma, "--gamma"},
-            {"l1", c_.algorithm.l1, "--l1"},
-            {"dataset", text_fingerprint(data_.name), "--dataset"},
-            {"test-subset", static_cast<double>(data_.test.size()), "--test-subset"},
-            {"train-subset", static_cast<double>(c_.data.train_subset), "--train-subset"},
-            {"image-size", static_cast<double>(data_.train.height), "--image-size"},
-            // Cosine and one-cycle rates depend on the run's length; constant and step ones do not.
-            {"schedule-steps",
-             c_.schedule == LrSchedule::Cosine || c_.schedule == LrSchedule::OneCycle ? static_cast<double>(total_steps_) : 0.0,
-             "run length (--steps or --epochs: the cosine and one-cycle rates depend on it)"}};
+  // The settings and derived sizes a checkpoint's state only makes sense under (train_config.h).
+  std::vector<FingerprintSetting> fingerprint() const {
+    return run_fingerprint(c_, RunShape{store_.param_count(), steps_per_epoch_, total_steps_, augment_, data_.name,
+                                        data_.test.size(), data_.train.height});
   }
 
   // The device state a checkpoint holds, by name: the model, its optimizer's and algorithm's
@@ -428,74 +385,59 @@ class RankTrainer {
     graphs_->pause();  // the state it reads is what the replayed steps wrote
     ctx_.timer.mark(Phase::Other);
     const CheckpointFolder folder(c_.run_dir);
-    if (rank_ == 0) folder.begin();
+    if (roles_.rank == 0) folder.begin();
     t_.barrier();
     CheckpointWriter w;
     for (const auto& [name, tensor] : saved_tensors()) w.add_vector(name, ctx_, tensor->data(), tensor->numel());
-    w.add_number("rank", rank_);
+    w.add_number("rank", roles_.rank);
     w.add_number("run-id", run_id_);
-    w.add_number("step", static_cast<double>(step_));
-    w.add_number("logged_step", static_cast<double>(logged_step_));
-    w.add_number("workers", workers_);
-    for (const Setting& setting : fingerprint()) w.add_number(setting.key, setting.value);
-    w.add_number("bytes_sent", static_cast<double>(sent_));
-    w.add_number("bytes_received", static_cast<double>(received_));
-    w.add_number("logged_up", logged_up_);
-    w.add_number("logged_down", logged_down_);
-    w.add_number("train_seconds", train_seconds_ + std::chrono::duration<double>(Clock::now() - segment_start_).count());
-    w.add_number("sim_seconds", sim_seconds_);
-    w.add_number("network_seconds", network_seconds_);
-    w.write(folder.staging_file(rank_), [&folder] { folder.abandon(); });
+    w.add_number("workers", roles_.workers());
+    for (const FingerprintSetting& setting : fingerprint()) w.add_number(setting.key, setting.value);
+    RunCounters saved = counters_;
+    saved.train_seconds += std::chrono::duration<double>(Clock::now() - segment_start_).count();
+    saved.save(w);
+    w.write(folder.staging_file(roles_.rank), [&folder] { folder.abandon(); });
     t_.barrier();
-    if (rank_ == 0) folder.publish();
+    if (roles_.rank == 0) folder.publish();
     t_.barrier();
-    saved_step_ = step_;
+    saved_step_ = counters_.step;
   }
 
   void restore() {
-    const std::string file = CheckpointFolder(c_.run_dir).file_to_resume(rank_);
+    const std::string file = CheckpointFolder(c_.run_dir).file_to_resume(roles_.rank);
     const CheckpointReader r(file);
     // A file of another rank or of another run (copied or swapped in) would resume as another run.
-    if (r.number("rank") != rank_)
-      fail_input("the checkpoint file %s is rank %.0f's, not rank %d's", file.c_str(), r.number("rank"), rank_);
-    run_id_ = t_.all_reduce_sum(rank_ == 0 ? r.number("run-id") : 0.0);
-    if (rank_ == 0) check_config_run_id(file);
+    if (r.number("rank") != roles_.rank)
+      fail_input("the checkpoint file %s is rank %.0f's, not rank %d's", file.c_str(), r.number("rank"), roles_.rank);
+    run_id_ = t_.all_reduce_sum(roles_.rank == 0 ? r.number("run-id") : 0.0);
+    if (roles_.rank == 0) check_config_run_id(file);
     if (r.number("run-id") != run_id_)
       fail_input("the checkpoint file %s is from another run than rank 0's (run id %s, not %s)", file.c_str(),
                  run_id_text(r.number("run-id")).c_str(), run_id_text(run_id_).c_str());
-    if (static_cast<int>(r.number("workers")) != workers_)
+    if (static_cast<int>(r.number("workers")) != roles_.workers())
       fail_input("the checkpoint %s is from %d workers, this run has %d", file.c_str(),
-                 static_cast<int>(r.number("workers")), workers_);
-    for (const Setting& setting : fingerprint()) {
-      const bool older = !r.has(setting.key) && !std::isnan(setting.before_it_existed);
-      if ((older ? setting.before_it_existed : r.number(setting.key)) != setting.value)
+                 static_cast<int>(r.number("workers")), roles_.workers());
+    for (const FingerprintSetting& setting : fingerprint())
+      if (r.number(setting.key) != setting.value)
         fail_input("the checkpoint %s was written with another %s; resume with the run's own settings", file.c_str(),
                    setting.what);
-    }
     const double step = r.number("step");
     if (!(step >= 0 && step <= total_steps_))  // NaN too
       fail_input("the checkpoint %s is at step %.0f, past this run's end at step %ld (resume with its --epochs or "
                  "--steps)", file.c_str(), step, total_steps_);
     for (const auto& [name, tensor] : saved_tensors()) r.read_vector(name, ctx_, tensor->data(), tensor->numel());
-    step_ = first_step_ = static_cast<long>(step);
-    logged_step_ = static_cast<long>(r.number("logged_step"));
-    sent_ = static_cast<uint64_t>(r.number("bytes_sent"));
-    received_ = static_cast<uint64_t>(r.number("bytes_received"));
-    logged_up_ = r.number("logged_up");
-    logged_down_ = r.number("logged_down");
-    train_seconds_ = r.number("train_seconds");
-    sim_seconds_ = r.number("sim_seconds");
-    network_seconds_ = r.number("network_seconds");
-    if (rank_ == 0)
-      std::printf("resumed from %s at step %ld%s\n", file.c_str(), step_,
-                  step_ == total_steps_ ? ", the run's last: nothing left to train" : "");
+    counters_.restore(r);
+    first_step_ = counters_.step;
+    if (roles_.rank == 0)
+      std::printf("resumed from %s at step %ld%s\n", file.c_str(), counters_.step,
+                  counters_.step == total_steps_ ? ", the run's last: nothing left to train" : "");
   }
 
   // A new run's id, drawn by rank 0 and known to every rank: it is in config.json and in every rank's
   // checkpoint file, so that files of two runs are never resumed together. Collective.
   void start_run_id() {
     double id = 0.0;
-    if (rank_ == 0) {
+    if (roles_.rank == 0) {
       std::random_device entropy;  // 48 bits: exact in a double, which the all-reduce carries
       id = static_cast<double>((static_cast<uint64_t>(entropy()) << 16 ^ entropy()) & ((uint64_t(1) << 48) - 1));
     }
@@ -522,13 +464,6 @@ class RankTrainer {
     return text;
   }
 
-  // A setting given as text, as a number that a checkpoint can hold exactly (FNV-1a, 32 bits).
-  static double text_fingerprint(const std::string& text) {
-    uint32_t hash = 2166136261u;
-    for (unsigned char c : text) hash = (hash ^ c) * 16777619u;
-    return hash;
-  }
-
   void write_config() {
     JsonObject config;
     std::printf("%-16s %s\n", "setting", "value");
@@ -537,9 +472,9 @@ class RankTrainer {
       std::printf("%-16s %s\n", name.c_str(), value.c_str());
     }
     const std::string device = device_name(ctx_.device);
-    config.add("resolved_device", device).add("resolved_workers", workers_).add("commit", GIT_COMMIT);
+    config.add("resolved_device", device).add("resolved_workers", roles_.workers()).add("commit", GIT_COMMIT);
     config.add("resolved_cuda_graphs", graphs_->description()).add("run_id", run_id_text(run_id_));
-    std::printf("%-16s %s\n%-16s %d\n%-16s %s\n\n", "resolved device", device.c_str(), "resolved workers", workers_,
+    std::printf("%-16s %s\n%-16s %d\n%-16s %s\n\n", "resolved device", device.c_str(), "resolved workers", roles_.workers(),
                 "commit", GIT_COMMIT);
     log_->write_config(config);
   }
@@ -552,7 +487,6 @@ class RankTrainer {
   Context& ctx_;
   const int sharing_;
   const Roles roles_;
-  const int rank_, workers_;  // workers_: roles_.workers()
   std::unique_ptr<const DeviceDataset> train_, test_;  // on workers only
   std::unique_ptr<Model> model_;
   ParamStore& store_;
@@ -564,14 +498,14 @@ class RankTrainer {
   Buffer<int32_t> labels_, order_;
   RunLog* log_ = nullptr;
   bool augment_ = false;
-  long steps_per_epoch_ = 0, total_steps_ = 0, step_ = 0, first_step_ = 0, logged_step_ = 0;
+  long steps_per_epoch_ = 0, total_steps_ = 0;
+  long first_step_ = 0;   // where this process started: the ETA counts from it
   long saved_step_ = -1;  // the step of this run's last checkpoint
-  uint64_t sent_ = 0, received_ = 0;
-  double logged_up_ = 0.0, logged_down_ = 0.0;
-  double train_seconds_ = 0.0;  // training wall time before the current segment (evaluations excluded)
-  // The modelled network (--link-gbps): this interval's group times on this rank, and the totals.
+  // The progress and metric sums a checkpoint carries. train_seconds is the training time before
+  // the current segment (segment_start_).
+  RunCounters counters_;
+  // The modelled network (--link-gbps): this interval's group times on this rank.
   std::vector<double> interval_links_;
-  double sim_seconds_ = 0.0, network_seconds_ = 0.0;
   double run_id_ = 0.0;  // 48 bits (start_run_id)
   Clock::time_point start_, last_log_, segment_start_;
 };

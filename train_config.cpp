@@ -255,3 +255,53 @@ Config read_config(const Flags& f) {
   refuse_inapplicable(f, c);
   return c;
 }
+
+namespace {
+
+// A setting given as text, as a number that a checkpoint can hold exactly (FNV-1a, 32 bits).
+double text_fingerprint(const std::string& text) {
+  uint32_t hash = 2166136261u;
+  for (unsigned char c : text) hash = (hash ^ c) * 16777619u;
+  return hash;
+}
+
+}  // namespace
+
+std::vector<FingerprintSetting> run_fingerprint(const Config& c, const RunShape& shape) {
+  const bool run_length_matters = c.schedule == LrSchedule::Cosine || c.schedule == LrSchedule::OneCycle;
+  return {{"algo", text_fingerprint(c.algorithm.name), "--algo"},
+          {"compressor", text_fingerprint(compressor_name(c.algorithm.compressor.kind)), "--compressor"},
+          {"ratio", c.algorithm.compressor.ratio, "--ratio"},
+          {"levels", static_cast<double>(c.algorithm.compressor.levels), "--levels"},
+          {"period", static_cast<double>(c.algorithm.period), "--period"},
+          {"dedicated-server", c.algorithm.dedicated_server ? 1.0 : 0.0, "--dedicated-server"},
+          {"bucket-bytes", static_cast<double>(c.bucket_bytes), "--bucket-bytes"},
+          {"parameters", static_cast<double>(shape.parameters), "model (--model, --width or the classes)"},
+          {"momentum", c.sgd.momentum, "--momentum"},
+          {"batch-size", static_cast<double>(c.batch_size), "--batch-size"},
+          {"steps-per-epoch", static_cast<double>(shape.steps_per_epoch), "epoch (dataset or --train-subset)"},
+          // The modelled times so far were summed under these: another link would mix two models.
+          {"link-gbps", c.link.gbps, "--link-gbps"},
+          {"link-latency-s", c.link.latency_s, "--link-latency-us"},
+          {"link-compute-s", c.link_compute_s, "--link-compute-s"},
+          // The rest of the run's arithmetic and randomness.
+          {"seed-high", static_cast<double>(c.seed >> 32), "--seed"},
+          {"seed-low", static_cast<double>(c.seed & 0xffffffffu), "--seed"},
+          {"lr", c.lr, "--lr"},
+          {"lr-schedule", static_cast<double>(c.schedule), "--lr-schedule"},
+          {"decay-epochs", text_fingerprint(c.decay_epochs_text), "--decay-epochs"},
+          {"wd", c.sgd.weight_decay, "--wd"},
+          {"nesterov", c.sgd.nesterov ? 1.0 : 0.0, "--nesterov"},
+          {"augment", shape.augment ? 1.0 : 0.0, "--augment"},
+          {"precision", text_fingerprint(precision_name(c.precision)), "--precision"},
+          {"topology", text_fingerprint(c.algorithm.topology), "--topology"},
+          {"gamma", c.algorithm.gamma, "--gamma"},
+          {"l1", c.algorithm.l1, "--l1"},
+          {"dataset", text_fingerprint(shape.dataset), "--dataset"},
+          {"test-subset", static_cast<double>(shape.test_images), "--test-subset"},
+          {"train-subset", static_cast<double>(c.data.train_subset), "--train-subset"},
+          {"image-size", static_cast<double>(shape.image_size), "--image-size"},
+          // Cosine and one-cycle rates depend on the run's length; constant and step ones do not.
+          {"schedule-steps", run_length_matters ? static_cast<double>(shape.total_steps) : 0.0,
+           "run length (--steps or --epochs: the cosine and one-cycle rates depend on it)"}};
+}

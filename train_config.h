@@ -59,3 +59,21 @@ void clear_run_folder(const std::string& run_dir);
 // The checks that depend on this machine, not only on the flags (a GPU for --device cuda): under
 // mpirun every rank makes them for itself, after the ranks speak again.
 void check_device(const Config& config);
+
+// What a run derives from its settings and its data, that its checkpoint's state depends on too.
+struct RunShape {
+  size_t parameters;
+  long steps_per_epoch, total_steps;
+  bool augment;
+  std::string dataset;  // the data set loaded (synthetic where none was found)
+  size_t test_images;
+  int image_size;
+};
+
+// A setting that a checkpoint's state only makes sense under: a resume must use the same value.
+struct FingerprintSetting {
+  const char* key;   // in the checkpoint
+  double value;      // a number a checkpoint holds exactly (texts hashed)
+  const char* what;  // for the user: what to change back
+};
+std::vector<FingerprintSetting> run_fingerprint(const Config& config, const RunShape& shape);

@@ -14,7 +14,7 @@
 namespace {
 
 constexpr uint32_t kMagic = 0x54504b43u;  // "CKPT"
-constexpr uint32_t kVersion = 2;  // 2: the run's fingerprint holds its epoch length
+constexpr uint32_t kVersion = 3;  // 3: every fingerprint setting required, names hashed as text
 
 
 template <typename T>

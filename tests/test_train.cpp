@@ -549,31 +549,6 @@ TEST_CASE("train: errors inside rank threads exit with code 2 or 1 and one line,
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("train: a checkpoint from before --dedicated-server existed resumes as a shared server's") {
-  // Such a checkpoint is today's without the key: rewrite the rank files without it. (A dedicated
-  // server's run cannot take it anyway: it has one rank more, or one worker fewer.)
-  const std::string dir = temp_dir("older");
-  const std::string args = "--device cpu --width 4 --batch-size 32 --train-subset 128 --workers 2 --algo memsgd "
-                           "--compressor sign --checkpoint-every 1 --run-dir " + dir;
-  REQUIRE(run_train(args + " --epochs 1").status == 0);
-  Context ctx(ContextOptions{Device::CPU});
-  for (int rank = 0; rank < 2; ++rank) {
-    const std::string file = dir + "/checkpoint/rank-" + std::to_string(rank) + ".bin";
-    const CheckpointReader current(file);
-    REQUIRE(current.has("dedicated-server"));
-    CheckpointWriter older;
-    for (const auto& [name, values] : current.vectors()) older.add_vector(name, ctx, values.data(), values.size());
-    for (const auto& [name, value] : current.numbers())
-      if (name != "dedicated-server") older.add_number(name, value);
-    older.write(file);
-  }
-  const Outcome shared = run_train(args + " --epochs 2 --resume");
-  INFO(shared.err);
-  CHECK(shared.status == 0);
-  CHECK(shared.out.find("resumed from") != std::string::npos);
-  std::filesystem::remove_all(dir);
-}
-
 TEST_CASE("train: a checkpoint refuses to resume under other settings, or past the run's end") {
   const std::string dir = temp_dir("settings");
   const std::string args = "--device cpu --batch-size 32 --checkpoint-every 1 --compressor sign --run-dir " + dir;
