@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "comm/algorithm.h"
-#include "comm/patterns.h"
+#include "comm/mailbox.h"
 #include "engine/check.h"
 #include "engine/nvtx.h"
 #include "engine/vector_ops.h"
@@ -21,17 +21,11 @@ class Gossip : public Algorithm {
         proximal_(proximal),
         topology_(make_topology(config.topology, t.size())),
         neighbors_(topology_.neighbors[t.rank()]),
-        own_estimate_(vector("estimate")) {
-    CompressorConfig quantizer = config.compressor;
-    quantizer.kind = proximal ? CompressorKind::Dither : CompressorKind::DitherFixed;
-    compressor_ = make_compressor(ctx_, quantizer, blocks);
-    capacity_ = compressor_->max_message_bytes();
-    outgoing_ = Buffer<uint8_t>(ctx_, capacity_);
-    for (size_t k = 0; k < neighbors_.size(); ++k) {
+        compressor_(make_compressor(ctx_, quantizer(config.compressor, proximal), blocks)),
+        own_estimate_(vector("estimate")),
+        mail_(ctx_, compressor_->max_message_bytes(), static_cast<int>(neighbors_.size())) {
+    for (size_t k = 0; k < neighbors_.size(); ++k)
       estimates_.push_back(&vector("neighbor_estimate_" + std::to_string(k)));
-      inbox_storage_.emplace_back(ctx_, capacity_);
-      inbox_.push_back(inbox_storage_.back().data());
-    }
   }
 
   // Every estimate, this node's and its neighbours', starts equal to the initial model.
@@ -46,18 +40,14 @@ class Gossip : public Algorithm {
     NVTX_RANGE("gossip");
     add_scaled(ctx_, difference_.data(), x, -1.0f, own_estimate_.data(), count_);
     ctx_.timer.mark(Phase::Compress);
-    const size_t bytes = compressor_->compress(ctx_, difference_.data(), outgoing_.data(), nullptr, key(t, rank_));
-    std::vector<size_t> sizes(neighbors_.size(), bytes);
+    const size_t bytes = compressor_->compress(ctx_, difference_.data(), mail_.outgoing(), nullptr, key(t, rank_));
     ctx_.timer.mark(Phase::Exchange);
-    if (compressor_->variable_size())
-      sizes = exchange_with_neighbors_variable(transport_, neighbors_, outgoing_.data(), bytes, capacity_, inbox_);
-    else
-      exchange_with_neighbors(transport_, neighbors_, outgoing_.data(), bytes, inbox_);
+    const std::vector<size_t> sizes = mail_.exchange_with_neighbors(transport_, neighbors_, *compressor_, bytes);
     ctx_.timer.mark(Phase::Compress);
-    compressor_->decompress(ctx_, outgoing_.data(), bytes, q_.data(), key(t, rank_));
+    compressor_->decompress(ctx_, mail_.outgoing(), bytes, q_.data(), key(t, rank_));
     axpy(ctx_, own_estimate_.data(), 1.0f, q_.data(), count_);
     for (size_t k = 0; k < neighbors_.size(); ++k) {
-      compressor_->decompress(ctx_, inbox_[k], sizes[k], q_.data(), key(t, neighbors_[k]));
+      compressor_->decompress(ctx_, mail_.inbox(k), sizes[k], q_.data(), key(t, neighbors_[k]));
       axpy(ctx_, estimates_[k]->data(), 1.0f, q_.data(), count_);
     }
     ctx_.timer.mark(Phase::Update);
@@ -76,18 +66,20 @@ class Gossip : public Algorithm {
 
  private:
   static MessageKey key(long t, int sender) { return MessageKey{static_cast<uint64_t>(t), static_cast<uint32_t>(sender)}; }
+  // Malcom-PSGD's messages are entropy-coded (variable size); CHOCO-SGD's fixed-length.
+  static CompressorConfig quantizer(CompressorConfig config, bool proximal) {
+    config.kind = proximal ? CompressorKind::Dither : CompressorKind::DitherFixed;
+    return config;
+  }
 
   bool proximal_;
   Topology topology_;
   std::vector<int> neighbors_;
   std::unique_ptr<Compressor> compressor_;
   Tensor& own_estimate_;
+  Mailbox mail_;
   std::vector<Tensor*> estimates_;
   Tensor &difference_ = vector(""), &q_ = vector("");
-  size_t capacity_;
-  Buffer<uint8_t> outgoing_;
-  std::vector<Buffer<uint8_t>> inbox_storage_;
-  std::vector<uint8_t*> inbox_;
 };
 
 }  // namespace

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "comm/algorithm.h"
-#include "comm/patterns.h"
+#include "comm/mailbox.h"
 #include "engine/check.h"
 #include "engine/nvtx.h"
 #include "engine/vector_ops.h"
@@ -17,14 +17,9 @@ class ServerWorker : public Algorithm {
       : Algorithm(t, blocks, config),
         compressor_(make_compressor(ctx_, config.compressor, blocks)),
         full_(make_compressor(ctx_, CompressorConfig{CompressorKind::Identity}, blocks)),
-        scratch_(vector("")) {
-    capacity_ = std::max(compressor_->max_message_bytes(), full_->max_message_bytes());
-    outgoing_ = Buffer<uint8_t>(ctx_, capacity_);
-    for (int k = 0; k < (roles_.is_server() ? workers_ : 0); ++k) {
-      inbox_storage_.emplace_back(ctx_, capacity_);
-      inbox_.push_back(inbox_storage_.back().data());
-    }
-  }
+        scratch_(vector("")),
+        mail_(ctx_, std::max(compressor_->max_message_bytes(), full_->max_message_bytes()),
+              roles_.is_server() ? workers_ : 0) {}
 
  protected:
   // Every worker sends C(p) to the server (writing p - C(p) into `error` unless it is null); the
@@ -33,13 +28,9 @@ class ServerWorker : public Algorithm {
     NVTX_RANGE("exchange_up");
     ctx_.timer.mark(Phase::Compress);
     size_t bytes = c.max_message_bytes();  // what a fixed-size compressor's messages all hold
-    if (roles_.is_worker()) bytes = c.compress(ctx_, p, outgoing_.data(), error, key(t, round, roles_.worker()));
-    std::vector<size_t> sizes(workers_, bytes);
+    if (roles_.is_worker()) bytes = c.compress(ctx_, p, mail_.outgoing(), error, key(t, round, roles_.worker()));
     ctx_.timer.mark(Phase::Exchange);
-    if (c.variable_size())
-      sizes = gather_to_server_variable(transport_, roles_, outgoing_.data(), bytes, capacity_, inbox_);
-    else
-      gather_to_server(transport_, roles_, outgoing_.data(), bytes, inbox_);
+    const std::vector<size_t> sizes = mail_.gather_to_server(transport_, roles_, c, bytes);
     ctx_.timer.mark(Phase::Compress);
     finish_up(c, sizes, mean, t, round);
     ctx_.timer.mark(Phase::Update);
@@ -50,9 +41,9 @@ class ServerWorker : public Algorithm {
     // The mean as a sum in worker order, then one scaling: the same arithmetic for every
     // algorithm, which is what makes them all equal P-SGD bit for bit under the identity
     // compressor (and a dedicated server equal to a shared one).
-    c.decompress(ctx_, inbox_[0], sizes[0], mean, key(t, round, 0));
+    c.decompress(ctx_, mail_.inbox(0), sizes[0], mean, key(t, round, 0));
     for (int k = 1; k < workers_; ++k) {
-      c.decompress(ctx_, inbox_[k], sizes[k], scratch_.data(), key(t, round, k));
+      c.decompress(ctx_, mail_.inbox(k), sizes[k], scratch_.data(), key(t, round, k));
       axpy(ctx_, mean, 1.0f, scratch_.data(), count_);
     }
     scale(ctx_, mean, 1.0f / workers_, count_);
@@ -64,14 +55,11 @@ class ServerWorker : public Algorithm {
     NVTX_RANGE("exchange_down");
     ctx_.timer.mark(Phase::Compress);
     size_t bytes = c.max_message_bytes();
-    if (roles_.is_server()) bytes = c.compress(ctx_, v, outgoing_.data(), error, key(t, round, workers_));
+    if (roles_.is_server()) bytes = c.compress(ctx_, v, mail_.outgoing(), error, key(t, round, workers_));
     ctx_.timer.mark(Phase::Exchange);
-    if (c.variable_size())
-      bytes = broadcast_from_server_variable(transport_, outgoing_.data(), bytes, capacity_);
-    else
-      broadcast_from_server(transport_, outgoing_.data(), bytes);
+    bytes = mail_.broadcast_from_server(transport_, c, bytes);
     ctx_.timer.mark(Phase::Compress);
-    c.decompress(ctx_, outgoing_.data(), bytes, out, key(t, round, workers_));
+    c.decompress(ctx_, mail_.outgoing(), bytes, out, key(t, round, workers_));
     ctx_.timer.mark(Phase::Update);
   }
 
@@ -99,10 +87,7 @@ class ServerWorker : public Algorithm {
   Tensor& scratch_;
 
  private:
-  size_t capacity_;
-  Buffer<uint8_t> outgoing_;
-  std::vector<Buffer<uint8_t>> inbox_storage_;
-  std::vector<uint8_t*> inbox_;
+  Mailbox mail_;
 };
 
 // 1. P-SGD: up g; m = mean g_i; down m; u = m.
