@@ -29,7 +29,7 @@ static_assert(sizeof(BlockCodeHeader) == kDitherBlockHeaderBytes, "20 bytes per 
 __global__ void quantize_kernel(const float* x, uint32_t n, const float* norms, const uint32_t* block_starts,
                                 uint32_t blocks, int levels, uint64_t seed, MessageKey key, int16_t* out,
                                 float* error) {
-  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+  for (uint32_t i : grid_stride<uint32_t>(n)) {
     const float norm = norms[block_of(block_starts, blocks, i)];
     const int16_t level = dither_level(x[i], norm, levels, dither_noise(seed, key.step, key.rank, i));
     out[i] = level;

@@ -10,8 +10,7 @@ namespace {
 
 __global__ void copy_payload_kernel(float* out, const float* payload, size_t n, const int* status) {
   const bool refused = status[0] != 0;  // then the payload may be shorter than n: never read it
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<size_t>(gridDim.x) * blockDim.x)
+  for (size_t i : grid_stride<size_t>(n))
     if (refused)
       out[i] = 0.0f;
     else

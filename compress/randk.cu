@@ -23,7 +23,7 @@ HOST_DEVICE inline uint32_t pick(uint64_t seed, const MessageKey& key, const uin
 
 __global__ void gather_kernel(const float* x, uint64_t seed, MessageKey key, const uint32_t* block_starts,
                               const uint32_t* kept_starts, uint32_t blocks, uint32_t kept, float* values, float* error) {
-  for (uint32_t s = blockIdx.x * blockDim.x + threadIdx.x; s < kept; s += gridDim.x * blockDim.x) {
+  for (uint32_t s : grid_stride<uint32_t>(kept)) {
     const uint32_t i = pick(seed, key, block_starts, kept_starts, blocks, s);
     values[s] = x[i];
     if (error != nullptr) error[i] = 0.0f;
@@ -34,7 +34,7 @@ __global__ void scatter_kernel(const float* values, uint64_t seed, MessageKey ke
                                const uint32_t* kept_starts, uint32_t blocks, uint32_t kept, float* out,
                                const int* status) {
   if (status[0] != 0) return;  // refused: `out` stays all zeros
-  for (uint32_t s = blockIdx.x * blockDim.x + threadIdx.x; s < kept; s += gridDim.x * blockDim.x)
+  for (uint32_t s : grid_stride<uint32_t>(kept))
     out[pick(seed, key, block_starts, kept_starts, blocks, s)] = values[s];
 }
 

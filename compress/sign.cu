@@ -23,8 +23,7 @@ HOST_DEVICE inline float signed_scale(float x, float scale) { return x >= 0.0f ?
 __global__ void pack_signs_kernel(const float* x, uint32_t n, const float* scales, const uint32_t* block_starts,
                                   uint32_t blocks, uint32_t* words, float* error) {
   const size_t padded = (static_cast<size_t>(n) + 31) / 32 * 32;
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < padded;
-       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+  for (size_t i : grid_stride<size_t>(padded)) {
     const bool inside = i < n;
     const float v = inside ? x[i] : 0.0f;
     const uint32_t word = __ballot_sync(0xffffffffu, inside && v >= 0.0f);
@@ -37,8 +36,7 @@ __global__ void pack_signs_kernel(const float* x, uint32_t n, const float* scale
 __global__ void unpack_signs_kernel(const uint32_t* words, const float* scales, const uint32_t* block_starts,
                                     uint32_t blocks, uint32_t n, float* out, const int* status) {
   const bool refused = status[0] != 0;  // then the message may be shorter: never read it
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+  for (size_t i : grid_stride<size_t>(n)) {
     if (refused) {
       out[i] = 0.0f;
       continue;

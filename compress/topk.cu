@@ -28,7 +28,7 @@ int block_bits(size_t blocks) {
 
 __global__ void make_keys_kernel(const float* x, uint32_t n, const uint32_t* block_starts, uint32_t blocks,
                                  uint64_t* keys, uint32_t* indices) {
-  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+  for (uint32_t i : grid_stride<uint32_t>(n)) {
     const uint64_t block = block_of(block_starts, blocks, i);
     keys[i] = (block << 32) | __float_as_uint(fabsf(x[i]));
     indices[i] = i;
@@ -40,7 +40,7 @@ __global__ void make_keys_kernel(const float* x, uint32_t n, const uint32_t* blo
 __global__ void take_winners_kernel(const uint32_t* sorted_indices, const uint32_t* block_starts,
                                     const uint32_t* kept_starts, uint32_t blocks, uint32_t n, uint32_t kept,
                                     uint64_t* winners) {
-  for (uint32_t s = blockIdx.x * blockDim.x + threadIdx.x; s < kept; s += gridDim.x * blockDim.x) {
+  for (uint32_t s : grid_stride<uint32_t>(kept)) {
     const uint32_t b = block_of(kept_starts, blocks, s);
     const uint32_t index = sorted_indices[(n - block_starts[b + 1]) + (s - kept_starts[b])];
     winners[s] = (static_cast<uint64_t>(b) << 32) | index;
@@ -49,7 +49,7 @@ __global__ void take_winners_kernel(const uint32_t* sorted_indices, const uint32
 
 __global__ void write_values_kernel(const float* x, const uint64_t* winners, uint32_t kept, uint32_t* indices,
                                     float* values, float* error) {
-  for (uint32_t s = blockIdx.x * blockDim.x + threadIdx.x; s < kept; s += gridDim.x * blockDim.x) {
+  for (uint32_t s : grid_stride<uint32_t>(kept)) {
     const uint32_t i = static_cast<uint32_t>(winners[s]);
     indices[s] = i;
     values[s] = x[i];
@@ -60,14 +60,14 @@ __global__ void write_values_kernel(const float* x, const uint64_t* winners, uin
 // An index past the vector refuses the whole message, like a bad header.
 __global__ void check_indices_kernel(const uint32_t* indices, uint32_t kept, uint32_t n, int* status) {
   if (status[0] != 0) return;
-  for (uint32_t s = blockIdx.x * blockDim.x + threadIdx.x; s < kept; s += gridDim.x * blockDim.x)
+  for (uint32_t s : grid_stride<uint32_t>(kept))
     if (indices[s] >= n) status[0] = status[1] = 1;
 }
 
 __global__ void scatter_kernel(const uint32_t* indices, const float* values, uint32_t kept, float* out,
                                const int* status) {
   if (status[0] != 0) return;  // refused: `out` stays all zeros
-  for (uint32_t s = blockIdx.x * blockDim.x + threadIdx.x; s < kept; s += gridDim.x * blockDim.x)
+  for (uint32_t s : grid_stride<uint32_t>(kept))
     out[indices[s]] = values[s];
 }
 

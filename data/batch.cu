@@ -56,7 +56,7 @@ __global__ void make_batch_kernel(BatchGeometry g, const uint8_t* images, const 
   __syncthreads();
   const int plane = g.height * g.width, per_image = 3 * plane;
   float* image_out = out + static_cast<size_t>(image) * per_image;
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < per_image; i += gridDim.x * blockDim.x) {
+  for (int i : grid_stride<int>(per_image)) {
     const int c = i / plane, y = (i % plane) / g.width, x = i % g.width;
     image_out[i] = batch_pixel(c, y, x, g, images, sample, transform, a.pad, norm);
   }
@@ -122,7 +122,7 @@ void assemble_batch(Context& ctx, const DeviceDataset& data, const int32_t* indi
 void make_batch(Context& ctx, const DeviceDataset& data, const int32_t* indices, int n,
                 const Normalization& normalization, const Augmentation& augmentation, float* images,
                 int32_t* labels) {
-  NVTX_RANGE("make_batch");
+  NVTX_FUNCTION();
   assemble_batch(ctx, data, indices, n, normalization, augmentation, nullptr, images, labels);
 }
 

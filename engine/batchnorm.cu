@@ -446,7 +446,7 @@ __global__ void batchnorm_normalize_kernel(BatchNormShape s, T* y, const T* x, c
                                            const float* beta, const float* mean, const float* inv_std,
                                            const float* running_var, float eps, Activation activation) {
   const unsigned total = static_cast<unsigned>(s.n) * s.c * s.hw;
-  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+  for (unsigned i : grid_stride<unsigned>(total)) {
     const int ch = ActivationLayout<T>::channel(i, s.c, s.hw);
     const float scale = inv_std != nullptr ? inv_std[ch] : running_inv_std(running_var[ch], eps);
     store(y, i, normalized(load(x, i), mean[ch], scale, gamma[ch], beta[ch], residual != nullptr,
@@ -460,7 +460,7 @@ __global__ void batchnorm_input_gradient_kernel(BatchNormShape s, T* dx, T* d_re
                                                 const float* inv_std, const float* dgamma, const float* dbeta) {
   const unsigned total = static_cast<unsigned>(s.n) * s.c * s.hw;
   const float m = static_cast<float>(s.per_channel());
-  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+  for (unsigned i : grid_stride<unsigned>(total)) {
     const int ch = ActivationLayout<T>::channel(i, s.c, s.hw);
     const float g = normalized_gradient(dy, y, i);
     store(dx, i, input_gradient(g, load(x, i), mean[ch], inv_std[ch], gamma[ch], m, dbeta[ch], dgamma[ch]));
@@ -478,7 +478,7 @@ __global__ void batchnorm_normalize_packed_kernel(BatchNormShape s, uint16_t* y,
                                                   const float* mean, const float* inv_std, const float* running_var,
                                                   float eps, Activation activation) {
   const unsigned packs = static_cast<unsigned>(s.n) * s.c * s.hw / kBf16Pack;
-  for (unsigned k = blockIdx.x * blockDim.x + threadIdx.x; k < packs; k += gridDim.x * blockDim.x) {
+  for (unsigned k : grid_stride<unsigned>(packs)) {
     const int ch0 = static_cast<int>(k * kBf16Pack % s.c);
     const Bf16Pack xs = reinterpret_cast<const Bf16Pack*>(x)[k];
     const Bf16Pack rs = residual != nullptr ? reinterpret_cast<const Bf16Pack*>(residual)[k] : Bf16Pack{};
@@ -500,7 +500,7 @@ __global__ void batchnorm_input_gradient_packed_kernel(BatchNormShape s, uint16_
                                                        const float* dgamma, const float* dbeta) {
   const unsigned packs = static_cast<unsigned>(s.n) * s.c * s.hw / kBf16Pack;
   const float m = static_cast<float>(s.per_channel());
-  for (unsigned k = blockIdx.x * blockDim.x + threadIdx.x; k < packs; k += gridDim.x * blockDim.x) {
+  for (unsigned k : grid_stride<unsigned>(packs)) {
     const int ch0 = static_cast<int>(k * kBf16Pack % s.c);
     const Bf16Pack xs = reinterpret_cast<const Bf16Pack*>(x)[k], dys = reinterpret_cast<const Bf16Pack*>(dy)[k];
     const Bf16Pack ys = y != nullptr ? reinterpret_cast<const Bf16Pack*>(y)[k] : Bf16Pack{};

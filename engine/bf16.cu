@@ -59,7 +59,7 @@ HostOperand::HostOperand(const Context& ctx, const float* values, size_t count) 
 }
 
 void nchw_to_nhwc_bf16(Context& ctx, uint16_t* dst, const float* src, int n, int c, int hw) {
-  NVTX_RANGE("nchw_to_nhwc_bf16");
+  NVTX_FUNCTION();
   if (!ctx.is_cuda()) {
     for (long image = 0; image < n; ++image)
       for (int ch = 0; ch < c; ++ch)
@@ -72,7 +72,7 @@ void nchw_to_nhwc_bf16(Context& ctx, uint16_t* dst, const float* src, int n, int
 }
 
 void nhwc_bf16_to_nchw(Context& ctx, float* dst, const uint16_t* src, int n, int c, int hw) {
-  NVTX_RANGE("nhwc_bf16_to_nchw");
+  NVTX_FUNCTION();
   if (!ctx.is_cuda()) {
     for (long image = 0; image < n; ++image)
       for (int ch = 0; ch < c; ++ch)

@@ -353,7 +353,7 @@ void cudnn_backward_filter_bf16(Context& ctx, const ConvShape& s, float* dw, con
 }  // namespace
 
 void conv2d_forward(Context& ctx, const ConvShape& shape, float* y, const float* x, const float* w) {
-  NVTX_RANGE("conv2d_forward");
+  NVTX_FUNCTION();
   require_precision(ctx, false, "conv2d_forward");
   if (!ctx.is_cuda()) return conv2d_forward_cpu(ctx, shape, y, x, w);
   const ConvPlan& p = plan_for(ctx, shape);
@@ -361,7 +361,7 @@ void conv2d_forward(Context& ctx, const ConvShape& shape, float* y, const float*
 }
 
 void conv2d_backward_data(Context& ctx, const ConvShape& shape, float* dx, const float* dy, const float* w) {
-  NVTX_RANGE("conv2d_backward_data");
+  NVTX_FUNCTION();
   require_precision(ctx, false, "conv2d_backward_data");
   if (!ctx.is_cuda()) return conv2d_backward_data_cpu(ctx, shape, dx, dy, w);
   const ConvPlan& p = plan_for(ctx, shape);
@@ -369,7 +369,7 @@ void conv2d_backward_data(Context& ctx, const ConvShape& shape, float* dx, const
 }
 
 void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, const float* dy, const float* x) {
-  NVTX_RANGE("conv2d_backward_filter");
+  NVTX_FUNCTION();
   require_precision(ctx, false, "conv2d_backward_filter");
   if (!ctx.is_cuda()) return conv2d_backward_filter_cpu(ctx, shape, dw, dy, x);
   const ConvPlan& p = plan_for(ctx, shape);
@@ -377,7 +377,7 @@ void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, con
 }
 
 void conv2d_forward(Context& ctx, const ConvShape& shape, uint16_t* y, const uint16_t* x, const uint16_t* w_bf16) {
-  NVTX_RANGE("conv2d_forward");
+  NVTX_FUNCTION();
   require_precision(ctx, true, "conv2d_forward");
   if (!ctx.is_cuda()) return conv2d_forward_bf16_cpu(ctx, shape, y, x, w_bf16);
   cudnn_forward_bf16(ctx, shape, y, x, w_bf16);
@@ -385,14 +385,14 @@ void conv2d_forward(Context& ctx, const ConvShape& shape, uint16_t* y, const uin
 
 void conv2d_backward_data(Context& ctx, const ConvShape& shape, uint16_t* dx, const uint16_t* dy,
                           const uint16_t* w_bf16) {
-  NVTX_RANGE("conv2d_backward_data");
+  NVTX_FUNCTION();
   require_precision(ctx, true, "conv2d_backward_data");
   if (!ctx.is_cuda()) return conv2d_backward_data_bf16_cpu(ctx, shape, dx, dy, w_bf16);
   cudnn_backward_data_bf16(ctx, shape, dx, dy, w_bf16);
 }
 
 void conv2d_backward_filter(Context& ctx, const ConvShape& shape, float* dw, const uint16_t* dy, const uint16_t* x) {
-  NVTX_RANGE("conv2d_backward_filter");
+  NVTX_FUNCTION();
   require_precision(ctx, true, "conv2d_backward_filter");
   if (!ctx.is_cuda()) return conv2d_backward_filter_bf16_cpu(ctx, shape, dw, dy, x);
   cudnn_backward_filter_bf16(ctx, shape, dw, dy, x);

@@ -53,7 +53,7 @@ __global__ void softmax_cross_entropy_kernel(float* dlogits, float* stats, const
 
 void softmax_cross_entropy(Context& ctx, float* dlogits, float* stats, const float* logits, const int32_t* labels,
                            int n, int classes) {
-  NVTX_RANGE("softmax_cross_entropy");
+  NVTX_FUNCTION();
   if (!ctx.is_cuda()) {
     for (int row = 0; row < n; ++row) {
       CHECK(labels[row] >= 0 && labels[row] < classes, "label %d outside [0, %d)", labels[row], classes);

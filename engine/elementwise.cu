@@ -12,26 +12,22 @@
 
 namespace {
 
-#define GRID_STRIDE_LOOP(i, n)                                                      \
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < (n); \
-       i += static_cast<size_t>(gridDim.x) * blockDim.x)
-
 __global__ void relu_forward_kernel(float* y, const float* x, size_t n) {
-  GRID_STRIDE_LOOP(i, n) y[i] = relu(x[i]);
+  for (size_t i : grid_stride<size_t>(n)) y[i] = relu(x[i]);
 }
 
 __global__ void relu_backward_kernel(float* dx, const float* dy, const float* y, size_t n) {
-  GRID_STRIDE_LOOP(i, n) dx[i] = relu_gradient(dy[i], y[i]);
+  for (size_t i : grid_stride<size_t>(n)) dx[i] = relu_gradient(dy[i], y[i]);
 }
 
 template <typename T>
 __global__ void add_kernel(T* y, const T* a, const T* b, size_t n) {
-  GRID_STRIDE_LOOP(i, n) store(y, i, load(a, i) + load(b, i));
+  for (size_t i : grid_stride<size_t>(n)) store(y, i, load(a, i) + load(b, i));
 }
 
 // bf16 in 16-byte packs of eight (see Bf16Pack): one load of each operand and one store per thread.
 __global__ void add_packed_kernel(uint16_t* y, const uint16_t* a, const uint16_t* b, size_t packs) {
-  GRID_STRIDE_LOOP(k, packs) {
+  for (size_t k : grid_stride<size_t>(packs)) {
     const Bf16Pack as = reinterpret_cast<const Bf16Pack*>(a)[k], bs = reinterpret_cast<const Bf16Pack*>(b)[k];
     Bf16Pack sum;
 #pragma unroll
@@ -61,7 +57,7 @@ void add(Context& ctx, T* y, const T* a, const T* b, size_t n) {
 }  // namespace
 
 void relu_forward(Context& ctx, float* y, const float* x, size_t n) {
-  NVTX_RANGE("relu_forward");
+  NVTX_FUNCTION();
   if (!ctx.is_cuda()) {
     cpu_for_each(n, [=](size_t i) { y[i] = relu(x[i]); });
     return;
@@ -71,7 +67,7 @@ void relu_forward(Context& ctx, float* y, const float* x, size_t n) {
 }
 
 void relu_backward(Context& ctx, float* dx, const float* dy, const float* y, size_t n) {
-  NVTX_RANGE("relu_backward");
+  NVTX_FUNCTION();
   if (!ctx.is_cuda()) {
     cpu_for_each(n, [=](size_t i) { dx[i] = relu_gradient(dy[i], y[i]); });
     return;

@@ -14,8 +14,7 @@ namespace {
 
 __global__ void add_bias_kernel(float* y, const float* b, int n, int out) {
   const long total = static_cast<long>(n) * out;
-  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<long>(gridDim.x) * blockDim.x)
+  for (long i : grid_stride<long>(total))
     y[i] += b[i % out];
 }
 
@@ -48,7 +47,7 @@ void gemm_gpu(Context& ctx, cublasOperation_t op_a, cublasOperation_t op_b, int 
 }  // namespace
 
 void linear_forward(Context& ctx, const LinearShape& s, float* y, const float* x, const float* w, const float* b) {
-  NVTX_RANGE("linear_forward");
+  NVTX_FUNCTION();
   if (!ctx.is_cuda()) {
     const HostOperand x_op(ctx, x, static_cast<size_t>(s.n) * s.in), w_op(ctx, w, static_cast<size_t>(s.out) * s.in);
     gemm_fast_cpu(false, true, s.n, s.out, s.in, 1.0f, x_op.data, s.in, w_op.data, s.in, 0.0f, y, s.out);
@@ -64,7 +63,7 @@ void linear_forward(Context& ctx, const LinearShape& s, float* y, const float* x
 
 void linear_backward(Context& ctx, const LinearShape& s, float* dx, float* dw, float* db, const float* dy,
                      const float* x, const float* w) {
-  NVTX_RANGE("linear_backward");
+  NVTX_FUNCTION();
   if (!ctx.is_cuda()) {
     const HostOperand dy_op(ctx, dy, static_cast<size_t>(s.n) * s.out), x_op(ctx, x, static_cast<size_t>(s.n) * s.in),
         w_op(ctx, w, static_cast<size_t>(s.out) * s.in);

@@ -14,3 +14,6 @@ class NvtxRange {
 #define NVTX_CONCAT_INNER(a, b) a##b
 #define NVTX_CONCAT(a, b) NVTX_CONCAT_INNER(a, b)
 #define NVTX_RANGE(name) NvtxRange NVTX_CONCAT(nvtx_range_, __LINE__)(name)
+// A range named after the enclosing function, as every launcher opens one: the name in a timeline
+// is the function's own and cannot drift from it.
+#define NVTX_FUNCTION() NVTX_RANGE(__func__)

@@ -39,7 +39,7 @@ __global__ void global_avg_pool_nhwc_kernel(float* y, const uint16_t* x, int n, 
 template <typename T>
 __global__ void global_avg_pool_backward_kernel(T* dx, const float* dy, int n, int c, int hw) {
   const unsigned total = static_cast<unsigned>(n) * c * hw, plane = static_cast<unsigned>(c) * hw;
-  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+  for (unsigned i : grid_stride<unsigned>(total)) {
     store(dx, i, dy[i / plane * c + ActivationLayout<T>::channel(i, c, hw)] / hw);
   }
 }

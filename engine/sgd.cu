@@ -21,8 +21,7 @@ __global__ void sgd_update_kernel(SgdConfig config, const float* lr, float* para
                                   float* momentum_buffer, size_t n) {
   const float rate = *lr;
   float unused = 0.0f;
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<size_t>(gridDim.x) * blockDim.x)
+  for (size_t i : grid_stride<size_t>(n))
     sgd_element(config, rate, &params[i], grad[i], momentum_buffer != nullptr ? &momentum_buffer[i] : &unused);
 }
 
@@ -30,7 +29,7 @@ __global__ void sgd_update_kernel(SgdConfig config, const float* lr, float* para
 
 void sgd_update(Context& ctx, const SgdConfig& config, const float* lr, float* params, const float* grad,
                 float* momentum_buffer, size_t n) {
-  NVTX_RANGE("sgd_update");
+  NVTX_FUNCTION();
   CHECK(config.momentum == 0.0f || momentum_buffer != nullptr, "momentum %g needs a momentum buffer",
         config.momentum);
   if (!ctx.is_cuda()) {

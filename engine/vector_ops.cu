@@ -15,8 +15,7 @@ namespace {
 // Runs op(i) for every i < n: a loop on the CPU, a grid-stride kernel on the GPU.
 template <typename Op>
 __global__ void for_each_kernel(size_t n, Op op) {
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<size_t>(gridDim.x) * blockDim.x)
+  for (size_t i : grid_stride<size_t>(n))
     op(i);
 }
 
@@ -33,8 +32,7 @@ template <typename F>
 __global__ void partial_sums_kernel(const float* x, size_t n, F f, float* partials) {
   __shared__ float scratch[32];
   float sum = 0.0f;
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<size_t>(gridDim.x) * blockDim.x)
+  for (size_t i : grid_stride<size_t>(n))
     sum += f(x[i]);
   sum = block_sum(sum, scratch);
   if (threadIdx.x == 0) partials[blockIdx.x] = sum;
@@ -68,22 +66,22 @@ struct IsZero {
 }  // namespace
 
 void axpy(Context& ctx, float* y, float alpha, const float* x, size_t n) {
-  NVTX_RANGE("axpy");
+  NVTX_FUNCTION();
   for_each(ctx, n, [=] __host__ __device__(size_t i) { y[i] += alpha * x[i]; });
 }
 
 void add_scaled(Context& ctx, float* out, const float* a, float alpha, const float* b, size_t n) {
-  NVTX_RANGE("add_scaled");
+  NVTX_FUNCTION();
   for_each(ctx, n, [=] __host__ __device__(size_t i) { out[i] = a[i] + alpha * b[i]; });
 }
 
 void scale(Context& ctx, float* x, float alpha, size_t n) {
-  NVTX_RANGE("scale");
+  NVTX_FUNCTION();
   for_each(ctx, n, [=] __host__ __device__(size_t i) { x[i] *= alpha; });
 }
 
 void soft_threshold(Context& ctx, float* x, const float* lr, float lambda, size_t n) {
-  NVTX_RANGE("soft_threshold");
+  NVTX_FUNCTION();
   for_each(ctx, n, [=] __host__ __device__(size_t i) {
     const float magnitude = fabsf(x[i]) - *lr * lambda;
     x[i] = magnitude > 0.0f ? copysignf(magnitude, x[i]) : 0.0f;
