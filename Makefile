@@ -112,8 +112,8 @@ $(BUILD)/bench_%: $(BUILD)/tests/bench/bench_%.cu.o $(BUILD)/libengine.a
 	$(NVCC) $(ARCH) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
 # The kernels' own source on the CPU, under an emulation of the CUDA execution model, so that CI
-# (no GPU) runs them (all but device-only `__CUDA_ARCH__` branches; README.md says what it cannot
-# show): tests/emulation/rewrite_cuda.py rewrites each .cu file's
+# (no GPU) runs them (all but device-only `__CUDA_ARCH__` branches; tests/emulation/README.md says
+# what it cannot show): tests/emulation/rewrite_cuda.py rewrites each .cu file's
 # launches and __shared__ declarations (nothing else, same line numbers), and g++ compiles the
 # result against tests/emulation/emulator.h with AddressSanitizer and UBSan. engine/batchnorm.cu
 # is not compiled on its own: its test includes it (see tests/emulation/test_batchnorm.cpp).

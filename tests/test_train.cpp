@@ -763,3 +763,49 @@ TEST_CASE("gpu-check: --plan lists every part, and the budgets add up to at most
 }
 
 }  // namespace
+
+namespace {
+
+// A file of the repository, from the project root (make test) or from build/tests.
+std::string repository_text(const std::string& path) {
+  for (const std::string root : {"", "../../", "../"})
+    if (std::filesystem::exists(root + path)) return read_text(root + path);
+  return "";
+}
+
+TEST_CASE("docs: docs/flags.md holds ./train --help as it is, and the README's flag table names real flags") {
+  const Outcome help = run_train("--help");
+  REQUIRE(help.status == 0);
+  REQUIRE(!help.out.empty());
+
+  // The lines between the markers, less the ``` fence lines around them.
+  std::string copy;
+  bool inside = false, closed = false;
+  for (const std::string& line : lines_of(repository_text("docs/flags.md"))) {
+    if (line == "<!-- ./train --help -->") {
+      inside = true;
+    } else if (line == "<!-- end -->") {
+      closed = inside;
+      break;
+    } else if (inside && line.rfind("```", 0) != 0) {
+      copy += line + "\n";
+    }
+  }
+  REQUIRE_MESSAGE(closed, "docs/flags.md lacks the lines <!-- ./train --help --> and <!-- end -->");
+  CHECK_MESSAGE(copy == help.out, "docs/flags.md is not ./train --help as it is: run bash scripts/flags-doc.sh");
+
+  // Every --name in the README's flag table (its rows start with "| `--") is one that --help lists.
+  const std::regex flag_name("--[a-z0-9][a-z0-9-]*");
+  int rows = 0;
+  for (const std::string& line : lines_of(repository_text("README.md"))) {
+    if (line.rfind("| `--", 0) != 0) continue;
+    ++rows;
+    for (std::sregex_iterator m(line.begin(), line.end(), flag_name), end; m != end; ++m) {
+      const std::string name = m->str();
+      CHECK_MESSAGE(help.out.find("\n  " + name + " ") != std::string::npos, name << " is no ./train flag");
+    }
+  }
+  CHECK(rows >= 10);  // the table is there, and found
+}
+
+}  // namespace
