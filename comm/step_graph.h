@@ -1,5 +1,5 @@
 // Whole training steps as CUDA graphs. After warm-up a step launches the same kernels on the same
-// buffers every time (DESIGN.md: the step is static; what changes per step is read from the step
+// buffers every time (docs/design.md: the step is static; what changes per step is read from the step
 // clock), so it is captured once and then replayed with one launch, which removes the host's
 // launch cost: hundreds of kernels per worker per step.
 //

@@ -26,7 +26,7 @@ void require_size(const std::string& name, int image_size, int native) {
 }
 
 // CIFAR-10 is read from the official binary batches or from an image folder with train/ and
-// test/ (as in ../shared/data, also as a cifar10-jpg/ subfolder).
+// test/ (as the JPEG archive unpacks, also as a cifar10-jpg/ subfolder).
 DatasetSplits load_cifar10(const std::string& dir, int image_size) {
   require_size("cifar10", image_size, 32);
   if (!is_directory(dir)) fail_input("missing folder %s (--data-dir)", dir.c_str());

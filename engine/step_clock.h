@@ -1,7 +1,7 @@
 // Where the training loop is, kept in the context's memory: the step t, its epoch, its batch
 // within the epoch and its learning rate. A CUDA graph replays the same kernels with the same
 // arguments every step, so whatever changes from step to step is read from this position, which
-// the step itself advances, rather than passed as a kernel argument (DESIGN.md: the step is static).
+// the step itself advances, rather than passed as a kernel argument (docs/design.md: the step is static).
 #pragma once
 
 #include <cstdint>
