@@ -140,7 +140,13 @@ $(EMU_BUILD)/%.o: %
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
 
-$(EMU_BUILD)/$(EMU_DIR)/test_batchnorm.cpp.o: $(EMU_BUILD)/engine/batchnorm.cu.cpp
+# batchnorm.cu's channels-last kernels live in a header it includes: rewritten beside it, where the
+# rewritten batchnorm.cu.cpp finds it first.
+$(EMU_BUILD)/%.cuh: %.cuh $(EMU_DIR)/rewrite_cuda.py
+	@mkdir -p $(dir $@)
+	python3 $(EMU_DIR)/rewrite_cuda.py $< $@
+
+$(EMU_BUILD)/$(EMU_DIR)/test_batchnorm.cpp.o: $(EMU_BUILD)/engine/batchnorm.cu.cpp $(EMU_BUILD)/engine/batchnorm_channels_last.cuh
 $(EMU_BUILD)/%.d: ;  # the compiler writes them; without this, make would try to build one from a .o
 # Nothing built is an intermediate to delete: the test and benchmark objects, and the rewritten
 # kernels (the sources of what the emulated tests ran), stay, so the next make rebuilds nothing.

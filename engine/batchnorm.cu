@@ -1,59 +1,20 @@
-// Batch normalisation: CPU loops (double accumulation, threads over planes) and CUDA kernels (partial sums per chunk),
-// each templated on the activations' element type (float32 NCHW or bf16 NHWC).
+// Batch normalisation: CPU loops (double accumulation, threads over planes) and CUDA kernels (partial
+// sums per chunk), each templated on the activations' element type (float32 NCHW or bf16 NHWC);
+// the bf16 NHWC tiling and packed kernels are in engine/batchnorm_channels_last.cuh.
 #include "engine/batchnorm.h"
 
 #include <cmath>
 #include <type_traits>
 
 #include "engine/activation_layout.h"
-#include "engine/channels_last_tiling.h"
+#include "engine/batchnorm_channels_last.cuh"
+#include "engine/batchnorm_rules.h"
 #include "engine/check.h"
 #include "engine/cpu_loop.h"
 #include "engine/launch.h"
 #include "engine/nvtx.h"
 
 namespace {
-
-HOST_DEVICE inline float activate(Activation a, float v) { return a == Activation::ReLU ? relu(v) : v; }
-
-// One output element: gamma * (x - mean) * scale + beta, plus the residual if there is one (not
-// + 0, which would turn -0 into +0), through the activation. Every kernel and the CPU compute it
-// by this one expression: the GPU kernels agree with each other to the bit, and with the CPU up to
-// nvcc contracting a multiply and an add into one FMA (the host compiler does not).
-// Evaluation's scale from the running variance, in correctly rounded float32 division and square
-// root on both sides (not the GPU's approximate rsqrtf), so that the CPU and the GPU agree.
-HOST_DEVICE inline float running_inv_std(float running_var, float eps) { return 1.0f / sqrtf(running_var + eps); }
-
-HOST_DEVICE inline float normalized(float x, float mean, float scale, float gamma, float beta, bool has_residual,
-                                    float residual, Activation a) {
-  const float v = gamma * ((x - mean) * scale) + beta;
-  return activate(a, has_residual ? v + residual : v);
-}
-
-// One input-gradient element: gamma * inv_std / m * (m * g - sum(g) - x_hat * sum(g * x_hat)).
-HOST_DEVICE inline float input_gradient(float g, float x, float mean, float inv_std, float gamma, float m,
-                                        float sum_g, float sum_g_x_hat) {
-  const float x_hat = (x - mean) * inv_std;
-  return gamma * inv_std / m * (m * g - sum_g - x_hat * sum_g_x_hat);
-}
-
-// The gradient reaching the normalisation: dy, through the fused ReLU when there is one (y is
-// then the forward output).
-HOST_DEVICE inline float normalized_gradient(bool fused_relu, float dy, float y) {
-  return fused_relu ? relu_gradient(dy, y) : dy;
-}
-
-// The same for element i, the ReLU fused when y != null.
-template <typename T>
-HOST_DEVICE inline float normalized_gradient(const T* dy, const T* y, long i) {
-  return normalized_gradient(y != nullptr, load(dy, i), y != nullptr ? load(y, i) : 0.0f);
-}
-
-// Element j of channel ch, counting over the (N, H*W) plane of that channel.
-template <typename T>
-HOST_DEVICE inline long channel_index(const BatchNormShape& s, int ch, long j) {
-  return ActivationLayout<T>::index(j / s.hw, ch, j % s.hw, s.c, s.hw);
-}
 
 // ---------------------------------------------------------------------------------------------
 // CPU: the statistics are sums over each (image, channel) plane, one plane per task on the rank's
@@ -263,20 +224,8 @@ void batchnorm_backward_cpu(Context& ctx, const BatchNormShape& s, T* dx, float*
 //   lanes in shared memory in a fixed order.
 
 constexpr int kChunk = 4096;
-// Rows (pixels) each thread of an NHWC reduction reads, at least: enough loads in flight per
-// thread that a few blocks per SM keep HBM busy, few enough that small tensors still spread over
-// the SMs. A chunk reads 2 bytes per row and channel and writes an 8-byte partial per channel, so
-// chunks of at least 64 rows keep the partials within 6% of the bytes read (with many lanes,
-// 16 rows a thread already make that; with 1 or 2 lanes, wide channels, they would not).
-constexpr int kRowsPerThread = 16, kMinChunkRows = 64;
-
 template <typename T>
 constexpr bool kChannelsLast = std::is_same<T, uint16_t>::value;
-
-template <int width>
-ChannelsLastTiling channels_last_tiling(const BatchNormShape& s) {
-  return ChannelsLastTiling(s.per_channel(), s.c, width, kThreads, kRowsPerThread, kMinChunkRows);
-}
 
 // Flat index of element j of channel ch in an NCHW tensor (32-bit).
 __device__ inline unsigned channel_element(const BatchNormShape& s, int ch, unsigned j) {
@@ -361,36 +310,6 @@ __global__ void channel_partials_nchw_kernel(BatchNormShape s, Term term, float2
   if (threadIdx.x == 0) partials[ch * gridDim.x + chunk] = make_float2(a, b);
 }
 
-// blockDim = kThreads; grid = (t.chunks, t.groups).
-template <int width, typename Term>
-__global__ void channel_partials_nhwc_kernel(BatchNormShape s, ChannelsLastTiling t, Term term, float2* partials) {
-  __shared__ float2 lane_sums[width][kThreads];
-  const int chunk = blockIdx.x, group = blockIdx.y, thread = threadIdx.x;
-  const int pack = t.pack(group, thread);
-  float2 sums[width];
-  for (int j = 0; j < width; ++j) sums[j] = make_float2(0.0f, 0.0f);
-  if (t.reads(group, thread)) {
-    const auto k = term.template channels<width>(s, pack * width);
-    const unsigned end = static_cast<unsigned>(t.end_row(chunk)), packs = static_cast<unsigned>(t.packs);
-#pragma unroll 4
-    for (unsigned row = static_cast<unsigned>(t.first_row(chunk)) + t.lane(thread); row < end; row += t.lanes)
-      term.accumulate(k, (row * packs + pack) * width, sums);
-  }
-  for (int j = 0; j < width; ++j) lane_sums[j][thread] = sums[j];
-  __syncthreads();
-  for (int k = thread; k < t.group_packs * width; k += blockDim.x) {
-    const int ch = t.sum_channel(group, k);
-    if (ch < 0) continue;
-    float2 total = lane_sums[t.sum_offset(k)][t.sum_thread(0, k)];
-    for (int lane = 1; lane < t.lanes; ++lane) {
-      const float2 v = lane_sums[t.sum_offset(k)][t.sum_thread(lane, k)];
-      total.x += v.x;
-      total.y += v.y;
-    }
-    partials[ch * t.chunks + chunk] = total;
-  }
-}
-
 // The sum of channel ch's partials in double, by one warp in a fixed order (each lane a strided
 // run of chunks, then a shuffle tree), so that it is the same on every run. Lane 0 holds it.
 __device__ inline double2 add_partials(const float2* partials, int ch, int chunks) {
@@ -468,76 +387,6 @@ __global__ void batchnorm_input_gradient_kernel(BatchNormShape s, T* dx, T* d_re
   }
 }
 
-// The element-wise kernels for bf16 NHWC with c a multiple of 8, one Bf16Pack (eight channels of
-// one pixel) per thread. The scalar kernels spend a 32-bit remainder, 64-bit addressing and a
-// 2-byte access on every element: about 47 PTX instructions (more in SASS, where the remainder
-// expands) for 6 to 10 bytes of traffic, near the SMs' issue rate rather than memory bandwidth.
-// Packed, an element costs about 28 (its four parameter loads, the math and the rounding).
-__global__ void batchnorm_normalize_packed_kernel(BatchNormShape s, uint16_t* y, const uint16_t* x,
-                                                  const uint16_t* residual, const float* gamma, const float* beta,
-                                                  const float* mean, const float* inv_std, const float* running_var,
-                                                  float eps, Activation activation) {
-  const unsigned packs = static_cast<unsigned>(s.n) * s.c * s.hw / kBf16Pack;
-  for (unsigned k : grid_stride<unsigned>(packs)) {
-    const int ch0 = static_cast<int>(k * kBf16Pack % s.c);
-    const Bf16Pack xs = reinterpret_cast<const Bf16Pack*>(x)[k];
-    const Bf16Pack rs = residual != nullptr ? reinterpret_cast<const Bf16Pack*>(residual)[k] : Bf16Pack{};
-    Bf16Pack ys;
-#pragma unroll
-    for (int j = 0; j < kBf16Pack; ++j) {
-      const int ch = ch0 + j;
-      const float scale = inv_std != nullptr ? inv_std[ch] : running_inv_std(running_var[ch], eps);
-      ys.v[j] = bf16_from_float(normalized(float_from_bf16(xs.v[j]), mean[ch], scale, gamma[ch], beta[ch],
-                                           residual != nullptr, float_from_bf16(rs.v[j]), activation));
-    }
-    reinterpret_cast<Bf16Pack*>(y)[k] = ys;
-  }
-}
-
-__global__ void batchnorm_input_gradient_packed_kernel(BatchNormShape s, uint16_t* dx, uint16_t* d_residual,
-                                                       const uint16_t* dy, const uint16_t* y, const uint16_t* x,
-                                                       const float* gamma, const float* mean, const float* inv_std,
-                                                       const float* dgamma, const float* dbeta) {
-  const unsigned packs = static_cast<unsigned>(s.n) * s.c * s.hw / kBf16Pack;
-  const float m = static_cast<float>(s.per_channel());
-  for (unsigned k : grid_stride<unsigned>(packs)) {
-    const int ch0 = static_cast<int>(k * kBf16Pack % s.c);
-    const Bf16Pack xs = reinterpret_cast<const Bf16Pack*>(x)[k], dys = reinterpret_cast<const Bf16Pack*>(dy)[k];
-    const Bf16Pack ys = y != nullptr ? reinterpret_cast<const Bf16Pack*>(y)[k] : Bf16Pack{};
-    Bf16Pack dxs, gs;
-#pragma unroll
-    for (int j = 0; j < kBf16Pack; ++j) {
-      const int ch = ch0 + j;
-      const float g = normalized_gradient(y != nullptr, float_from_bf16(dys.v[j]), float_from_bf16(ys.v[j]));
-      dxs.v[j] = bf16_from_float(input_gradient(g, float_from_bf16(xs.v[j]), mean[ch], inv_std[ch], gamma[ch], m,
-                                                dbeta[ch], dgamma[ch]));
-      gs.v[j] = bf16_from_float(g);
-    }
-    reinterpret_cast<Bf16Pack*>(dx)[k] = dxs;
-    if (d_residual != nullptr) reinterpret_cast<Bf16Pack*>(d_residual)[k] = gs;
-  }
-}
-
-// Whether a bf16 call can take the packed kernels.
-bool packed(const BatchNormShape& s, std::initializer_list<const void*> activations) {
-  return s.c % kBf16Pack == 0 && aligned_for_packs(activations);
-}
-
-// Each channel's partial sums of `term`, chunks of them, laid out [c][chunks] in the workspace.
-struct ChannelPartials {
-  const float2* sums;
-  int chunks;
-};
-
-template <int width, typename Term>
-ChannelPartials channels_last_partials(Context& ctx, const BatchNormShape& s, const Term& term) {
-  const ChannelsLastTiling t = channels_last_tiling<width>(s);
-  auto* sums = static_cast<float2*>(ctx.workspace(sizeof(float2) * t.chunks * s.c));
-  channel_partials_nhwc_kernel<width><<<dim3(t.chunks, t.groups), kThreads, 0, ctx.stream>>>(s, t, term, sums);
-  CUDA_CHECK_LAUNCH();
-  return {sums, static_cast<int>(t.chunks)};
-}
-
 // `inputs`: the activations `term` reads, which decide whether bf16 can be read in packs.
 template <typename T, typename Term>
 ChannelPartials channel_partials(Context& ctx, const BatchNormShape& s, const Term& term,
@@ -579,11 +428,13 @@ void normalize(Context& ctx, const BatchNormShape& shape, T* y, const T* x, cons
   CUDA_CHECK_LAUNCH();
 }
 
+}  // namespace
+
 template <typename T>
-void forward_train(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, T* y, const T* x,
-                   const T* residual, const float* gamma, const float* beta, float* saved_mean, float* saved_inv_std,
-                   float* running_mean, float* running_var) {
-  NVTX_RANGE("batchnorm_forward_train");
+void batchnorm_forward_train(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, T* y,
+                             const T* x, Optional<const T> residual, const float* gamma, const float* beta,
+                             float* saved_mean, float* saved_inv_std, float* running_mean, float* running_var) {
+  NVTX_FUNCTION();
   if (!ctx.is_cuda())
     return batchnorm_forward_train_cpu(ctx, shape, params, y, x, residual, gamma, beta, saved_mean, saved_inv_std,
                                        running_mean, running_var);
@@ -596,10 +447,10 @@ void forward_train(Context& ctx, const BatchNormShape& shape, const BatchNormPar
 }
 
 template <typename T>
-void forward_eval(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, T* y, const T* x,
-                  const T* residual, const float* gamma, const float* beta, const float* running_mean,
-                  const float* running_var) {
-  NVTX_RANGE("batchnorm_forward_eval");
+void batchnorm_forward_eval(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, T* y,
+                            const T* x, Optional<const T> residual, const float* gamma, const float* beta,
+                            const float* running_mean, const float* running_var) {
+  NVTX_FUNCTION();
   if (!ctx.is_cuda())
     return batchnorm_forward_eval_cpu(ctx, shape, params, y, x, residual, gamma, beta, running_mean, running_var);
   check_cuda_shape(shape);
@@ -607,10 +458,10 @@ void forward_eval(Context& ctx, const BatchNormShape& shape, const BatchNormPara
 }
 
 template <typename T>
-void backward(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, T* dx, float* dgamma,
-              float* dbeta, T* d_residual, const T* dy, const T* y, const T* x, const float* gamma,
-              const float* saved_mean, const float* saved_inv_std) {
-  NVTX_RANGE("batchnorm_backward");
+void batchnorm_backward(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, T* dx, float* dgamma,
+                        float* dbeta, Optional<T> d_residual, const T* dy, Optional<const T> y, const T* x,
+                        const float* gamma, const float* saved_mean, const float* saved_inv_std) {
+  NVTX_FUNCTION();
   CHECK((params.activation == Activation::ReLU) == (y != nullptr), "batchnorm backward: pass y exactly when ReLU is fused");
   if (!ctx.is_cuda())
     return with_flag(y != nullptr, [&](auto fused_relu) {
@@ -639,40 +490,15 @@ void backward(Context& ctx, const BatchNormShape& shape, const BatchNormParams& 
   CUDA_CHECK_LAUNCH();
 }
 
-}  // namespace
-
-void batchnorm_forward_train(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, float* y,
-                             const float* x, const float* residual, const float* gamma, const float* beta,
-                             float* saved_mean, float* saved_inv_std, float* running_mean, float* running_var) {
-  forward_train(ctx, shape, params, y, x, residual, gamma, beta, saved_mean, saved_inv_std, running_mean, running_var);
-}
-
-void batchnorm_forward_train(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, uint16_t* y,
-                             const uint16_t* x, const uint16_t* residual, const float* gamma, const float* beta,
-                             float* saved_mean, float* saved_inv_std, float* running_mean, float* running_var) {
-  forward_train(ctx, shape, params, y, x, residual, gamma, beta, saved_mean, saved_inv_std, running_mean, running_var);
-}
-
-void batchnorm_forward_eval(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, float* y,
-                            const float* x, const float* residual, const float* gamma, const float* beta,
-                            const float* running_mean, const float* running_var) {
-  forward_eval(ctx, shape, params, y, x, residual, gamma, beta, running_mean, running_var);
-}
-
-void batchnorm_forward_eval(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, uint16_t* y,
-                            const uint16_t* x, const uint16_t* residual, const float* gamma, const float* beta,
-                            const float* running_mean, const float* running_var) {
-  forward_eval(ctx, shape, params, y, x, residual, gamma, beta, running_mean, running_var);
-}
-
-void batchnorm_backward(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, float* dx,
-                        float* dgamma, float* dbeta, float* d_residual, const float* dy, const float* y,
-                        const float* x, const float* gamma, const float* saved_mean, const float* saved_inv_std) {
-  backward(ctx, shape, params, dx, dgamma, dbeta, d_residual, dy, y, x, gamma, saved_mean, saved_inv_std);
-}
-
-void batchnorm_backward(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, uint16_t* dx,
-                        float* dgamma, float* dbeta, uint16_t* d_residual, const uint16_t* dy, const uint16_t* y,
-                        const uint16_t* x, const float* gamma, const float* saved_mean, const float* saved_inv_std) {
-  backward(ctx, shape, params, dx, dgamma, dbeta, d_residual, dy, y, x, gamma, saved_mean, saved_inv_std);
-}
+// The two element types of the activations (engine/batchnorm.h).
+#define INSTANTIATE_BATCHNORM(T)                                                                                      \
+  template void batchnorm_forward_train<T>(Context&, const BatchNormShape&, const BatchNormParams&, T*, const T*,      \
+                                           Optional<const T>, const float*, const float*, float*, float*, float*,      \
+                                           float*);                                                                    \
+  template void batchnorm_forward_eval<T>(Context&, const BatchNormShape&, const BatchNormParams&, T*, const T*,       \
+                                          Optional<const T>, const float*, const float*, const float*, const float*);  \
+  template void batchnorm_backward<T>(Context&, const BatchNormShape&, const BatchNormParams&, T*, float*, float*,     \
+                                      Optional<T>, const T*, Optional<const T>, const T*, const float*, const float*,  \
+                                      const float*);
+INSTANTIATE_BATCHNORM(float)
+INSTANTIATE_BATCHNORM(uint16_t)

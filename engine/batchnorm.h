@@ -24,33 +24,33 @@ struct BatchNormParams {
   Activation activation = Activation::None;  // ReLU: y = relu(batchnorm(x))
 };
 
+// The activations' element type T is float (float32 NCHW) or uint16_t (bf16 NHWC, under
+// --precision bf16); engine/batchnorm.cu instantiates both. An optional operand (residual, y,
+// d_residual) takes T from the others, so that a null one needs no cast.
+template <typename T>
+struct TypeOfOthers {
+  using type = T;
+};
+template <typename T>
+using Optional = typename TypeOfOthers<T>::type*;
+
 // y = gamma * (x - mean) / sqrt(var + eps) + beta with batch statistics, plus `residual` unless
 // it is null, through the activation; saves mean and 1/sqrt(var + eps) per channel for the
 // backward pass and updates the running averages.
-void batchnorm_forward_train(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params,
-                             float* y, const float* x, const float* residual, const float* gamma,
-                             const float* beta, float* saved_mean, float* saved_inv_std, float* running_mean,
-                             float* running_var);
+template <typename T>
+void batchnorm_forward_train(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, T* y,
+                             const T* x, Optional<const T> residual, const float* gamma, const float* beta,
+                             float* saved_mean, float* saved_inv_std, float* running_mean, float* running_var);
 
-void batchnorm_forward_eval(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params,
-                            float* y, const float* x, const float* residual, const float* gamma,
-                            const float* beta, const float* running_mean, const float* running_var);
+template <typename T>
+void batchnorm_forward_eval(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, T* y,
+                            const T* x, Optional<const T> residual, const float* gamma, const float* beta,
+                            const float* running_mean, const float* running_var);
 
 // Overwrites dx, dgamma and dbeta, and d_residual unless it is null (the gradient that reaches
 // the residual: dy through the activation). With a fused ReLU, `y` is the forward output, through
 // which dy passes first (null otherwise).
-void batchnorm_backward(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, float* dx,
-                        float* dgamma, float* dbeta, float* d_residual, const float* dy, const float* y,
-                        const float* x, const float* gamma, const float* saved_mean, const float* saved_inv_std);
-
-// The same with bf16 NHWC activations.
-void batchnorm_forward_train(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params,
-                             uint16_t* y, const uint16_t* x, const uint16_t* residual, const float* gamma,
-                             const float* beta, float* saved_mean, float* saved_inv_std, float* running_mean,
-                             float* running_var);
-void batchnorm_forward_eval(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params,
-                            uint16_t* y, const uint16_t* x, const uint16_t* residual, const float* gamma,
-                            const float* beta, const float* running_mean, const float* running_var);
-void batchnorm_backward(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, uint16_t* dx,
-                        float* dgamma, float* dbeta, uint16_t* d_residual, const uint16_t* dy, const uint16_t* y,
-                        const uint16_t* x, const float* gamma, const float* saved_mean, const float* saved_inv_std);
+template <typename T>
+void batchnorm_backward(Context& ctx, const BatchNormShape& shape, const BatchNormParams& params, T* dx, float* dgamma,
+                        float* dbeta, Optional<T> d_residual, const T* dy, Optional<const T> y, const T* x,
+                        const float* gamma, const float* saved_mean, const float* saved_inv_std);

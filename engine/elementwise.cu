@@ -36,24 +36,6 @@ __global__ void add_packed_kernel(uint16_t* y, const uint16_t* a, const uint16_t
   }
 }
 
-template <typename T>
-void add(Context& ctx, T* y, const T* a, const T* b, size_t n) {
-  NVTX_RANGE("add_forward");
-  if (!ctx.is_cuda()) {
-    cpu_for_each(n, [=](size_t i) { store(y, i, load(a, i) + load(b, i)); });
-    return;
-  }
-  if constexpr (std::is_same<T, uint16_t>::value) {
-    if (n % kBf16Pack == 0 && aligned_for_packs({y, a, b})) {
-      add_packed_kernel<<<grid_size(n / kBf16Pack), kThreads, 0, ctx.stream>>>(y, a, b, n / kBf16Pack);
-      CUDA_CHECK_LAUNCH();
-      return;
-    }
-  }
-  add_kernel<<<grid_size(n), kThreads, 0, ctx.stream>>>(y, a, b, n);
-  CUDA_CHECK_LAUNCH();
-}
-
 }  // namespace
 
 void relu_forward(Context& ctx, float* y, const float* x, size_t n) {
@@ -76,5 +58,23 @@ void relu_backward(Context& ctx, float* dx, const float* dy, const float* y, siz
   CUDA_CHECK_LAUNCH();
 }
 
-void add_forward(Context& ctx, float* y, const float* a, const float* b, size_t n) { add(ctx, y, a, b, n); }
-void add_forward(Context& ctx, uint16_t* y, const uint16_t* a, const uint16_t* b, size_t n) { add(ctx, y, a, b, n); }
+template <typename T>
+void add_forward(Context& ctx, T* y, const T* a, const T* b, size_t n) {
+  NVTX_FUNCTION();
+  if (!ctx.is_cuda()) {
+    cpu_for_each(n, [=](size_t i) { store(y, i, load(a, i) + load(b, i)); });
+    return;
+  }
+  if constexpr (std::is_same<T, uint16_t>::value) {
+    if (n % kBf16Pack == 0 && aligned_for_packs({y, a, b})) {
+      add_packed_kernel<<<grid_size(n / kBf16Pack), kThreads, 0, ctx.stream>>>(y, a, b, n / kBf16Pack);
+      CUDA_CHECK_LAUNCH();
+      return;
+    }
+  }
+  add_kernel<<<grid_size(n), kThreads, 0, ctx.stream>>>(y, a, b, n);
+  CUDA_CHECK_LAUNCH();
+}
+
+template void add_forward<float>(Context&, float*, const float*, const float*, size_t);
+template void add_forward<uint16_t>(Context&, uint16_t*, const uint16_t*, const uint16_t*, size_t);

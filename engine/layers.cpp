@@ -135,18 +135,6 @@ const Tensor& BatchNorm2d::backward(Context& ctx, const Tensor& dy) {
   return dx_;
 }
 
-const Tensor& ReLU::forward(Context& ctx, const Tensor& x) {
-  y_.ensure(ctx, x.shape());
-  relu_forward(ctx, y_.data(), x.data(), x.numel());
-  return y_;
-}
-
-const Tensor& ReLU::backward(Context& ctx, const Tensor& dy) {
-  dx_.ensure(ctx, y_.shape());
-  relu_backward(ctx, dx_.data(), dy.data(), y_.data(), dy.numel());
-  return dx_;
-}
-
 const Tensor& GlobalAvgPool::forward(Context& ctx, const Tensor& x) {
   CHECK(x.shape().rank == 4, "global average pool of a %s tensor", x.shape().str().c_str());
   input_shape_ = x.shape();

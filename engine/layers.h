@@ -56,15 +56,6 @@ class BatchNorm2d {
   Tensor x_, y_, dx_, d_residual_, saved_mean_, saved_inv_std_;
 };
 
-class ReLU {
- public:
-  const Tensor& forward(Context& ctx, const Tensor& x);
-  const Tensor& backward(Context& ctx, const Tensor& dy);
-
- private:
-  Tensor y_, dx_;
-};
-
 class GlobalAvgPool {
  public:
   const Tensor& forward(Context& ctx, const Tensor& x);  // [n, c, h, w] -> [n, c]
