@@ -259,6 +259,23 @@ TEST_CASE("fuzzer finds: a JPEG Huffman table of more than 256 codes, a wnid or 
   CHECK(a[0].label == 1);
 }
 
+TEST_CASE("fuzzer finds: a JPEG whose Huffman code leads to a symbol of another length decodes the same every time") {
+  // stb_image asserted that a decoded code has its symbol's length, reading table entries no table
+  // wrote: the fuzzer saw an abort, depending on what the heap held. Now it neither asserts nor
+  // reads what was never written (its state is zeroed): the same outcome every time, in one line.
+  const std::string text = read_text("tests/fuzz/corpus/image/found-huffman-code-of-another-length");
+  REQUIRE(text.size() == 716);
+  const std::vector<uint8_t> jpeg(text.begin(), text.end());
+  std::vector<uint8_t> first(64 * 64 * 3, 1), again(64 * 64 * 3, 2);
+  const std::string error = decode_image_bytes(jpeg, "found.jpg", 64, 64, first.data());
+  for (int i = 0; i < 20; ++i) {  // heap contents vary between calls
+    std::vector<uint8_t> clutter(4096 + 256 * i, static_cast<uint8_t>(0x5a + i));
+    CHECK(decode_image_bytes(jpeg, "found.jpg", 64, 64, again.data()) == error);
+    if (error.empty()) CHECK(again == first);
+  }
+  CHECK(lines_of(error).size() <= 1);
+}
+
 TEST_CASE("subsets: balanced over the classes, seeded, in storage order, each image with its label") {
   // Sorted by class, as image folders are: 5 of class 0, 3 of class 1, 10 of class 2. Each image's
   // first byte is its index, so that what was kept can be followed.
