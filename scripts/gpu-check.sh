@@ -13,7 +13,7 @@
 # Working directory: the repository root, as under make test: the test binaries look for ./train
 # there, and run build/comm_bench and scripts/*.sh from there. Each binary the parts need (./train,
 # build/tests/test_*) is the tree's own where one was built there and is newer than the kit's, else
-# a link to the kit's (./train -> gpu-kit/train, build/tests/test_engine -> gpu-kit/build/...).
+# a link to the kit's (./train -> gpu-kit/train, build/tests/test_conv -> gpu-kit/build/...).
 # One that neither has is built (make -j16 EXTRA_INCLUDES=-I<kit>/include <what is missing>); all
 # of them are rebuilt when a library stays missing or this CPU lacks an instruction set the kit
 # was compiled for. A rebuild's time comes out of the 480 s like any part's.
@@ -35,16 +35,16 @@ TOTAL=480
 # part  budget(s)  what it checks. The order is first-failure-first; the probe always runs.
 PLAN=(
   "probe         10  GPU, driver, libraries (ldd ./train; cuDNN/NCCL from Python wheels where the system has none), mpirun, compute-sanitizer"
-  "conv          40  test_engine: the cuDNN convolution cases (conv2d, float32 and bf16)"
-  "engine        40  test_engine: every other GPU case (batchnorm, pooling, bf16, linear, ...)"
+  "conv          40  test_conv: the cuDNN convolution cases (float32 and bf16) and the bf16 conversions"
+  "engine        40  test_batchnorm, test_ops, test_runtime: every other op's GPU case (batchnorm, pooling, linear, ...)"
   "binaries      70  the GPU cases of the other test binaries, each its own log"
   "graphs-test   30  test_train: CUDA-graph replay gives eager execution's losses"
   "throughput    80  ./train ResNet18 batch 128 fp32, tf32, bf16 beside bench_torch.py: img/s and ratio"
   "graphs-equal  40  8 LIEC-SGD workers --deterministic, --cuda-graphs off vs on: equal losses in metrics.jsonl"
   "nccl          30  mpirun -np 1 ./train --comm nccl 20 steps, graphs on; -np 2 on one GPU refused"
-  "sanitizer     70  memcheck on 6 fp32 ./train steps; racecheck on test_engine's batchnorm, pooling, bf16 cases"
+  "sanitizer     70  memcheck on 6 fp32 ./train steps; racecheck on test_batchnorm's GPU cases (batchnorm, pooling, bf16)"
   "cifar10       45  the carried CIFAR-10 JPEGs: 3 epochs ResNet18 batch 512 bf16, test accuracy"
-  "host-waits    25  test_engine: CUDA work that does not finish ends the wait through the context's watch"
+  "host-waits    25  test_runtime: CUDA work that does not finish ends the wait through the context's watch"
 )
 NAMES=()
 declare -A BUDGET DESC
@@ -194,13 +194,17 @@ tally() {  # the verdict and key figure of a test part
   if [ "$failed" -eq 0 ] && [ "$broken" -eq 0 ] && [ "$passed" -gt 0 ]; then verdict=PASS; else verdict=FAIL; fi
 }
 
-# Runs the GPU cases of test_engine chosen by a grep (-E PATTERN, or -v -E PATTERN).
-engine_cases() {  # log grep-args...
-  local log=$1 filter
-  shift
-  filter=$(gpu_cases build/tests/test_engine | grep "$@" | tc_filter)
-  if [ -z "$filter" ]; then echo "  test_engine: no GPU case matched"; return; fi
-  doctest_run "$log" build/tests/test_engine -tc="$filter"
+# The test binaries of the engine's ops and services, whose GPU cases the conv, engine and
+# host-waits parts run (the binaries part runs the others').
+ENGINE_TESTS=(test_conv test_batchnorm test_ops test_runtime)
+
+# Runs the GPU cases of one test binary chosen by a grep (-E PATTERN, or -v -E PATTERN).
+gpu_cases_of() {  # log binary grep-args...
+  local log=$1 bin=$2 filter
+  shift 2
+  filter=$(gpu_cases "build/tests/$bin" | grep "$@" | tc_filter)
+  if [ -z "$filter" ]; then echo "  $bin: no GPU case matched"; return; fi
+  doctest_run "$log" "build/tests/$bin" -tc="$filter"
 }
 
 # Common ./train flags, in RUN: a short wait for peers (60 s unless given), a run folder of its own.
@@ -245,7 +249,7 @@ place_binaries() {  # paths...
 # Libraries the binaries cannot find, one name a line (ldd's "not found", and a missing version).
 missing_libs() {
   local p
-  for p in train build/tests/test_engine; do [ -e "$p" ] && ldd "$p" 2>&1; done |
+  for p in train build/tests/test_runtime; do [ -e "$p" ] && ldd "$p" 2>&1; done |
     sed -nE 's/^\s*(\S+) => not found.*/\1/p; s/.*version .(\S+). not found.*/\1/p' | sort -u
 }
 
@@ -381,12 +385,15 @@ part_probe() {
 # The parts.
 
 part_conv() {
-  engine_cases "$LOGS/conv.log" -E 'conv2d'
+  gpu_cases_of "$LOGS/conv.log" test_conv -E '.'
   tally
 }
 
 part_engine() {
-  engine_cases "$LOGS/engine.log" -v -E 'conv2d|^host waits'
+  local bin
+  for bin in test_batchnorm test_ops test_runtime; do
+    gpu_cases_of "$LOGS/engine-$bin.log" "$bin" -v -E '^host waits'
+  done
   tally
 }
 
@@ -394,7 +401,7 @@ part_binaries() {
   local p b name filter
   for p in "${NEEDED[@]}"; do
     b=$(basename "$p")
-    [[ $p == build/tests/test_* ]] && [ "$b" != test_engine ] && [ "$b" != test_kernels_emulated ] || continue
+    [[ $p == build/tests/test_* ]] && [[ " ${ENGINE_TESTS[*]} test_kernels_emulated " != *" $b "* ]] || continue
     filter=$(gpu_cases "$p" | grep -v 'CUDA-graph replay' | tc_filter)
     if [ -z "$filter" ]; then echo "  $b: no GPU case"; continue; fi
     doctest_run "$LOGS/binaries-$b.log" "$p" -tc="$filter"
@@ -525,12 +532,13 @@ part_sanitizer() {
   mem=$(grep -m1 -oE 'ERROR SUMMARY: [0-9]+ errors?' "$mlog")
   if [ "$rc" -eq 0 ] && [ -n "$mem" ]; then mem="memcheck ${mem#ERROR SUMMARY: }"; else mem="memcheck FAIL (${mem:-$(why "$rc")})"; fi
   echo "  $mem"
-  # racecheck: shared-memory hazards in test_engine's batchnorm, pooling and bf16 cases.
-  filter=$(gpu_cases build/tests/test_engine | grep -iE 'batchnorm|pool|bf16' | grep -viE 'conv2d|linear' | tc_filter)
+  # racecheck: shared-memory hazards in the batchnorm, pooling and bf16 activation cases (every GPU
+  # case of test_batchnorm, which also runs pooling and add on bf16 NHWC activations).
+  filter=$(gpu_cases build/tests/test_batchnorm | tc_filter)
   if [ -z "$filter" ]; then
-    race="racecheck FAIL (no batchnorm, pooling or bf16 GPU case found)"
+    race="racecheck FAIL (no GPU case found in test_batchnorm)"
   else
-    limit "$san" --tool racecheck --error-exitcode 9 build/tests/test_engine -tc="$filter" --no-colors >"$rlog" 2>&1
+    limit "$san" --tool racecheck --error-exitcode 9 build/tests/test_batchnorm -tc="$filter" --no-colors >"$rlog" 2>&1
     rc=$?
     local hazards cases
     hazards=$(grep -m1 -oE 'RACECHECK SUMMARY: [0-9]+ hazards?' "$rlog" | grep -oE '[0-9]+')
@@ -566,7 +574,7 @@ part_cifar10() {
 }
 
 part_host_waits() {
-  engine_cases "$LOGS/host-waits.log" -E '^host waits'
+  gpu_cases_of "$LOGS/host-waits.log" test_runtime -E '^host waits'
   tally
 }
 

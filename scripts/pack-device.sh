@@ -86,8 +86,8 @@ strip_binaries() {
   for b in "${binaries[@]}"; do strip "$out/$b" || return 1; done
   timeout 60 "$out/train" --print-params >/dev/null 2>&1 ||
     { echo "pack-device: the stripped ./train does not start ($out/train --print-params)" >&2; return 1; }
-  timeout 60 "$out/build/tests/test_engine" -ltc >/dev/null 2>&1 ||
-    { echo "pack-device: the stripped test_engine does not start ($out/build/tests/test_engine -ltc)" >&2; return 1; }
+  timeout 60 "$out/build/tests/test_runtime" -ltc >/dev/null 2>&1 ||
+    { echo "pack-device: the stripped test_runtime does not start ($out/build/tests/test_runtime -ltc)" >&2; return 1; }
 }
 
 # The headers, found where the Makefile looks (and in EXTRA_INCLUDES' folders, e.g. .deps/include).
