@@ -83,6 +83,10 @@ void write_bytes(const std::string& path, const void* data, size_t size);
 std::vector<std::string> lines_of(const std::string& text);
 // metrics.jsonl text without its timing fields (images_per_s, wall_s, time_*), which differ by run.
 std::string without_timings(const std::string& metrics);
+// The value of "key": number in a JSON line, or NaN when absent; and the values of every line of
+// a metrics.jsonl that has the key.
+double field(const std::string& line, const std::string& key);
+std::vector<double> series(const std::string& metrics, const std::string& key);
 
 // The unpacked copy of an archive in $TEST_DATA_DIR, under build/test-data (unpacked once).
 std::string unpacked_test_data(const std::string& archive);

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -50,6 +51,19 @@ std::vector<std::string> lines_of(const std::string& text) {
 
 std::string without_timings(const std::string& metrics) {
   return std::regex_replace(metrics, std::regex("\"(images_per_s|wall_s|train_s|sim_s|time_[a-z]+)\": [-+0-9.eE]+"), "");
+}
+
+double field(const std::string& line, const std::string& key) {
+  std::smatch m;
+  if (!std::regex_search(line, m, std::regex("\"" + key + "\": ([-+0-9.eE]+)"))) return std::nan("");
+  return std::stod(m[1]);
+}
+
+std::vector<double> series(const std::string& metrics, const std::string& key) {
+  std::vector<double> values;
+  for (const std::string& line : lines_of(metrics))
+    if (line.find("\"" + key + "\"") != std::string::npos) values.push_back(field(line, key));
+  return values;
 }
 
 namespace {
