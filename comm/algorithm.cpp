@@ -5,8 +5,7 @@
 
 Algorithm::Algorithm(Transport& transport, const std::vector<Block>& blocks, const AlgorithmConfig& config)
     : ctx_(transport.context()), transport_(transport), config_(config), blocks_(blocks), count_(0),
-      roles_{transport.rank(), transport.size(), config.dedicated_server}, rank_(transport.rank()),
-      workers_(roles_.workers()) {
+      roles_{transport.rank(), transport.size(), config.dedicated_server} {
   for (const Block& b : blocks) count_ += b.length;
 }
 

@@ -75,7 +75,6 @@ class Algorithm {
   std::vector<Block> blocks_;
   size_t count_;
   Roles roles_;
-  int rank_, workers_;  // workers_: roles_.workers(), every rank in gossip algorithms
 
  private:
   std::vector<std::pair<std::string, std::unique_ptr<Tensor>>> vectors_;

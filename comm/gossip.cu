@@ -40,11 +40,11 @@ class Gossip : public Algorithm {
     NVTX_RANGE("gossip");
     add_scaled(ctx_, difference_.data(), x, -1.0f, own_estimate_.data(), count_);
     ctx_.timer.mark(Phase::Compress);
-    const size_t bytes = compressor_->compress(ctx_, difference_.data(), mail_.outgoing(), nullptr, key(t, rank_));
+    const size_t bytes = compressor_->compress(ctx_, difference_.data(), mail_.outgoing(), nullptr, key(t, roles_.rank));
     ctx_.timer.mark(Phase::Exchange);
     const std::vector<size_t> sizes = mail_.exchange_with_neighbors(transport_, neighbors_, *compressor_, bytes);
     ctx_.timer.mark(Phase::Compress);
-    compressor_->decompress(ctx_, mail_.outgoing(), bytes, q_.data(), key(t, rank_));
+    compressor_->decompress(ctx_, mail_.outgoing(), bytes, q_.data(), key(t, roles_.rank));
     axpy(ctx_, own_estimate_.data(), 1.0f, q_.data(), count_);
     for (size_t k = 0; k < neighbors_.size(); ++k) {
       compressor_->decompress(ctx_, mail_.inbox(k), sizes[k], q_.data(), key(t, neighbors_[k]));
@@ -53,7 +53,7 @@ class Gossip : public Algorithm {
     ctx_.timer.mark(Phase::Update);
     // x = y + gamma sum_j w_ij (xh_j - xh_i): the self term is zero.
     for (size_t k = 0; k < neighbors_.size(); ++k) {
-      const float weight = config_.gamma * static_cast<float>(topology_.weight(rank_, neighbors_[k]));
+      const float weight = config_.gamma * static_cast<float>(topology_.weight(roles_.rank, neighbors_[k]));
       add_scaled(ctx_, difference_.data(), estimates_[k]->data(), -1.0f, own_estimate_.data(), count_);
       axpy(ctx_, x, weight, difference_.data(), count_);
     }

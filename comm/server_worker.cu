@@ -19,7 +19,7 @@ class ServerWorker : public Algorithm {
         full_(make_compressor(ctx_, CompressorConfig{CompressorKind::Identity}, blocks)),
         scratch_(vector("")),
         mail_(ctx_, std::max(compressor_->max_message_bytes(), full_->max_message_bytes()),
-              roles_.is_server() ? workers_ : 0) {}
+              roles_.is_server() ? roles_.workers() : 0) {}
 
  protected:
   // Every worker sends C(p) to the server (writing p - C(p) into `error` unless it is null); the
@@ -42,11 +42,11 @@ class ServerWorker : public Algorithm {
     // algorithm, which is what makes them all equal P-SGD bit for bit under the identity
     // compressor (and a dedicated server equal to a shared one).
     c.decompress(ctx_, mail_.inbox(0), sizes[0], mean, key(t, round, 0));
-    for (int k = 1; k < workers_; ++k) {
+    for (int k = 1; k < roles_.workers(); ++k) {
       c.decompress(ctx_, mail_.inbox(k), sizes[k], scratch_.data(), key(t, round, k));
       axpy(ctx_, mean, 1.0f, scratch_.data(), count_);
     }
-    scale(ctx_, mean, 1.0f / workers_, count_);
+    scale(ctx_, mean, 1.0f / roles_.workers(), count_);
   }
 
   // The server sends C(v) to every rank (writing v - C(v) into `error` unless null; v and error
@@ -55,11 +55,11 @@ class ServerWorker : public Algorithm {
     NVTX_RANGE("exchange_down");
     ctx_.timer.mark(Phase::Compress);
     size_t bytes = c.max_message_bytes();
-    if (roles_.is_server()) bytes = c.compress(ctx_, v, mail_.outgoing(), error, key(t, round, workers_));
+    if (roles_.is_server()) bytes = c.compress(ctx_, v, mail_.outgoing(), error, key(t, round, roles_.workers()));
     ctx_.timer.mark(Phase::Exchange);
     bytes = mail_.broadcast_from_server(transport_, c, bytes);
     ctx_.timer.mark(Phase::Compress);
-    c.decompress(ctx_, mail_.outgoing(), bytes, out, key(t, round, workers_));
+    c.decompress(ctx_, mail_.outgoing(), bytes, out, key(t, round, roles_.workers()));
     ctx_.timer.mark(Phase::Update);
   }
 
