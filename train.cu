@@ -9,8 +9,6 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
-#include <random>
-#include <regex>
 #include <string>
 #include <thread>
 
@@ -21,7 +19,6 @@
 #include "comm/patterns.h"
 #include "comm/step_graph.h"
 #include "data/batch.h"
-#include "data/files.h"
 #include "data/load.h"
 #include "data/sharding.h"
 #include "engine/check.h"
@@ -32,6 +29,7 @@
 #include "engine/nvtx.h"
 #include "engine/run_folder_lock.h"
 #include "engine/run_counters.h"
+#include "engine/run_id.h"
 #include "engine/run_log.h"
 #include "engine/step_clock.h"
 #include "engine/stop_request.h"
@@ -410,7 +408,7 @@ class RankTrainer {
     if (r.number("rank") != roles_.rank)
       fail_input("the checkpoint file %s is rank %.0f's, not rank %d's", file.c_str(), r.number("rank"), roles_.rank);
     run_id_ = t_.all_reduce_sum(roles_.rank == 0 ? r.number("run-id") : 0.0);
-    if (roles_.rank == 0) check_config_run_id(file);
+    if (roles_.rank == 0) check_config_run_id(c_.run_dir, run_id_, file);
     if (r.number("run-id") != run_id_)
       fail_input("the checkpoint file %s is from another run than rank 0's (run id %s, not %s)", file.c_str(),
                  run_id_text(r.number("run-id")).c_str(), run_id_text(run_id_).c_str());
@@ -433,36 +431,8 @@ class RankTrainer {
                   counters_.step == total_steps_ ? ", the run's last: nothing left to train" : "");
   }
 
-  // A new run's id, drawn by rank 0 and known to every rank: it is in config.json and in every rank's
-  // checkpoint file, so that files of two runs are never resumed together. Collective.
-  void start_run_id() {
-    double id = 0.0;
-    if (roles_.rank == 0) {
-      std::random_device entropy;  // 48 bits: exact in a double, which the all-reduce carries
-      id = static_cast<double>((static_cast<uint64_t>(entropy()) << 16 ^ entropy()) & ((uint64_t(1) << 48) - 1));
-    }
-    run_id_ = t_.all_reduce_sum(id);
-  }
-
-  // The run folder's config.json names the run its metrics belong to: a checkpoint of another
-  // run (a folder copied in) would continue into them.
-  void check_config_run_id(const std::string& file) const {
-    const std::vector<uint8_t> bytes = read_file_bytes(c_.run_dir + "/config.json");
-    const std::string text(bytes.begin(), bytes.end());
-    std::smatch m;
-    if (!std::regex_search(text, m, std::regex("\"run_id\": \"([0-9a-f]+)\"")))
-      fail_input("%s/config.json names no run: the checkpoint %s cannot be checked against it", c_.run_dir.c_str(),
-                 file.c_str());
-    if (m[1] != run_id_text(run_id_))
-      fail_input("the checkpoint %s is from another run (%s) than %s/config.json (%s)", file.c_str(),
-                 run_id_text(run_id_).c_str(), c_.run_dir.c_str(), m[1].str().c_str());
-  }
-
-  static std::string run_id_text(double id) {
-    char text[20];
-    std::snprintf(text, sizeof text, "%012llx", static_cast<unsigned long long>(id));
-    return text;
-  }
+  // A new run's id (engine/run_id.h), drawn by rank 0 and known to every rank. Collective.
+  void start_run_id() { run_id_ = t_.all_reduce_sum(roles_.rank == 0 ? new_run_id() : 0.0); }
 
   void write_config() {
     JsonObject config;
