@@ -167,7 +167,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.cpp,$(FUZZ_BUILD)/%,$(FUZZ_SOURCES))
 FUZZ_KERNELS := $(wildcard compress/*.cu) engine/vector_ops.cu
 FUZZ_HOST    := engine/check.cpp engine/checkpoint.cpp engine/atomic_file.cpp engine/flags.cpp engine/lr_schedule.cpp \
                 compress/wire.cpp compress/entropy_coder.cpp data/cifar.cpp data/files.cpp data/tiny_imagenet.cpp \
-                data/image_decode.cpp data/jpeg_tables.cpp data/image_folder.cpp data/stb_image.cpp data/dataset.cpp data/subset.cpp \
+                data/image_decode.cpp data/jpeg_tables.cpp data/png_chunks.cpp data/image_folder.cpp data/stb_image.cpp data/dataset.cpp data/subset.cpp \
                 data/load.cpp data/synthetic.cpp comm/algorithm_table.cpp comm/topology.cpp comm/transport.cpp engine/precision.cpp models/model_names.cpp train_config.cpp \
                 $(EMU_DIR)/emulator.cpp $(EMU_DIR)/device_context.cpp
 FUZZ_OBJECTS := $(patsubst %,$(FUZZ_BUILD)/%.cpp.o,$(FUZZ_KERNELS)) $(patsubst %,$(FUZZ_BUILD)/%.o,$(FUZZ_HOST))

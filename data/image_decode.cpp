@@ -10,6 +10,7 @@
 
 #include "data/files.h"
 #include "data/jpeg_tables.h"
+#include "data/png_chunks.h"
 #include "engine/check.h"
 
 namespace {
@@ -52,8 +53,11 @@ std::string decode_image_bytes(const std::vector<uint8_t>& bytes, const std::str
   const std::string error = read_image_header(bytes, path, &width, &height);
   if (!error.empty()) return error;
   if (width != stored_size || height != stored_size) return wrong_size();
+  std::vector<uint8_t> without_empty_chunks;
+  const std::vector<uint8_t>& decoded =
+      drop_empty_png_data_chunks(bytes, &without_empty_chunks) ? without_empty_chunks : bytes;
   stbi_uc* pixels =
-      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels, 3);
+      stbi_load_from_memory(decoded.data(), static_cast<int>(decoded.size()), &width, &height, &channels, 3);
   if (pixels == nullptr) return "cannot decode image " + path + ": " + decoder_reason();
   if (width != stored_size || height != stored_size) {  // the header and the decoder agree, but be sure
     stbi_image_free(pixels);

@@ -276,6 +276,28 @@ TEST_CASE("fuzzer finds: a JPEG whose Huffman code leads to a symbol of another 
   CHECK(lines_of(error).size() <= 1);
 }
 
+TEST_CASE("fuzzer finds: a PNG with an empty first IDAT chunk decodes as the same image without it") {
+  // stb_image copied the empty chunk with memcpy(NULL, ..., 0), undefined behaviour: the empty data
+  // chunks are dropped first, which changes no pixel.
+  const std::string text = read_text("tests/fuzz/corpus/image/gradient-32.png");
+  const std::vector<uint8_t> png(text.begin(), text.end());
+  size_t idat = 8;  // the first IDAT chunk: walk length + type + data + CRC
+  while (std::string(png.begin() + static_cast<long>(idat) + 4, png.begin() + static_cast<long>(idat) + 8) != "IDAT")
+    idat += 12 + (static_cast<size_t>(png[idat]) << 24 | png[idat + 1] << 16 | png[idat + 2] << 8 | png[idat + 3]);
+  std::vector<uint8_t> with_empty(png.begin(), png.begin() + static_cast<long>(idat));
+  const uint8_t empty_idat[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xaf, 0x06, 0x1e};  // its CRC
+  with_empty.insert(with_empty.end(), empty_idat, empty_idat + 12);
+  with_empty.insert(with_empty.end(), png.begin() + static_cast<long>(idat), png.end());
+  std::vector<uint8_t> expected(32 * 32 * 3), actual(32 * 32 * 3);
+  REQUIRE(decode_image_bytes(png, "plain.png", 32, 32, expected.data()).empty());
+  CHECK(decode_image_bytes(with_empty, "empty-idat.png", 32, 32, actual.data()).empty());
+  CHECK(actual == expected);
+  std::vector<uint8_t> found_pixels(32 * 32 * 3);
+  const std::string found = read_text("tests/fuzz/corpus/image/found-empty-first-idat");
+  CHECK(lines_of(decode_image_bytes(std::vector<uint8_t>(found.begin(), found.end()), "found.png", 32, 32,
+                                    found_pixels.data())).size() <= 1);
+}
+
 TEST_CASE("subsets: balanced over the classes, seeded, in storage order, each image with its label") {
   // Sorted by class, as image folders are: 5 of class 0, 3 of class 1, 10 of class 2. Each image's
   // first byte is its index, so that what was kept can be followed.
