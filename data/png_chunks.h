@@ -8,5 +8,6 @@
 #include <vector>
 
 // True, with `without` the file minus its zero-length IDAT chunks, if these bytes are a PNG that
-// has any (walked chunk by chunk while the lengths stay inside the file); false otherwise.
+// has any (walked chunk by chunk while the lengths stay inside the file, the last chunk's CRC
+// perhaps cut off); false otherwise.
 bool drop_empty_png_data_chunks(const std::vector<uint8_t>& bytes, std::vector<uint8_t>* without);
