@@ -57,11 +57,18 @@ __global__ void write_values_kernel(const float* x, const uint64_t* winners, uin
   }
 }
 
-// An index past the vector refuses the whole message, like a bad header.
+// Whether kept index s may stand where it does: inside the vector, and above the one before it
+// (the payload's indices ascend, so none repeats: a repeated one would make the decoded value
+// depend on which thread's store lands last).
+HOST_DEVICE inline bool index_in_order(const uint32_t* indices, uint32_t s, uint32_t n) {
+  return indices[s] < n && (s == 0 || indices[s] > indices[s - 1]);
+}
+
+// An index out of range or out of order refuses the whole message, like a bad header.
 __global__ void check_indices_kernel(const uint32_t* indices, uint32_t kept, uint32_t n, int* status) {
   if (status[0] != 0) return;
   for (uint32_t s : grid_stride<uint32_t>(kept))
-    if (indices[s] >= n) status[0] = status[1] = 1;
+    if (!index_in_order(indices, s, n)) status[0] = status[1] = 1;
 }
 
 __global__ void scatter_kernel(const uint32_t* indices, const float* values, uint32_t kept, float* out,
@@ -137,10 +144,10 @@ class TopKCompressor : public Compressor {
     const float* values = reinterpret_cast<const float*>(message + kHeaderBytes + 4 * kept_);
     ctx.fill_zero(out, 4 * count_);
     if (!ctx.is_cuda()) {
-      for (size_t s = 0; s < kept_; ++s) {
-        if (indices[s] >= count_) throw MessageError("topk message refused: index out of range");
-        out[indices[s]] = values[s];
-      }
+      for (uint32_t s = 0; s < kept_; ++s)  // all checked before any is written, as on the GPU
+        if (!index_in_order(indices, s, static_cast<uint32_t>(count_)))
+          throw MessageError("topk message refused: an index out of range or not above the one before it");
+      for (size_t s = 0; s < kept_; ++s) out[indices[s]] = values[s];
       return;
     }
     const uint32_t kept = static_cast<uint32_t>(kept_);

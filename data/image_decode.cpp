@@ -21,6 +21,8 @@ std::string decoder_reason() {
   const char* reason = stbi_failure_reason();
   const std::string unknown = "not a JPEG or PNG that can be decoded";
   if (reason == nullptr) return unknown;
+  // data/stb_image.cpp caps stb_image's allocations: past the cap it says "outofmem".
+  if (std::string(reason) == "outofmem") return "damaged (it claims more data than a 64x64 image holds)";
   for (size_t i = 0; i < 64; ++i) {
     if (reason[i] == '\0') return i == 0 ? unknown : std::string(reason, i);
     if (reason[i] < 0x20 || reason[i] > 0x7e) return unknown;

@@ -7,10 +7,20 @@
 // stb_image goes on within bounds, as in an NDEBUG build (the fuzzer checks it under ASan and
 // UBSan), and decodes garbage or refuses the file further on.
 #define STBI_ASSERT(condition) ((void)0)
-// Its decoder state is allocated zeroed: a damaged file can make it read table entries no table
-// wrote, which would otherwise hold whatever the heap held and decode differently from run to run.
-#define STBI_MALLOC(bytes) std::calloc(1, bytes)
-#define STBI_REALLOC(pointer, bytes) std::realloc(pointer, bytes)
+// Its allocations are zeroed and capped. Zeroed: a damaged file can make it read table entries no
+// table wrote, which would otherwise hold whatever the heap held and decode differently from run to
+// run. Capped: it sizes buffers by what a file claims before reading it (a PNG data chunk that
+// says it holds 2 GiB, found by the fuzzer), and the images it is given here are at most 64x64,
+// checked from the header first; past the cap it refuses the file as out of memory.
+namespace {
+constexpr size_t kMaxStbAllocation = size_t{64} << 20;
+void* stb_allocate(size_t bytes) { return bytes > kMaxStbAllocation ? nullptr : std::calloc(1, bytes); }
+void* stb_reallocate(void* pointer, size_t bytes) {
+  return bytes > kMaxStbAllocation ? nullptr : std::realloc(pointer, bytes);
+}
+}  // namespace
+#define STBI_MALLOC(bytes) stb_allocate(bytes)
+#define STBI_REALLOC(pointer, bytes) stb_reallocate(pointer, bytes)
 #define STBI_FREE(pointer) std::free(pointer)
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_JPEG

@@ -276,7 +276,7 @@ TEST_CASE("fuzzer finds: a JPEG whose Huffman code leads to a symbol of another 
   CHECK(lines_of(error).size() <= 1);
 }
 
-TEST_CASE("fuzzer finds: a PNG with an empty first IDAT chunk decodes as the same image without it") {
+TEST_CASE("fuzzer finds: a PNG with an empty IDAT chunk decodes as without it; one that claims 2 GiB is refused") {
   // stb_image copied the empty chunk with memcpy(NULL, ..., 0), undefined behaviour: the empty data
   // chunks are dropped first, which changes no pixel.
   const std::string text = read_text("tests/fuzz/corpus/image/gradient-32.png");
@@ -292,6 +292,13 @@ TEST_CASE("fuzzer finds: a PNG with an empty first IDAT chunk decodes as the sam
   REQUIRE(decode_image_bytes(png, "plain.png", 32, 32, expected.data()).empty());
   CHECK(decode_image_bytes(with_empty, "empty-idat.png", 32, 32, actual.data()).empty());
   CHECK(actual == expected);
+  // A data chunk that claims 2 GiB: stb_image would allocate it before reading; its allocations are
+  // capped, and the file is refused.
+  const std::string claims = read_text("tests/fuzz/corpus/image/found-idat-claiming-2-gib");
+  std::vector<uint8_t> claims_pixels(32 * 32 * 3);
+  CHECK(decode_image_bytes(std::vector<uint8_t>(claims.begin(), claims.end()), "claims.png", 32, 32,
+                           claims_pixels.data()) ==
+        "cannot decode image claims.png: damaged (it claims more data than a 64x64 image holds)");
   // The fuzzer's files: an empty first IDAT with garbage after it, and one whose CRC is cut off.
   for (const char* name : {"found-empty-first-idat", "found-empty-idat-without-crc"}) {
     std::vector<uint8_t> found_pixels(32 * 32 * 3);

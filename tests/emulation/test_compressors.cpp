@@ -94,6 +94,12 @@ void check_compressor(const CompressorConfig& config, const std::vector<Block>& 
     const uint32_t index = static_cast<uint32_t>(n);
     std::memcpy(bad.data() + kHeaderBytes + 4 * ((bytes - kHeaderBytes) / 8 - 1), &index, 4);
     expect_refused(*on_gpu, *on_cpu, bad, n, key, "index n");
+    const size_t kept = (bytes - kHeaderBytes) / 8;
+    if (kept >= 2) {  // the last index repeating the one before it (found by the wire fuzzer)
+      bad = message;
+      std::memcpy(bad.data() + kHeaderBytes + 4 * (kept - 1), bad.data() + kHeaderBytes + 4 * (kept - 2), 4);
+      expect_refused(*on_gpu, *on_cpu, bad, n, key, "a repeated index");
+    }
   }
   // After a refusal, a good message decodes again.
   on_gpu->decompress(gpu(), device_message.data(), bytes, device_decoded.data(), key);
