@@ -577,11 +577,12 @@ int train_main(int argc, char** argv) {
   });
   check_device(c);
   if (flags.on("print-params")) {
-    std::unique_ptr<Model> model = make_model(c.model, c.data.classes, c.width);
+    const int classes = dataset_classes(c.data);
+    std::unique_ptr<Model> model = make_model(c.model, classes, c.width);
     const int size = c.data.image_size > 0 ? c.data.image_size : c.data.name == "tinyimagenet" ? 64 : 32;
     std::printf("%s: %zu parameters (%d classes, width %d); %.4g GMAC per %dx%d image forward, a training step "
                 "about 3x that\n",
-                c.model.c_str(), model->store().param_count(), c.data.classes, c.width, model->forward_macs(size) / 1e9,
+                c.model.c_str(), model->store().param_count(), classes, c.width, model->forward_macs(size) / 1e9,
                 size, size);
     std::printf("CPU convolutions: %s\n", cpu_convolution_library());
     return 0;

@@ -39,11 +39,11 @@ void refuse_inapplicable(const Flags& f, const Config& c) {
   refuse("l1", algo.proximal, "--l1 is Malcom-PSGD's proximal step");
   refuse("decay-epochs", c.schedule == LrSchedule::Step, "--decay-epochs is for --lr-schedule step");
   refuse("data-dir", c.data.name != "synthetic", "the synthetic dataset is made, not read");
-  refuse("classes", c.data.name == "synthetic" || f.on("print-params"),
-         "a real dataset has its own classes (--classes is for synthetic data and --print-params)");
+  refuse("classes", c.data.name == "synthetic", "a real dataset has its own classes (--classes is for synthetic data)");
   if (c.precision == Precision::TF32 && c.device != Device::CUDA)
     fail_input("--precision tf32 is for the GPU's tensor cores; the CPU computes in fp32 (or bf16)");
-  refuse("deterministic", c.device == Device::CUDA, "the CPU is always deterministic (--deterministic picks cuDNN's algorithms)");
+  if (c.deterministic && c.device != Device::CUDA)  // a switch: --deterministic=false asks for nothing
+    fail_input("--deterministic does not apply: the CPU is always deterministic (--deterministic picks cuDNN's algorithms)");
   refuse("epochs", c.steps == 0, "--steps sets the run's length");
 }
 
@@ -57,7 +57,7 @@ Flags declare_flags() {
   f.add("dataset", "synthetic", "synthetic, cifar10, cifar100 or tinyimagenet");
   f.add("data-dir", "", "folder with the dataset's files (or their parent folder)");
   f.add("image-size", "0", "32 or 64; 0 keeps the dataset's size (Tiny ImageNet at 32 is box-downsampled)");
-  f.add("classes", "10", "number of classes (synthetic data, --print-params)");
+  f.add("classes", "10", "number of classes of the synthetic dataset");
   f.add_switch("coarse-labels", "CIFAR-100: train on the 20 coarse labels instead of the 100 fine ones");
   f.add("train-subset", "0", "train on N training images (0: all), a seeded sample balanced over the classes; for quick runs");
   f.add("test-subset", "0", "evaluate on N test images (0: all), a seeded sample balanced over the classes");
@@ -194,8 +194,8 @@ Config read_config(const Flags& f) {
   require(c.algorithm.gamma > 0.0f && c.algorithm.gamma <= 1.0f, "--gamma must be in (0, 1] in float32, got %s",
           f.str("gamma").c_str());
   c.algorithm.l1 = static_cast<float>(f.number("l1"));
-  require(c.algorithm.l1 >= 0.0f && std::isfinite(c.algorithm.l1), "--l1 must be non-negative and finite in float32, got %s",
-          f.str("l1").c_str());
+  require(c.algorithm.l1 >= 0.0f && std::isfinite(c.algorithm.l1) && (c.algorithm.l1 != 0.0f || f.number("l1") == 0.0),
+          "--l1 must be non-negative and finite, and not 0 in float32 unless 0, got %s", f.str("l1").c_str());
   c.bucket_bytes = static_cast<size_t>(f.integer("bucket-bytes", 4));
   // 512 keeps PreAct-ResNet34's parameter count (x64 at 8 times the width) within an int.
   c.width = int_flag("width", 1, 512);
@@ -236,13 +236,16 @@ Config read_config(const Flags& f) {
   require(c.sgd.momentum >= 0.0f && c.sgd.momentum < 1.0f, "--momentum must be in [0, 1) in float32, got %s",
           f.str("momentum").c_str());
   c.sgd.weight_decay = static_cast<float>(f.number("wd"));
-  require(c.sgd.weight_decay >= 0.0f && std::isfinite(c.sgd.weight_decay),
-          "--wd must be non-negative and finite in float32, got %s", f.str("wd").c_str());
+  require(c.sgd.weight_decay >= 0.0f && std::isfinite(c.sgd.weight_decay) &&
+              (c.sgd.weight_decay != 0.0f || f.number("wd") == 0.0),
+          "--wd must be non-negative and finite, and not 0 in float32 unless 0, got %s", f.str("wd").c_str());
   c.sgd.nesterov = f.on("nesterov");
   require(!c.sgd.nesterov || c.sgd.momentum != 0.0f, "%s", "--nesterov needs a non-zero --momentum");
   c.schedule = parse_lr_schedule(f.str("lr-schedule"));
   c.decay_epochs = parse_epoch_list(f.str("decay-epochs"));
-  c.decay_epochs_text = f.str("decay-epochs");
+  // The list as parsed ("080" is 80), so that a resume compares epochs, not spellings.
+  c.decay_epochs_text.clear();
+  for (long e : c.decay_epochs) c.decay_epochs_text += (c.decay_epochs_text.empty() ? "" : ",") + std::to_string(e);
   c.deterministic = f.on("deterministic");
   c.precision = parse_precision(f.str("precision"));
   c.cuda_graphs = f.choice("cuda-graphs", {"on", "off"}) == "on";

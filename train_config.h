@@ -32,7 +32,7 @@ struct Config {
   SgdConfig sgd;
   LrSchedule::Kind schedule;
   std::vector<long> decay_epochs;
-  std::string decay_epochs_text;  // as given, for the checkpoint's fingerprint
+  std::string decay_epochs_text;  // the parsed list as text, for the checkpoint's fingerprint
   bool deterministic, resume, overwrite, cuda_graphs;
   Precision precision;
   uint64_t seed;

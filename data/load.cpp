@@ -1,8 +1,11 @@
 // Dataset dispatch and folder resolution.
 #include "data/load.h"
 
+#include <filesystem>
+
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 #include "data/cifar.h"
 #include "data/files.h"
@@ -25,11 +28,18 @@ void require_size(const std::string& name, int image_size, int native) {
     fail_input("--image-size %d: %s images are %dx%d", image_size, name.c_str(), native, native);
 }
 
+// --data-dir must name a folder: a missing one and a file in its place are told apart.
+void require_data_folder(const std::string& dir) {
+  if (is_directory(dir)) return;
+  if (std::filesystem::exists(dir)) fail_input("%s is not a folder (--data-dir)", dir.c_str());
+  fail_input("missing folder %s (--data-dir)", dir.c_str());
+}
+
 // CIFAR-10 is read from the official binary batches or from an image folder with train/ and
 // test/ (as the JPEG archive unpacks, also as a cifar10-jpg/ subfolder).
 DatasetSplits load_cifar10(const std::string& dir, int image_size) {
   require_size("cifar10", image_size, 32);
-  if (!is_directory(dir)) fail_input("missing folder %s (--data-dir)", dir.c_str());
+  require_data_folder(dir);
   if (!find_cifar10_binary_dir(dir).empty()) return load_cifar10_binary(dir);
   for (const std::string& root : {dir, dir + "/cifar10-jpg"})
     if (is_directory(root + "/train")) return load_image_folder(root, 32, "cifar10", kCifarNormalization);
@@ -51,11 +61,11 @@ DatasetSplits load_named_dataset(const DatasetOptions& o) {
   if (o.name == "cifar10") return load_cifar10(o.dir, o.image_size);
   if (o.name == "cifar100") {
     require_size("cifar100", o.image_size, 32);
-    if (!is_directory(o.dir)) fail_input("missing folder %s (--data-dir)", o.dir.c_str());
+    require_data_folder(o.dir);
     return load_cifar100_binary(o.dir, o.coarse_labels ? Cifar100Labels::Coarse : Cifar100Labels::Fine);
   }
   if (o.name == "tinyimagenet") {
-    if (!is_directory(o.dir)) fail_input("missing folder %s (--data-dir)", o.dir.c_str());
+    require_data_folder(o.dir);
     return load_tiny_imagenet(o.dir, o.image_size);
   }
   validate_dataset_name(o.name);
@@ -88,4 +98,12 @@ int inspect_dataset(const DatasetOptions& options) {
     std::printf("%3d %-24s train=%d test=%d\n", c, data.train.class_names[c].c_str(), train_counts[c], test_counts[c]);
   std::printf("loaded in %.2f s\n", seconds);
   return 0;
+}
+
+int dataset_classes(const DatasetOptions& o) {
+  validate_dataset_name(o.name);
+  if (o.name == "cifar10") return 10;
+  if (o.name == "cifar100") return o.coarse_labels ? 20 : 100;
+  if (o.name == "tinyimagenet") return 200;
+  return o.classes;
 }

@@ -22,6 +22,10 @@ struct DatasetOptions {
 // the flag before anything is loaded.
 void validate_dataset_name(const std::string& name);
 
+// The classes the dataset has, known without loading it: 10, 100 (20 coarse), 200, or the
+// synthetic dataset's --classes.
+int dataset_classes(const DatasetOptions& options);
+
 // Stops with a one-line error (exit code 2) on an unknown name or bad files.
 DatasetSplits load_dataset(const DatasetOptions& options);
 

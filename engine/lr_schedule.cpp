@@ -51,7 +51,7 @@ std::vector<long> parse_epoch_list(const std::string& text) {
     const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     const bool digits = !item.empty() && item.size() <= 9 && item.find_first_not_of("0123456789") == std::string::npos;
     const long e = digits ? std::stol(item) : 0;
-    if (e < 1) fail_input("--decay-epochs: '%s' is not a positive epoch", item.c_str());
+    if (e < 1) fail_input("--decay-epochs: '%s' is not an epoch number (1 to 999999999)", item.c_str());
     // In order, each once: a repeated or earlier epoch would be ignored (or decay twice).
     if (!epochs.empty() && e <= epochs.back())
       fail_input("--decay-epochs must increase: %ld comes after %ld", e, epochs.back());

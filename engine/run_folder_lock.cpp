@@ -11,9 +11,9 @@
 
 #include "engine/check.h"
 
-RunFolderLock::RunFolderLock(const std::string& directory) {
+RunFolderLock::RunFolderLock(const std::string& directory) : directory_(directory) {
   std::error_code error;
-  std::filesystem::create_directories(directory, error);
+  made_ = std::filesystem::create_directories(directory, error);
   if (error) fail_input("cannot create run directory %s: %s", directory.c_str(), error.message().c_str());
   fd_ = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd_ < 0) fail_input("cannot open run directory %s: %s", directory.c_str(), std::strerror(errno));
@@ -28,5 +28,9 @@ RunFolderLock::RunFolderLock(const std::string& directory) {
 }
 
 RunFolderLock::~RunFolderLock() {
-  if (fd_ >= 0) ::close(fd_);  // closing the descriptor releases the lock
+  if (fd_ < 0) return;
+  // rmdir removes the folder only while it is empty; done while the lock is held, so that no other
+  // run has it yet.
+  if (made_) ::rmdir(directory_.c_str());
+  ::close(fd_);  // closing the descriptor releases the lock
 }

@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -69,21 +71,35 @@ RunLog::RunLog(const std::string& directory, long keep_through_step)
   std::error_code error;
   std::filesystem::create_directories(directory, error);
   if (error) fail_input("cannot create run directory %s: %s", directory.c_str(), error.message().c_str());
-  // A resumed run keeps the whole lines up to its step: not those of the steps it will train again,
-  // and not a last line cut short (a crash or a full disk mid-write), which would glue itself to
-  // the next record.
+  // A resumed run keeps the lines up to its step, not those of the steps it will train again. Every
+  // line this program writes is whole: a damaged line in the middle is refused, and a last line
+  // cut short (a crash or a full disk mid-write), which would glue itself to the next record, is
+  // dropped and said so; a whole last line that only lacks its newline is kept.
   std::string kept;
   if (keep_through_step >= 0) {
-    std::ifstream old(metrics_path_);
+    std::ifstream old(metrics_path_, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(old)), std::istreambuf_iterator<char>());
     long last_kept = 0;
-    for (std::string line; std::getline(old, line);) {
-      const bool whole = !old.eof() && !line.empty() && line.front() == '{' && line.back() == '}';
-      const size_t at = line.find("\"step\": ");
-      const long step = at == std::string::npos ? -1 : std::strtol(line.c_str() + at + 8, nullptr, 10);
-      if (whole && step >= 0 && step <= keep_through_step) {
-        kept += line + "\n";
-        last_kept = std::max(last_kept, step);
+    size_t number = 0;
+    for (size_t at = 0; at < text.size();) {
+      const size_t newline = text.find('\n', at);
+      const bool last = newline == std::string::npos;
+      const std::string line = text.substr(at, last ? std::string::npos : newline - at);
+      at = last ? text.size() : newline + 1;
+      ++number;
+      const bool whole = !line.empty() && line.front() == '{' && line.back() == '}';
+      const size_t found = line.find("\"step\": ");
+      if (!whole || found == std::string::npos) {
+        if (!last)
+          fail_input("%s: line %zu is not a record this program wrote (damaged?): put the file back, or start again "
+                     "with --overwrite", metrics_path_.c_str(), number);
+        std::printf("resume: dropped the last line of %s, cut short (%zu bytes)\n", metrics_path_.c_str(), line.size());
+        continue;
       }
+      const long step = std::strtol(line.c_str() + found + 8, nullptr, 10);
+      if (step < 0 || step > keep_through_step) continue;
+      kept += line + "\n";
+      last_kept = std::max(last_kept, step);
     }
     // Every checkpoint is written after a metrics line for its step: a log that ends before it is
     // another run's, or has lost lines, and the resumed run's log would have a hole.

@@ -28,7 +28,8 @@ for run in "$@"; do
   dats+=("$dat")
   titles+=("$(basename "$run")")
 done
-mkdir -p "$out"
+[ ! -e "$out" ] || [ -d "$out" ] || { echo "plots: $out is not a folder (the plots go into OUT_DIR)" >&2; exit 2; }
+mkdir -p "$out" || { echo "plots: cannot create $out" >&2; exit 2; }
 
 # Seconds, minutes or hours, whichever reads best for the longest of the runs in a time column.
 time_unit() {  # column -> "divisor name"

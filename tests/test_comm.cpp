@@ -132,7 +132,8 @@ TEST_CASE("comm_bench: short sweeps with a shared and a dedicated server, thread
     CHECK(rows == 5);
     CHECK(output.find("# avg bus bandwidth (server/worker)") != std::string::npos);
   }
-  for (const std::string args : {"--workers 0", "--largest 4", "--comm carrier-pigeon", "--device tpu"}) {
+  for (const std::string args :
+       {"--workers 0", "--largest 4", "--comm carrier-pigeon", "--device tpu", "--link-latency-us 5 --largest 8"}) {
     INFO(args);
     std::string output;
     CHECK(run_shell("build/comm_bench " + args, &output) == 2);

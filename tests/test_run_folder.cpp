@@ -139,6 +139,40 @@ TEST_CASE("train: a resume whose metrics end before the checkpoint's step is ref
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("train: a command that fails leaves no new run folder behind") {
+  const std::string dir = temp_dir("never");
+  CHECK(run_train("--device cpu --width 4 --steps 2 --resume --run-dir " + dir).status == 2);
+  CHECK(!std::filesystem::exists(dir));
+  CHECK(run_train("--device cpu --dataset cifar10 --data-dir /nonexistent --run-dir " + dir).status == 2);
+  CHECK(!std::filesystem::exists(dir));
+}
+
+TEST_CASE("train: a resume keeps a whole last line without its newline, refuses a damaged line inside the log") {
+  const std::string dir = temp_dir("damaged-log");
+  const std::string args = "--device cpu --width 4 --batch-size 16 --train-subset 64 --log-every 2 --checkpoint-every 1 "
+                           "--lr-schedule step --run-dir " + dir;
+  REQUIRE(run_train(args + " --epochs 1 --decay-epochs 80").status == 0);
+  const std::string whole = read_text(dir + "/metrics.jsonl");
+  const std::vector<std::string> lines = lines_of(whole);
+  REQUIRE(lines.size() >= 3);
+  // Damage inside the log: refused, the file left as it was.
+  std::string damaged = whole;
+  damaged.replace(damaged.find(lines[1]), lines[1].size(), "garbage{");
+  write_bytes(dir + "/metrics.jsonl", damaged.data(), damaged.size());
+  const Outcome refused = run_train(args + " --epochs 2 --resume --decay-epochs 80");
+  CHECK(refused.status == 2);
+  CHECK(refused.err.find("line 2 is not a record this program wrote") != std::string::npos);
+  CHECK(read_text(dir + "/metrics.jsonl") == damaged);
+  // The last line whole but for its newline: kept. The decay epochs spelled otherwise ("080" is
+  // 80): the same run.
+  write_bytes(dir + "/metrics.jsonl", whole.data(), whole.size() - 1);
+  const Outcome resumed = run_train(args + " --epochs 2 --resume --decay-epochs 080");
+  INFO(resumed.err);
+  REQUIRE(resumed.status == 0);
+  CHECK(read_text(dir + "/metrics.jsonl").rfind(whole, 0) == 0);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("train: a metrics line cut short (a crash, a full disk) is dropped by the resume, not glued to the next") {
   const std::string dir = temp_dir("cut");
   const std::string args = "--device cpu --width 4 --batch-size 16 --train-subset 64 --log-every 2 --checkpoint-every 1 "
@@ -146,7 +180,9 @@ TEST_CASE("train: a metrics line cut short (a crash, a full disk) is dropped by 
   REQUIRE(run_train(args + " --epochs 1").status == 0);
   const std::string whole = read_text(dir + "/metrics.jsonl");
   std::ofstream(dir + "/metrics.jsonl", std::ios::app) << "{\"step\": 3, \"epoch\": 0, \"lo";
-  REQUIRE(run_train(args + " --epochs 2 --resume").status == 0);
+  const Outcome run = run_train(args + " --epochs 2 --resume");
+  REQUIRE(run.status == 0);
+  CHECK(run.out.find("dropped the last line of " + dir + "/metrics.jsonl, cut short (27 bytes)") != std::string::npos);
   const std::string resumed = read_text(dir + "/metrics.jsonl");
   CHECK(resumed.rfind(whole, 0) == 0);  // the old lines, then the new ones
   for (const std::string& line : lines_of(resumed)) {

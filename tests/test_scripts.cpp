@@ -27,6 +27,12 @@ TEST_CASE("plots: accuracy against epoch, time, bits and modelled time for sever
     CHECK(png.size() > 1000);
     CHECK(png.compare(0, 4, "\x89PNG") == 0);
   }
+  // An output folder that is a file: one line, exit code 2.
+  const std::string file_out = temp_dir("plots_file");
+  write_bytes(file_out, "x", 1);
+  CHECK(run_shell("bash scripts/plots.sh " + file_out + " " + a, &output) == 2);
+  CHECK(output == "plots: " + file_out + " is not a folder (the plots go into OUT_DIR)\n");
+  std::filesystem::remove(file_out);
   // The fourth view only where some run has the modelled network; the table says "-" for the others.
   const std::string unmodelled = temp_dir("plots_unmodelled");
   REQUIRE(run_shell("bash scripts/plots.sh " + unmodelled + " " + b, &output) == 0);

@@ -96,6 +96,8 @@ TEST_CASE("train: bad flags and impossible values stop with one line and exit co
                                  "--run-dir --resume", "--model resnet50", "--crash-at-step -5", "--link-gbps 1e-300",
                                  "--train-subset 100000000", "--lr-schedule step --decay-epochs 3,", "--lr ' 0.1'",
                                  "--steps 0x10", "--image-size 33 --print-params", "--algo malcom --gamma 1.000001",
+                                 "--wd 1e-50", "--algo malcom --l1 1e-50", "--print-params --dataset cifar10 --classes 5",
+                                 "--dataset cifar10 --data-dir /etc/hostname",
                                  "--model 'res\nnet\x1b[2J'"}) {  // a newline and a control code in the echoed value
     INFO(args);
     const Outcome o = run_train(args + " --run-dir " + dir);
@@ -121,6 +123,14 @@ TEST_CASE("train: --print-params and --help") {
   const Outcome p = run_train("--print-params --model preact-resnet34 --classes 100");
   CHECK(p.status == 0);
   CHECK(p.out.find("21325476 parameters") != std::string::npos);
+  // A real dataset's model has that dataset's classes: CIFAR-100's is the 100-class one above.
+  CHECK(run_train("--print-params --model preact-resnet34 --dataset cifar100").out.find("21325476 parameters (100 classes") !=
+        std::string::npos);
+  CHECK(run_train("--print-params --dataset tinyimagenet").out.find("(200 classes") != std::string::npos);
+  CHECK(run_train("--print-params --dataset cifar100 --coarse-labels").out.find("(20 classes") != std::string::npos);
+  // A switch turned off asks for nothing, whatever applies.
+  CHECK(run_train("--device cpu --deterministic=false --width 4 --steps 1 --batch-size 8 --run-dir " +
+                  temp_dir("off")).status == 0);
   const Outcome h = run_train("--help");
   CHECK(h.status == 0);
   for (const char* flag : {"--device", "--model", "--width", "--dataset", "--batch-size", "--steps", "--lr",

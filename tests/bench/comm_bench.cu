@@ -127,6 +127,7 @@ int bench_main(int argc, char** argv) {
     link = LinkModel{flags.number("link-gbps"), flags.number("link-latency-us") * 1e-6};
     if (!(link.gbps >= 0 && link.gbps <= 1e6) || !(link.latency_s >= 0 && link.latency_s <= 1e3))
       fail_input("--link-gbps must be in [0, 1e6] and --link-latency-us in [0, 1e9]");
+    if (flags.given("link-latency-us") && link.gbps == 0) fail_input("--link-latency-us goes with a non-zero --link-gbps");
     dedicated = flags.on("dedicated-server");
     largest = static_cast<size_t>(flags.integer("largest", 8, long(1) << 30));
     kind = parse_transport(flags.str("comm"));
