@@ -45,6 +45,19 @@ void refuse_inapplicable(const Flags& f, const Config& c) {
   if (c.deterministic && c.device != Device::CUDA)  // a switch: --deterministic=false asks for nothing
     fail_input("--deterministic does not apply: the CPU is always deterministic (--deterministic picks cuDNN's algorithms)");
   refuse("epochs", c.steps == 0, "--steps sets the run's length");
+  // --print-params and --inspect train nothing: a flag of a run would be read and silently dropped.
+  for (const char* mode : {"print-params", "inspect"}) {
+    if (!f.on(mode)) continue;
+    const std::vector<std::string> reads =
+        std::string(mode) == "print-params"
+            ? std::vector<std::string>{"print-params", "device", "model", "width", "classes", "dataset", "image-size",
+                                       "coarse-labels"}
+            : std::vector<std::string>{"inspect", "device", "dataset", "data-dir", "image-size", "coarse-labels", "classes",
+                                       "train-subset", "test-subset", "seed"};
+    for (const auto& [name, value] : f.values())
+      if (f.given(name) && std::find(reads.begin(), reads.end(), name) == reads.end())
+        fail_input("--%s does not apply to --%s, which trains nothing", name.c_str(), mode);
+  }
 }
 
 }  // namespace

@@ -97,7 +97,7 @@ TEST_CASE("train: bad flags and impossible values stop with one line and exit co
                                  "--train-subset 100000000", "--lr-schedule step --decay-epochs 3,", "--lr ' 0.1'",
                                  "--steps 0x10", "--image-size 33 --print-params", "--algo malcom --gamma 1.000001",
                                  "--wd 1e-50", "--algo malcom --l1 1e-50", "--print-params --dataset cifar10 --classes 5",
-                                 "--dataset cifar10 --data-dir /etc/hostname",
+                                 "--dataset cifar10 --data-dir /etc/hostname", "--inspect --lr 5",
                                  "--model 'res\nnet\x1b[2J'"}) {  // a newline and a control code in the echoed value
     INFO(args);
     const Outcome o = run_train(args + " --run-dir " + dir);
