@@ -75,7 +75,7 @@ Flags declare_flags() {
   f.add("train-subset", "0", "train on N training images (0: all), a seeded sample balanced over the classes; for quick runs");
   f.add("test-subset", "0", "evaluate on N test images (0: all), a seeded sample balanced over the classes");
   f.add_switch("inspect", "load the dataset, print its sizes and per-class counts, and exit");
-  f.add("algo", "psgd", algorithm_name_list());
+  f.add("algo", "psgd", algorithm_help());
   f.add("compressor", "identity", "identity, sign, topk, randk, dither or dither-fixed (server/worker algorithms)");
   f.add("bucket-bytes", "5242880", "compression blocks: tensors grouped up to this many bytes (huge: one block)");
   f.add("ratio", "0.01", "top-k and random-k: fraction of each block kept");

@@ -8,15 +8,15 @@
 const std::vector<AlgorithmInfo>& algorithm_table() {
   using F = AlgorithmFamily;
   static const std::vector<AlgorithmInfo> table = {
-      // name            family           compressed periodic proximal
-      {"psgd",           F::ServerWorker, false,     false,   false},
-      {"memsgd",         F::ServerWorker, true,      false,   false},
-      {"doublesqueeze",  F::ServerWorker, true,      false,   false},
-      {"neolithic",      F::ServerWorker, true,      false,   false},
-      {"cser",           F::ServerWorker, true,      true,    false},
-      {"liec",           F::ServerWorker, true,      true,    false},
-      {"choco",          F::Gossip,       false,     false,   false},
-      {"malcom",         F::Gossip,       false,     false,   true},
+      // name           help                                                   family           compressed periodic proximal
+      {"psgd",          "P-SGD, full precision both ways",                     F::ServerWorker, false,     false,   false},
+      {"memsgd",        "MEM-SGD, compressed up with error feedback",          F::ServerWorker, true,      false,   false},
+      {"doublesqueeze", "DoubleSqueeze, compressed both ways, errors fed back", F::ServerWorker, true,      false,   false},
+      {"neolithic",     "NEOLITHIC, two compression rounds each way",          F::ServerWorker, true,      false,   false},
+      {"cser",          "CSER, error reset every --period steps",              F::ServerWorker, true,      true,    false},
+      {"liec",          "LIEC-SGD, local immediate error compensation",        F::ServerWorker, true,      true,    false},
+      {"choco",         "CHOCO-SGD, gossip of quantized estimates",            F::Gossip,       false,     false,   false},
+      {"malcom",        "Malcom-PSGD, proximal, entropy-coded gossip",         F::Gossip,       false,     false,   true},
   };
   return table;
 }
@@ -33,6 +33,12 @@ std::string algorithm_name_list() {
   for (size_t i = 0; i < table.size(); ++i)
     list += (i == 0 ? "" : i + 1 == table.size() ? " or " : ", ") + std::string(table[i].name);
   return list;
+}
+
+std::string algorithm_help() {
+  std::string help;
+  for (const AlgorithmInfo& a : algorithm_table()) help += (help.empty() ? "" : "; ") + std::string(a.name) + ": " + a.help;
+  return help;
 }
 
 const AlgorithmInfo& algorithm_info(const std::string& name) {

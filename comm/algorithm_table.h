@@ -1,5 +1,5 @@
-// The one list of ./train's distributed algorithms: each name with its family and the flags that
-// apply to it. Validation, --help, the factory's dispatch and the checkpoint fingerprint all read
+// The one list of ./train's distributed algorithms: each name with its help, its family and the
+// flags that apply to it. Validation, --help, the factory's dispatch and the checkpoint fingerprint all read
 // it; it links nothing of the algorithms themselves, so the flag checks (and their fuzzer) need
 // only this file.
 #pragma once
@@ -14,6 +14,7 @@ enum class AlgorithmFamily { ServerWorker, Gossip };
 
 struct AlgorithmInfo {
   const char* name;
+  const char* help;  // what it is, for --help
   AlgorithmFamily family;
   bool compressed;  // --compressor applies (else the algorithm sends full precision or quantizes itself)
   bool periodic;    // --period applies: LIEC-SGD's H, CSER's reset period
@@ -23,8 +24,10 @@ struct AlgorithmInfo {
 const std::vector<AlgorithmInfo>& algorithm_table();
 // The entry of that name, or null.
 const AlgorithmInfo* find_algorithm(const std::string& name);
-// Every name, "psgd, memsgd, ... or malcom", for help and errors.
+// Every name, "psgd, memsgd, ... or malcom", for errors.
 std::string algorithm_name_list();
+// Every name with its help, for --algo's line in --help.
+std::string algorithm_help();
 
 struct AlgorithmConfig {
   std::string name = "psgd";  // one of algorithm_table()

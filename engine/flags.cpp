@@ -141,13 +141,38 @@ bool Flags::on(const std::string& name) const { return str(name) == "true"; }
 
 bool Flags::given(const std::string& name) const { return find(name).given; }
 
+namespace {
+
+// `words` from column `indent` on, wrapped at kHelpWidth columns (a word longer than a line keeps
+// a line of its own).
+constexpr size_t kHelpIndent = 28, kHelpWidth = 100;
+std::string wrapped(const std::string& words) {
+  std::string text, line;
+  size_t at = 0;
+  while (at < words.size()) {
+    size_t end = words.find(' ', at);
+    if (end == std::string::npos) end = words.size();
+    const std::string word = words.substr(at, end - at);
+    at = end + 1;
+    if (!line.empty() && kHelpIndent + line.size() + 1 + word.size() > kHelpWidth) {
+      text += line + "\n" + std::string(kHelpIndent, ' ');
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+  }
+  return text + line;
+}
+
+}  // namespace
+
 std::string Flags::help() const {
   std::string text = "usage: " + program_ + " [flags]\n" + summary_ + "\n\nflags:\n";
   for (const Flag& f : flags_) {
     std::string left = "  --" + f.name + (f.is_switch ? "" : " VALUE");
-    left = left.size() < 28 ? left + std::string(28 - left.size(), ' ') : left + "\n" + std::string(28, ' ');
+    left = left.size() < kHelpIndent ? left + std::string(kHelpIndent - left.size(), ' ')
+                                     : left + "\n" + std::string(kHelpIndent, ' ');
     const std::string shown = f.default_value.empty() ? "\"\"" : f.default_value;
-    text += left + f.help + (f.is_switch ? "" : " (default: " + shown + ")") + "\n";
+    text += left + wrapped(f.help + (f.is_switch ? "" : " (default: " + shown + ")")) + "\n";
   }
   return text;
 }
